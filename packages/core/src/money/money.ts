@@ -7,7 +7,8 @@ export interface Money {
 }
 
 export function money(amount: number, currency: Currency): Money {
-  if (!Number.isSafeInteger(amount)) throw new RangeError(`amount must be an integer of minor units, got ${amount}`);
+  if (!Number.isSafeInteger(amount))
+    throw new RangeError(`amount must be an integer of minor units, got ${amount}`);
   currencyExponent(currency);
   return { amount, currency };
 }
@@ -44,7 +45,9 @@ export function formatMoney(value: Money, locale = "en-US"): string {
   });
   // Build the decimal string from the integer so no float ever represents the amount.
   const negative = value.amount < 0;
-  const digits = Math.abs(value.amount).toString().padStart(exponent + 1, "0");
+  const digits = Math.abs(value.amount)
+    .toString()
+    .padStart(exponent + 1, "0");
   const major = exponent === 0 ? digits : `${digits.slice(0, -exponent)}.${digits.slice(-exponent)}`;
   return formatter.format(`${negative ? "-" : ""}${major}` as unknown as number);
 }

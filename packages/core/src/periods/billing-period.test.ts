@@ -15,7 +15,9 @@ describe("periodBoundary", () => {
       "2024-04-30T10:00:00.000Z",
       "2024-05-31T10:00:00.000Z",
     ]);
-    expect(iso(periodBoundary(new Date("2025-01-31T00:00:00Z"), "month", 1))).toBe("2025-02-28T00:00:00.000Z");
+    expect(iso(periodBoundary(new Date("2025-01-31T00:00:00Z"), "month", 1))).toBe(
+      "2025-02-28T00:00:00.000Z",
+    );
   });
 
   it("brings a Feb 29 annual anchor back to Feb 29 in leap years", () => {

@@ -1,0 +1,198 @@
+import type { z } from "zod";
+import {
+  type AddOnDefinition,
+  CatalogDocument,
+  type FeatureDefinition,
+  type Grant,
+  type PlanDefinition,
+} from "./document.ts";
+import type { PriceModel } from "./price-model.ts";
+
+/** One problem in a catalog file: where (a dotted path) and why. */
+export interface CatalogIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** A plan with its `extends` chain flattened into its own grants. */
+export interface ResolvedPlan extends Omit<PlanDefinition, "extends"> {
+  readonly key: string;
+  readonly grants: Record<string, Grant>;
+}
+
+export interface ResolvedCatalog extends Omit<CatalogDocument, "plans"> {
+  readonly plans: Record<string, ResolvedPlan>;
+}
+
+export type CatalogValidation =
+  | { readonly ok: true; readonly catalog: ResolvedCatalog }
+  | { readonly ok: false; readonly issues: readonly CatalogIssue[] };
+
+export function formatIssuePath(path: readonly PropertyKey[]): string {
+  return path.map((p) => (typeof p === "number" ? `[${p}]` : String(p))).join(".") || "(root)";
+}
+
+export function zodIssues(error: z.ZodError): CatalogIssue[] {
+  return error.issues.map((issue) => ({ path: formatIssuePath(issue.path), message: issue.message }));
+}
+
+/** Parses and cross-checks a catalog document (the result of reading YAML/JSON). Pure. */
+export function validateCatalog(input: unknown): CatalogValidation {
+  const parsed = CatalogDocument.safeParse(input);
+  if (!parsed.success) return { ok: false, issues: zodIssues(parsed.error) };
+  const doc = parsed.data;
+  const issues: CatalogIssue[] = [];
+  const report = (path: string, message: string) => issues.push({ path, message });
+
+  checkFeatures(doc, report);
+  for (const [key, meter] of Object.entries(doc.meters)) {
+    if (meter.aggregation !== "count" && !meter.property)
+      report(`meters.${key}.property`, `a ${meter.aggregation} meter needs the event property it reads`);
+  }
+
+  const tiers = new Map<number, string>();
+  for (const [key, plan] of Object.entries(doc.plans)) {
+    const at = `plans.${key}`;
+    const other = tiers.get(plan.tier);
+    if (other)
+      report(`${at}.tier`, `tier ${plan.tier} is already used by plan "${other}"; tiers order upgrades`);
+    tiers.set(plan.tier, key);
+    if (!plan.prices.month && !plan.prices.year)
+      report(`${at}.prices`, "a plan needs a month or a year price");
+    if (plan.extends && !doc.plans[plan.extends]) report(`${at}.extends`, `unknown plan "${plan.extends}"`);
+    if (plan.seats.max !== null && plan.seats.max < plan.seats.included)
+      report(`${at}.seats.max`, "cannot be below seats.included");
+    for (const interval of ["month", "year"] as const) {
+      const seat = plan.prices[interval]?.seat;
+      if (seat) checkPriceModel(seat, `${at}.prices.${interval}.seat`, report, false);
+    }
+    checkGrants(doc.features, plan.grants, `${at}.grants`, report);
+  }
+  const cycle = findCycle(Object.keys(doc.plans), (k) => {
+    const parent = doc.plans[k]?.extends;
+    return parent ? [parent] : [];
+  });
+  if (cycle) report(`plans.${cycle[0]}.extends`, `plans extend each other in a cycle: ${cycle.join(" → ")}`);
+
+  for (const [key, addOn] of Object.entries(doc.add_ons)) checkAddOn(doc, key, addOn, report);
+  const requiresCycle = findCycle(Object.keys(doc.add_ons), (k) => doc.add_ons[k]?.requires ?? []);
+  if (requiresCycle)
+    report(
+      `add_ons.${requiresCycle[0]}.requires`,
+      `add-ons require each other in a cycle: ${requiresCycle.join(" → ")}`,
+    );
+
+  if (issues.length > 0) return { ok: false, issues };
+  const plans: Record<string, ResolvedPlan> = {};
+  for (const key of Object.keys(doc.plans)) plans[key] = resolvePlan(doc, key);
+  return { ok: true, catalog: { ...doc, plans } };
+}
+
+type Report = (path: string, message: string) => void;
+
+function checkFeatures(doc: CatalogDocument, report: Report): void {
+  const seatFeatures = Object.entries(doc.features).filter(([, f]) => f.kind === "seats");
+  if (seatFeatures.length > 1)
+    report(`features.${seatFeatures[1]?.[0]}`, "only one feature can be of kind seats");
+  for (const [key, feature] of Object.entries(doc.features)) {
+    const at = `features.${key}`;
+    if (feature.kind === "metered") {
+      if (!feature.meter) report(`${at}.meter`, "a metered feature needs a meter");
+      else if (!doc.meters[feature.meter]) report(`${at}.meter`, `unknown meter "${feature.meter}"`);
+    } else if (feature.meter) {
+      report(`${at}.meter`, `only metered features have a meter (this one is ${feature.kind})`);
+    }
+    if (feature.overage && feature.kind !== "metered")
+      report(`${at}.overage`, "only metered features have an overage policy");
+    if (feature.overage?.policy === "billed")
+      checkPriceModel(feature.overage.price, `${at}.overage.price`, report, false);
+  }
+}
+
+function checkGrants(
+  features: Record<string, FeatureDefinition>,
+  grants: Record<string, Grant>,
+  at: string,
+  report: Report,
+): void {
+  for (const [featureKey, grant] of Object.entries(grants)) {
+    const feature = features[featureKey];
+    const path = `${at}.${featureKey}`;
+    if (!feature) report(path, `unknown feature "${featureKey}"`);
+    else if (feature.kind === "seats")
+      report(path, "seats are granted by the plan's seats section, not by a grant");
+    else if (feature.kind === "boolean" && typeof grant !== "boolean")
+      report(path, `"${featureKey}" is a boolean feature: grant true or false`);
+    else if (feature.kind !== "boolean" && grant === true)
+      report(path, `"${featureKey}" is a ${feature.kind} feature: grant a number, "unlimited" or false`);
+  }
+}
+
+function checkAddOn(doc: CatalogDocument, key: string, addOn: AddOnDefinition, report: Report): void {
+  const at = `add_ons.${key}`;
+  if (!addOn.prices.month && !addOn.prices.year)
+    report(`${at}.prices`, "an add-on needs a month or a year price");
+  for (const interval of ["month", "year"] as const) {
+    const price = addOn.prices[interval];
+    if (price) checkPriceModel(price, `${at}.prices.${interval}`, report, true);
+  }
+  checkGrants(doc.features, addOn.grants, `${at}.grants`, report);
+  addOn.plans?.forEach((plan, i) => {
+    if (!doc.plans[plan]) report(`${at}.plans[${i}]`, `unknown plan "${plan}"`);
+  });
+  addOn.requires.forEach((required, i) => {
+    if (!doc.add_ons[required]) report(`${at}.requires[${i}]`, `unknown add-on "${required}"`);
+  });
+}
+
+function checkPriceModel(price: PriceModel, at: string, report: Report, allowPercent: boolean): void {
+  if (price.model === "percent_of_plan" && !allowPercent)
+    report(`${at}.model`, "percent_of_plan prices only add-ons");
+  if (price.model !== "tiered" && price.model !== "volume") return;
+  price.tiers.forEach((tier, i) => {
+    const last = i === price.tiers.length - 1;
+    if (last && tier.up_to !== null)
+      report(`${at}.tiers[${i}].up_to`, "the last tier must be unbounded (null)");
+    if (!last && tier.up_to === null)
+      report(`${at}.tiers[${i}].up_to`, "only the last tier can be unbounded");
+    const previous = i > 0 ? price.tiers[i - 1]?.up_to : 0;
+    if (tier.up_to !== null && typeof previous === "number" && tier.up_to <= previous)
+      report(`${at}.tiers[${i}].up_to`, "tiers must be in ascending order of up_to");
+  });
+}
+
+/** Returns the first cycle found in a directed graph, as the path of its nodes, or null. */
+function findCycle(nodes: readonly string[], next: (node: string) => readonly string[]): string[] | null {
+  const state = new Map<string, "visiting" | "done">();
+  const stack: string[] = [];
+  const visit = (node: string): string[] | null => {
+    if (state.get(node) === "done") return null;
+    if (state.get(node) === "visiting") return [...stack.slice(stack.indexOf(node)), node];
+    state.set(node, "visiting");
+    stack.push(node);
+    for (const n of next(node)) {
+      if (!nodes.includes(n)) continue;
+      const found = visit(n);
+      if (found) return found;
+    }
+    stack.pop();
+    state.set(node, "done");
+    return null;
+  };
+  for (const node of nodes) {
+    const found = visit(node);
+    if (found) return found;
+  }
+  return null;
+}
+
+function resolvePlan(doc: CatalogDocument, key: string): ResolvedPlan {
+  const chain: PlanDefinition[] = [];
+  for (let k: string | undefined = key; k; k = doc.plans[k]?.extends) {
+    const plan = doc.plans[k];
+    if (plan) chain.unshift(plan);
+  }
+  const grants = Object.assign({}, ...chain.map((p) => p.grants)) as Record<string, Grant>;
+  const { extends: _parent, ...own } = doc.plans[key] as PlanDefinition;
+  return { ...own, key, grants };
+}

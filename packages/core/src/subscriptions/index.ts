@@ -1,0 +1,3 @@
+export * from "./recurring.ts";
+export * from "./shape-rules.ts";
+export * from "./state.ts";

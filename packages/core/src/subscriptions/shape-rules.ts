@@ -1,0 +1,72 @@
+import type { SubscriptionShape } from "./recurring.ts";
+
+export interface ShapeViolation {
+  readonly code:
+    | "interval_not_available"
+    | "seat_quantity_above_plan_maximum"
+    | "seat_quantity_below_usage"
+    | "add_on_not_available"
+    | "add_on_quantity_invalid"
+    | "add_on_requires"
+    | "add_on_interval_not_available";
+  readonly param: string;
+  readonly message: string;
+}
+
+/**
+ * The rules a subscription's plan, seats and add-ons must keep, whoever changes them (API, quote,
+ * checkout). `seatsInUse` is invited + active members: seats cannot drop below the people using them.
+ */
+export function checkSubscriptionShape(shape: SubscriptionShape, seatsInUse: number): ShapeViolation[] {
+  const violations: ShapeViolation[] = [];
+  const { plan, interval } = shape;
+  if (!plan.prices[interval])
+    violations.push({
+      code: "interval_not_available",
+      param: "interval",
+      message: `The ${plan.name} plan is not sold per ${interval}.`,
+    });
+  if (plan.seats.max !== null && shape.seats > plan.seats.max)
+    violations.push({
+      code: "seat_quantity_above_plan_maximum",
+      param: "seats",
+      message: `The ${plan.name} plan has at most ${plan.seats.max} seats; upgrade the plan for more.`,
+    });
+  if (shape.seats < seatsInUse)
+    violations.push({
+      code: "seat_quantity_below_usage",
+      param: "seats",
+      message: `${seatsInUse} seats are in use (invited and active members); remove members before reducing seats to ${shape.seats}.`,
+    });
+  const keys = new Set(shape.addOns.map((a) => a.key));
+  shape.addOns.forEach((addOn, i) => {
+    const at = `add_ons[${i}]`;
+    const def = addOn.definition;
+    if (def.plans && !def.plans.includes(plan.key))
+      violations.push({
+        code: "add_on_not_available",
+        param: `${at}.key`,
+        message: `The ${def.name} add-on is not available on the ${plan.name} plan.`,
+      });
+    if (!def.prices[interval])
+      violations.push({
+        code: "add_on_interval_not_available",
+        param: `${at}.key`,
+        message: `The ${def.name} add-on is not sold per ${interval}.`,
+      });
+    if (addOn.quantity < 1 || (def.quantity === "single" && addOn.quantity !== 1))
+      violations.push({
+        code: "add_on_quantity_invalid",
+        param: `${at}.quantity`,
+        message: `The ${def.name} add-on is ${def.quantity === "single" ? "on or off: its quantity is 1" : "bought in whole units"}.`,
+      });
+    for (const required of def.requires)
+      if (!keys.has(required))
+        violations.push({
+          code: "add_on_requires",
+          param: `${at}.key`,
+          message: `The ${def.name} add-on requires the "${required}" add-on.`,
+        });
+  });
+  return violations;
+}

@@ -1,0 +1,75 @@
+import fastifySwagger from "@fastify/swagger";
+import fastifySwaggerUi from "@fastify/swagger-ui";
+import { sql } from "drizzle-orm";
+import Fastify, { type FastifyInstance } from "fastify";
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
+import type { Db } from "./db/client.ts";
+import { authenticate } from "./http/auth.ts";
+import { registerMetrics } from "./http/observability.ts";
+import { ApiError, registerProblemHandlers, sendProblem } from "./http/problem.ts";
+import type { Clock, RouteContext } from "./http/route-kit.ts";
+import { accountRoutes } from "./routes/accounts.ts";
+import { catalogRoutes } from "./routes/catalog.ts";
+import { memberRoutes } from "./routes/members.ts";
+import { subscriptionRoutes } from "./routes/subscriptions.ts";
+
+export interface AppOptions {
+  readonly db: Db;
+  readonly clock?: Clock;
+  readonly logLevel?: string;
+}
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: options.logLevel ?? "info" },
+    bodyLimit: BODY_LIMIT_BYTES,
+    disableRequestLogging: options.logLevel === "silent",
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerProblemHandlers(app);
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "Uptier API",
+        version: "1.0.0",
+        description:
+          "Expansion revenue for B2B SaaS. Authenticate with `Authorization: Bearer sk_…`. Errors are RFC 9457 problem documents with a stable `code`. Every POST honours `Idempotency-Key`.",
+      },
+      components: {
+        securitySchemes: { secretKey: { type: "http", scheme: "bearer", bearerFormat: "sk_…" } },
+      },
+      security: [{ secretKey: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+
+  registerMetrics(app);
+  app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
+  app.get("/readyz", { schema: { hide: true } }, async (_request, reply) => {
+    try {
+      await options.db.execute(sql`select 1`);
+      return { status: "ready" };
+    } catch {
+      return sendProblem(reply, new ApiError(503, "database_unavailable", "The database is not reachable."));
+    }
+  });
+
+  const ctx: RouteContext = { db: options.db, clock: options.clock ?? (() => new Date()) };
+  await app.register(async (v1) => {
+    v1.addHook("onRequest", async (request) => {
+      request.caller = await authenticate(options.db, request);
+    });
+    accountRoutes(v1, ctx);
+    memberRoutes(v1, ctx);
+    subscriptionRoutes(v1, ctx);
+    catalogRoutes(v1, ctx);
+  });
+  return app;
+}

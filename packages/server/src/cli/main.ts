@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+import { fileURLToPath } from "node:url";
+import { Command } from "commander";
+import { buildApp } from "../app.ts";
+import { formatIssue, readCatalogFile } from "../catalog-file.ts";
+import { loadConfig } from "../config.ts";
+import type { Db } from "../db/client.ts";
+import { ensureDemoKey } from "../demo/demo-key.ts";
+import { seedDemo } from "../demo/seed.ts";
+import { pruneIdempotencyKeys } from "../http/idempotency.ts";
+import { openMigratedDatabase } from "../runtime.ts";
+import { applyCatalog, currentCatalog } from "../services/catalog.ts";
+import { createSecretKey, listKeys, revokeKey } from "../services/keys.ts";
+
+export const DEMO_CATALOG = fileURLToPath(new URL("../../demo/catalog.yaml", import.meta.url));
+
+const program = new Command("uptier")
+  .description("Uptier: expansion revenue for B2B SaaS")
+  .showHelpAfterError();
+
+function fail(message: string): never {
+  process.stderr.write(`error: ${message}\n`);
+  process.exit(1);
+}
+
+async function withDatabase<T>(
+  run: (db: Awaited<ReturnType<typeof openMigratedDatabase>>) => Promise<T>,
+): Promise<T> {
+  const database = await openMigratedDatabase(loadConfig());
+  try {
+    return await run(database);
+  } finally {
+    await database.close();
+  }
+}
+
+async function applyCatalogFile(db: Db, file: string) {
+  const result = await readCatalogFile(file);
+  if (!result.ok) fail(`the catalog is invalid:\n${result.issues.map(formatIssue).join("\n")}`);
+  return db.transaction((tx) => applyCatalog(tx, result.validation.catalog, new Date()));
+}
+
+program
+  .command("start")
+  .description("Start the HTTP API (migrates the database first)")
+  .option("--demo", "apply the demo catalog and seed demo accounts when the database is empty")
+  .action(async (options: { demo?: boolean }) => {
+    const config = loadConfig();
+    const database = await openMigratedDatabase(config);
+    const now = new Date();
+    let demoKey: string | undefined;
+    if (options.demo) {
+      if (!(await currentCatalog(database.db))) await applyCatalogFile(database.db, DEMO_CATALOG);
+      const seeded = await seedDemo(database.db, now);
+      if (seeded.seeded) process.stdout.write(`Seeded ${seeded.accounts} demo accounts.\n`);
+      demoKey = await ensureDemoKey(database.db, config.UPTIER_DATA_DIR, now);
+    }
+    await pruneIdempotencyKeys(database.db, now);
+    const app = await buildApp({ db: database.db, logLevel: config.LOG_LEVEL });
+    const address = await app.listen({ port: config.PORT, host: config.HOST });
+    const shutdown = async () => {
+      await app.close();
+      await database.close();
+      process.exit(0);
+    };
+    process.once("SIGINT", shutdown);
+    process.once("SIGTERM", shutdown);
+    const where =
+      database.engine === "pglite" ? `embedded PGlite in ${config.UPTIER_DATA_DIR}` : "PostgreSQL";
+    process.stdout.write(
+      `\nUptier is running at ${address} (${where})\n  API reference: ${address}/docs\n  OpenAPI:       ${address}/openapi.json\n`,
+    );
+    if (demoKey)
+      process.stdout.write(
+        `\nDemo secret key: ${demoKey}\n\nTry:\n` +
+          `  curl -s ${address}/v1/accounts?limit=3 -H "Authorization: Bearer ${demoKey}"\n` +
+          `  curl -s ${address}/v1/catalog -H "Authorization: Bearer ${demoKey}"\n` +
+          `  curl -s -X POST ${address}/v1/accounts -H "Authorization: Bearer ${demoKey}" -H "Content-Type: application/json" -H "Idempotency-Key: $(date +%s)" -d '{"external_id":"my-first-customer","name":"My First Customer"}'\n\n`,
+      );
+  });
+
+program
+  .command("migrate")
+  .description("Apply the database migrations")
+  .action(() =>
+    withDatabase(async (database) => {
+      process.stdout.write(`Migrations applied (${database.engine}).\n`);
+    }),
+  );
+
+const keys = program.command("keys").description("Manage secret API keys");
+keys
+  .command("create")
+  .option("--name <name>", "what the key is for", "default")
+  .action((options: { name: string }) =>
+    withDatabase(async ({ db }) => {
+      const key = await createSecretKey(db, options.name, new Date());
+      process.stdout.write(`Created ${key.id} (${key.name}). The secret is shown once:\n${key.secret}\n`);
+    }),
+  );
+keys.command("list").action(() =>
+  withDatabase(async ({ db }) => {
+    for (const key of await listKeys(db))
+      process.stdout.write(
+        `${key.id}\t${key.prefix}…\t${key.name}\t${key.revokedAt ? `revoked ${key.revokedAt.toISOString()}` : "active"}\n`,
+      );
+  }),
+);
+keys.command("revoke <id>").action((id: string) =>
+  withDatabase(async ({ db }) => {
+    if (!(await revokeKey(db, id, new Date()))) fail(`no key with id ${id}`);
+    process.stdout.write(`Revoked ${id}.\n`);
+  }),
+);
+
+const catalog = program.command("catalog").description("Validate and apply the catalog file");
+catalog.command("validate <file>").action(async (file: string) => {
+  const result = await readCatalogFile(file);
+  if (!result.ok) fail(`the catalog is invalid:\n${result.issues.map(formatIssue).join("\n")}`);
+  const c = result.validation.catalog;
+  process.stdout.write(
+    `${file} is valid: ${Object.keys(c.features).length} features, ${Object.keys(c.meters).length} meters, ${Object.keys(c.plans).length} plans, ${Object.keys(c.add_ons).length} add-ons.\n`,
+  );
+});
+catalog.command("apply <file>").action((file: string) =>
+  withDatabase(async ({ db }) => {
+    const result = await applyCatalogFile(db, file);
+    if (!result.changed)
+      process.stdout.write(`No changes: the catalog is already version ${result.version}.\n`);
+    else {
+      process.stdout.write(`Applied catalog version ${result.version}:\n`);
+      for (const c of result.changes)
+        process.stdout.write(`  ${c.kind} ${c.key}: ${c.change}${c.version ? ` (v${c.version})` : ""}\n`);
+    }
+  }),
+);
+
+program
+  .command("seed-demo")
+  .description("Apply the demo catalog and seed demo accounts into an empty database")
+  .action(() =>
+    withDatabase(async ({ db }) => {
+      await applyCatalogFile(db, DEMO_CATALOG);
+      const result = await seedDemo(db, new Date());
+      process.stdout.write(
+        result.seeded
+          ? `Seeded ${result.accounts} demo accounts.\n`
+          : `Not seeded: the database already has ${result.accounts} accounts.\n`,
+      );
+    }),
+  );
+
+program.parseAsync().catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));

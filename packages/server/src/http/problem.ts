@@ -1,0 +1,140 @@
+import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
+import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
+import { ZodError } from "zod";
+
+/**
+ * Errors are RFC 9457 problem documents with a stable machine `code` (Stripe's habit: a `code`
+ * and the offending `param`), so a client can branch on `code` and show `detail` to a person.
+ */
+export interface ProblemField {
+  readonly param: string;
+  readonly message: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly extra: { param?: string; errors?: readonly ProblemField[] } = {},
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (what: string, id: string) =>
+  new ApiError(404, "resource_not_found", `No ${what} with id "${id}".`, { param: "id" });
+
+const TITLES: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  409: "Conflict",
+  413: "Payload Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Content",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+};
+
+export function sendProblem(reply: FastifyReply, error: ApiError): FastifyReply {
+  return reply
+    .code(error.status)
+    .type("application/problem+json")
+    .send({
+      type: `https://uptier.dev/errors/${error.code}`,
+      title: TITLES[error.status] ?? "Error",
+      status: error.status,
+      code: error.code,
+      detail: error.message,
+      ...(error.extra.param ? { param: error.extra.param } : {}),
+      ...(error.extra.errors ? { errors: error.extra.errors } : {}),
+    });
+}
+
+function joinPath(path: readonly PropertyKey[]): string {
+  return path.map(String).join(".");
+}
+
+export function fieldsFromZod(error: ZodError, prefix?: string): ProblemField[] {
+  return error.issues.flatMap((issue) => {
+    const base = [prefix, joinPath(issue.path)].filter(Boolean).join(".");
+    // Unknown fields are named one by one, so the caller sees which key to remove.
+    if (issue.code === "unrecognized_keys")
+      return issue.keys.map((key) => ({
+        param: base ? `${base}.${key}` : key,
+        message: "unknown field",
+      }));
+    return [{ param: base || "(body)", message: issue.message }];
+  });
+}
+
+function invalidRequest(fields: ProblemField[]): ApiError {
+  const first = fields[0];
+  const summary = first ? `${first.param}: ${first.message}` : "the request is invalid";
+  return new ApiError(400, "invalid_request", `Invalid request — ${summary}.`, {
+    ...(first ? { param: first.param } : {}),
+    errors: fields,
+  });
+}
+
+/** Maps Fastify's own failures (bad JSON, too large, wrong content type) and ours onto problems. */
+export function toApiError(error: unknown): ApiError | null {
+  if (error instanceof ApiError) return error;
+  if (error instanceof ZodError) return invalidRequest(fieldsFromZod(error));
+  const fastifyError = error as FastifyError & { validationContext?: string };
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    const where = fastifyError.validationContext === "body" ? undefined : fastifyError.validationContext;
+    const fields = error.validation.map((v) => {
+      const path = v.instancePath.replace(/^\//, "").replaceAll("/", ".");
+      const param = [where, path].filter(Boolean).join(".") || "(body)";
+      const keys = (v.params as { issue?: { code?: string; keys?: string[] } }).issue;
+      if (keys?.code === "unrecognized_keys" && keys.keys)
+        return keys.keys.map((k) => ({
+          param: param === "(body)" ? k : `${param}.${k}`,
+          message: "unknown field",
+        }));
+      return [{ param, message: v.message ?? "invalid" }];
+    });
+    return invalidRequest(fields.flat());
+  }
+  switch (fastifyError.code) {
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return new ApiError(
+        400,
+        "malformed_json",
+        `The request body is not valid JSON: ${fastifyError.message}`,
+      );
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return new ApiError(413, "payload_too_large", "The request body is larger than the 1 MiB limit.");
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return new ApiError(415, "unsupported_media_type", "Send the request body as application/json.");
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return new ApiError(
+        400,
+        "invalid_content_length",
+        "The Content-Length header does not match the body.",
+      );
+  }
+  if (
+    typeof fastifyError.statusCode === "number" &&
+    fastifyError.statusCode >= 400 &&
+    fastifyError.statusCode < 500
+  )
+    return new ApiError(fastifyError.statusCode, "invalid_request", fastifyError.message);
+  return null;
+}
+
+export function registerProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error, request, reply) => {
+    const apiError = toApiError(error);
+    if (apiError) return sendProblem(reply, apiError);
+    request.log.error({ err: error }, "unhandled error");
+    return sendProblem(reply, new ApiError(500, "internal_error", "Something went wrong on our side."));
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, new ApiError(404, "route_not_found", `No route ${request.method} ${request.url}.`)),
+  );
+}

@@ -1,0 +1,51 @@
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.ts";
+import {
+  CreateAccountInput,
+  createAccount,
+  getAccount,
+  ListAccountsQuery,
+  listAccounts,
+  UpdateAccountInput,
+  updateAccount,
+} from "../services/accounts.ts";
+
+export const IdParams = z.object({ id: z.string().min(1).max(64) }).strict();
+
+export function accountRoutes(app: FastifyInstance, ctx: RouteContext) {
+  const r = typed(app);
+  r.post(
+    "/v1/accounts",
+    { schema: { tags: ["accounts"], summary: "Create an account", body: CreateAccountInput } },
+    (request, reply) =>
+      respondIdempotent(ctx, request, reply, async (tx) => ({
+        status: 201,
+        body: await createAccount(tx, request.body, ctx.clock()),
+      })),
+  );
+  r.get(
+    "/v1/accounts",
+    {
+      schema: { tags: ["accounts"], summary: "List accounts, newest first", querystring: ListAccountsQuery },
+    },
+    (request) => listAccounts(ctx.db, request.query, ctx.clock()),
+  );
+  r.get(
+    "/v1/accounts/:id",
+    { schema: { tags: ["accounts"], summary: "Retrieve an account", params: IdParams } },
+    (request) => getAccount(ctx.db, request.params.id, ctx.clock()),
+  );
+  r.patch(
+    "/v1/accounts/:id",
+    {
+      schema: {
+        tags: ["accounts"],
+        summary: "Update an account",
+        params: IdParams,
+        body: UpdateAccountInput,
+      },
+    },
+    (request) => ctx.db.transaction((tx) => updateAccount(tx, request.params.id, request.body, ctx.clock())),
+  );
+}

@@ -1,0 +1,76 @@
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.ts";
+import {
+  CreateMemberInput,
+  createMember,
+  findMember,
+  ListMembersQuery,
+  listMembers,
+  memberView,
+  UpdateMemberInput,
+  updateMember,
+} from "../services/members.ts";
+import { IdParams } from "./accounts.ts";
+
+const MemberParams = z.object({ id: z.string().min(1).max(64), member: z.string().min(1).max(64) }).strict();
+
+export function memberRoutes(app: FastifyInstance, ctx: RouteContext) {
+  const r = typed(app);
+  r.post(
+    "/v1/accounts/:id/members",
+    {
+      schema: {
+        tags: ["members"],
+        summary: "Invite or add a member (takes a seat)",
+        params: IdParams,
+        body: CreateMemberInput,
+      },
+    },
+    (request, reply) =>
+      respondIdempotent(ctx, request, reply, async (tx) => ({
+        status: 201,
+        body: await createMember(tx, request.params.id, request.body, ctx.clock()),
+      })),
+  );
+  r.get(
+    "/v1/accounts/:id/members",
+    {
+      schema: {
+        tags: ["members"],
+        summary: "List an account's members",
+        params: IdParams,
+        querystring: ListMembersQuery,
+      },
+    },
+    (request) => listMembers(ctx.db, request.params.id, request.query),
+  );
+  r.get(
+    "/v1/accounts/:id/members/:member",
+    { schema: { tags: ["members"], summary: "Retrieve a member", params: MemberParams } },
+    async (request) => memberView(await findMember(ctx.db, request.params.id, request.params.member)),
+  );
+  r.patch(
+    "/v1/accounts/:id/members/:member",
+    {
+      schema: {
+        tags: ["members"],
+        summary: "Update a member (role, status, user id)",
+        params: MemberParams,
+        body: UpdateMemberInput,
+      },
+    },
+    (request) =>
+      ctx.db.transaction((tx) =>
+        updateMember(tx, request.params.id, request.params.member, request.body, ctx.clock()),
+      ),
+  );
+  r.delete(
+    "/v1/accounts/:id/members/:member",
+    { schema: { tags: ["members"], summary: "Remove a member (frees the seat)", params: MemberParams } },
+    (request) =>
+      ctx.db.transaction((tx) =>
+        updateMember(tx, request.params.id, request.params.member, { status: "removed" }, ctx.clock()),
+      ),
+  );
+}

@@ -1,0 +1,72 @@
+import type { FastifyInstance } from "fastify";
+import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.ts";
+import {
+  CancelSubscriptionInput,
+  CreateSubscriptionInput,
+  cancelSubscription,
+  createSubscription,
+  getSubscription,
+  ListSubscriptionsQuery,
+  listSubscriptions,
+  UpdateSubscriptionInput,
+  updateSubscription,
+} from "../services/subscriptions.ts";
+import { IdParams } from "./accounts.ts";
+
+export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
+  const r = typed(app);
+  r.post(
+    "/v1/subscriptions",
+    { schema: { tags: ["subscriptions"], summary: "Create a subscription", body: CreateSubscriptionInput } },
+    (request, reply) =>
+      respondIdempotent(ctx, request, reply, async (tx) => ({
+        status: 201,
+        body: await createSubscription(tx, request.body, ctx.clock()),
+      })),
+  );
+  r.get(
+    "/v1/subscriptions",
+    {
+      schema: {
+        tags: ["subscriptions"],
+        summary: "List subscriptions, newest first",
+        querystring: ListSubscriptionsQuery,
+      },
+    },
+    (request) => listSubscriptions(ctx.db, request.query, ctx.clock()),
+  );
+  r.get(
+    "/v1/subscriptions/:id",
+    { schema: { tags: ["subscriptions"], summary: "Retrieve a subscription", params: IdParams } },
+    (request) => getSubscription(ctx.db, request.params.id, ctx.clock()),
+  );
+  r.patch(
+    "/v1/subscriptions/:id",
+    {
+      schema: {
+        tags: ["subscriptions"],
+        summary: "Change a subscription administratively (no charge; customers buy through quotes)",
+        params: IdParams,
+        body: UpdateSubscriptionInput,
+      },
+    },
+    (request) =>
+      ctx.db.transaction((tx) => updateSubscription(tx, request.params.id, request.body, ctx.clock())),
+  );
+  r.post(
+    "/v1/subscriptions/:id/cancel",
+    {
+      schema: {
+        tags: ["subscriptions"],
+        summary: "Cancel a subscription, at period end by default",
+        params: IdParams,
+        body: CancelSubscriptionInput.default({ at_period_end: true }),
+      },
+    },
+    (request, reply) =>
+      respondIdempotent(ctx, request, reply, async (tx) => ({
+        status: 200,
+        body: await cancelSubscription(tx, request.params.id, request.body, ctx.clock()),
+      })),
+  );
+}

@@ -1,0 +1,38 @@
+import { randomBytes } from "node:crypto";
+import { desc, eq } from "drizzle-orm";
+import type { Executor } from "../db/client.ts";
+import { apiKeys } from "../db/schema.ts";
+import { hashKey } from "../http/auth.ts";
+import { newId } from "../ids.ts";
+
+/** Creates a secret key. The key is returned once and only its hash is stored. */
+export async function createSecretKey(db: Executor, name: string, at: Date) {
+  const secret = `sk_${randomBytes(24).toString("base64url")}`;
+  const id = newId("apiKey", at);
+  await db
+    .insert(apiKeys)
+    .values({ id, name, prefix: secret.slice(0, 10), hash: hashKey(secret), createdAt: at });
+  return { id, name, secret };
+}
+
+export async function listKeys(db: Executor) {
+  return db
+    .select({
+      id: apiKeys.id,
+      name: apiKeys.name,
+      prefix: apiKeys.prefix,
+      createdAt: apiKeys.createdAt,
+      revokedAt: apiKeys.revokedAt,
+    })
+    .from(apiKeys)
+    .orderBy(desc(apiKeys.id));
+}
+
+export async function revokeKey(db: Executor, id: string, at: Date): Promise<boolean> {
+  const revoked = await db
+    .update(apiKeys)
+    .set({ revokedAt: at })
+    .where(eq(apiKeys.id, id))
+    .returning({ id: apiKeys.id });
+  return revoked.length > 0;
+}

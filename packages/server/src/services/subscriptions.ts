@@ -1,0 +1,442 @@
+import {
+  type AddOnDefinition,
+  checkSubscriptionShape,
+  type ResolvedPlan,
+  recurringCharges,
+  type SubscribedAddOn,
+  type SubscriptionShape,
+} from "@uptier/core";
+import { and, count, desc, eq, inArray, lt, ne } from "drizzle-orm";
+import { z } from "zod";
+import type { Executor, Tx } from "../db/client.ts";
+import {
+  addOns,
+  addOnVersions,
+  members,
+  plans,
+  planVersions,
+  subscriptionAddOns,
+  subscriptions,
+} from "../db/schema.ts";
+import { ApiError, notFound } from "../http/problem.ts";
+import { newId } from "../ids.ts";
+import { findAccount } from "./accounts.ts";
+import { recordEvent } from "./outbox.ts";
+import { decodeCursor, ListQuery, type Page, toPage } from "./pagination.ts";
+import { loadSubscriptions, type SubscriptionRecord } from "./subscription-records.ts";
+
+const CatalogKey = z.string().min(1).max(64);
+const AddOnSelection = z
+  .object({ key: CatalogKey, quantity: z.number().int().min(1).max(1_000_000).default(1) })
+  .strict();
+
+export const CreateSubscriptionInput = z
+  .object({
+    account: z.string().min(1).max(64).describe("Account id (acct_…)"),
+    plan: CatalogKey,
+    interval: z.enum(["month", "year"]).default("month"),
+    seats: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .optional()
+      .describe("Total seats; defaults to the plan's included seats"),
+    add_ons: z.array(AddOnSelection).max(50).default([]),
+    trial_days: z.number().int().min(0).max(365).optional().describe("Defaults to the plan's trial_days"),
+    billing_cycle_anchor: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe("Backdate the anchor when importing an existing customer; never in the future"),
+  })
+  .strict();
+
+export const UpdateSubscriptionInput = z
+  .object({
+    plan: CatalogKey.optional(),
+    seats: z.number().int().min(1).max(1_000_000).optional(),
+    add_ons: z.array(AddOnSelection).max(50).optional().describe("The full list of add-ons after the change"),
+    cancel_at_period_end: z.boolean().optional(),
+    move_to_latest_version: z
+      .literal(true)
+      .optional()
+      .describe("Move off a grandfathered plan version onto the plan's current one"),
+  })
+  .strict();
+
+export const CancelSubscriptionInput = z.object({ at_period_end: z.boolean().default(true) }).strict();
+
+export const ListSubscriptionsQuery = ListQuery.extend({
+  account: z.string().max(64).optional(),
+  status: z.enum(["trialing", "active", "past_due", "canceled"]).optional(),
+}).strict();
+
+function violation(code: string, param: string, message: string, status = 422) {
+  return new ApiError(status, code, message, { param });
+}
+
+async function resolvePlan(db: Executor, key: string, param = "plan") {
+  const [row] = await db
+    .select({ plan: plans, version: planVersions })
+    .from(plans)
+    .innerJoin(planVersions, eq(planVersions.id, plans.currentVersionId))
+    .where(eq(plans.key, key));
+  if (!row || row.plan.archivedAt)
+    throw violation("unknown_plan", param, `No plan with key "${key}" is on sale.`);
+  return {
+    id: row.version.id,
+    version: row.version.version,
+    currency: row.version.currency,
+    definition: row.version.definition as ResolvedPlan,
+  };
+}
+
+async function resolveAddOns(db: Executor, selections: readonly { key: string; quantity: number }[]) {
+  const seen = new Set<string>();
+  selections.forEach((s, i) => {
+    if (seen.has(s.key))
+      throw violation("duplicate_add_on", `add_ons[${i}].key`, `The add-on "${s.key}" is listed twice.`, 400);
+    seen.add(s.key);
+  });
+  if (selections.length === 0) return [];
+  const rows = await db
+    .select({ addOn: addOns, version: addOnVersions })
+    .from(addOns)
+    .innerJoin(addOnVersions, eq(addOnVersions.id, addOns.currentVersionId))
+    .where(
+      inArray(
+        addOns.key,
+        selections.map((s) => s.key),
+      ),
+    );
+  return selections.map((s, i) => {
+    const row = rows.find((r) => r.addOn.key === s.key);
+    if (!row || row.addOn.archivedAt)
+      throw violation("unknown_add_on", `add_ons[${i}].key`, `No add-on with key "${s.key}" is on sale.`);
+    return {
+      versionId: row.version.id,
+      version: row.version.version,
+      selected: {
+        key: s.key,
+        quantity: s.quantity,
+        definition: row.version.definition as AddOnDefinition,
+      } satisfies SubscribedAddOn,
+    };
+  });
+}
+
+export async function seatsInUse(db: Executor, accountId: string): Promise<number> {
+  const [row] = await db
+    .select({ n: count() })
+    .from(members)
+    .where(and(eq(members.accountId, accountId), ne(members.status, "removed")));
+  return row?.n ?? 0;
+}
+
+function assertShape(shape: SubscriptionShape, used: number) {
+  const [first] = checkSubscriptionShape(shape, used);
+  if (first) throw violation(first.code, first.param, first.message);
+}
+
+export function subscriptionView(record: SubscriptionRecord, used: number) {
+  const { row, shape, state } = record;
+  const charges = recurringCharges(shape);
+  const iso = (d: Date | null) => d?.toISOString() ?? null;
+  return {
+    id: row.id,
+    object: "subscription" as const,
+    account: row.accountId,
+    plan: row.planKey,
+    plan_version: record.planVersion,
+    interval: shape.interval,
+    seats: shape.seats,
+    seats_included: shape.plan.seats.included,
+    seats_in_use: used,
+    add_ons: shape.addOns.map((a) => ({
+      key: a.key,
+      quantity: a.quantity,
+      version: record.addOnVersions.get(a.key) ?? null,
+    })),
+    status: state.status,
+    currency: row.currency,
+    recurring: {
+      amount: charges.total,
+      currency: row.currency,
+      interval: shape.interval,
+      base: charges.base,
+      seats: charges.seats,
+      add_ons: charges.addOns,
+    },
+    billing_cycle_anchor: row.billingCycleAnchor.toISOString(),
+    current_period_start: iso(state.currentPeriodStart),
+    current_period_end: iso(state.currentPeriodEnd),
+    trial_end: iso(row.trialEnd),
+    cancel_at_period_end: row.cancelAt !== null && state.status !== "canceled",
+    cancel_at: iso(row.cancelAt),
+    ended_at: iso(state.endedAt),
+    revision: row.revision,
+    created: row.createdAt.toISOString(),
+    updated: row.updatedAt.toISOString(),
+  };
+}
+export type SubscriptionView = ReturnType<typeof subscriptionView>;
+
+async function loadOne(db: Executor, id: string, at: Date): Promise<SubscriptionRecord> {
+  const [row] = await db.select().from(subscriptions).where(eq(subscriptions.id, id));
+  if (!row) throw notFound("subscription", id);
+  const [record] = await loadSubscriptions(db, [row], at);
+  return record as SubscriptionRecord;
+}
+
+/** Stored status catches up with the derived one (a trial or a scheduled cancellation that ended). */
+async function settleLifecycle(tx: Tx, record: SubscriptionRecord, at: Date) {
+  const { row, state } = record;
+  if (state.status === "canceled" && row.status !== "canceled") {
+    await tx
+      .update(subscriptions)
+      .set({ status: "canceled", endedAt: state.endedAt, updatedAt: at })
+      .where(eq(subscriptions.id, row.id));
+    await recordEvent(tx, {
+      type: "subscription.canceled",
+      accountId: row.accountId,
+      data: { subscription: row.id, ended_at: state.endedAt },
+      at,
+    });
+  }
+}
+
+export async function createSubscription(tx: Tx, input: z.infer<typeof CreateSubscriptionInput>, at: Date) {
+  const account = await findAccount(tx, input.account);
+  // Lock the account's subscriptions so two creates cannot both pass the "one live subscription" check.
+  const existing = await tx
+    .select()
+    .from(subscriptions)
+    .where(and(eq(subscriptions.accountId, account.id), ne(subscriptions.status, "canceled")))
+    .for("update");
+  for (const record of await loadSubscriptions(tx, existing, at)) {
+    if (record.state.status !== "canceled")
+      throw violation(
+        "subscription_exists",
+        "account",
+        `Account ${account.id} already has a live subscription (${record.id}); change it instead.`,
+        409,
+      );
+    await settleLifecycle(tx, record, at);
+  }
+  const plan = await resolvePlan(tx, input.plan);
+  const chosen = await resolveAddOns(tx, input.add_ons);
+  const shape: SubscriptionShape = {
+    plan: plan.definition,
+    interval: input.interval,
+    seats: input.seats ?? Math.max(1, plan.definition.seats.included),
+    addOns: chosen.map((c) => c.selected),
+  };
+  assertShape(shape, await seatsInUse(tx, account.id));
+
+  const trialDays = input.trial_days ?? plan.definition.trial_days;
+  const trialEnd = trialDays > 0 ? new Date(at.getTime() + trialDays * 86_400_000) : null;
+  const anchor = input.billing_cycle_anchor ? new Date(input.billing_cycle_anchor) : (trialEnd ?? at);
+  if (input.billing_cycle_anchor && (anchor.getTime() > at.getTime() || trialEnd))
+    throw violation(
+      "invalid_billing_cycle_anchor",
+      "billing_cycle_anchor",
+      "A billing cycle anchor can only be backdated, and not together with a trial.",
+      400,
+    );
+
+  const id = newId("subscription", at);
+  await tx.insert(subscriptions).values({
+    id,
+    accountId: account.id,
+    planKey: input.plan,
+    planVersionId: plan.id,
+    interval: input.interval,
+    seats: shape.seats,
+    status: trialEnd ? "trialing" : "active",
+    currency: plan.currency,
+    billingCycleAnchor: anchor,
+    trialEnd,
+    createdAt: at,
+    updatedAt: at,
+  });
+  if (chosen.length > 0)
+    await tx
+      .insert(subscriptionAddOns)
+      .values(
+        chosen.map((c) => ({
+          accountId: account.id,
+          subscriptionId: id,
+          addOnKey: c.selected.key,
+          addOnVersionId: c.versionId,
+          quantity: c.selected.quantity,
+          createdAt: at,
+        })),
+      );
+  const view = subscriptionView(await loadOne(tx, id, at), await seatsInUse(tx, account.id));
+  await recordEvent(tx, {
+    type: "subscription.created",
+    accountId: account.id,
+    data: { subscription: view },
+    at,
+  });
+  return view;
+}
+
+export async function getSubscription(db: Executor, id: string, at: Date) {
+  const record = await loadOne(db, id, at);
+  return subscriptionView(record, await seatsInUse(db, record.row.accountId));
+}
+
+export async function listSubscriptions(
+  db: Executor,
+  query: z.infer<typeof ListSubscriptionsQuery>,
+  at: Date,
+): Promise<Page<SubscriptionView>> {
+  const cursor = decodeCursor(query.cursor, "sub");
+  // Status is derived from time, so filter after loading; fetch generously to fill a page.
+  const rows = await db
+    .select()
+    .from(subscriptions)
+    .where(
+      and(
+        cursor ? lt(subscriptions.id, cursor) : undefined,
+        query.account ? eq(subscriptions.accountId, query.account) : undefined,
+      ),
+    )
+    .orderBy(desc(subscriptions.id))
+    .limit(query.status ? 1000 : query.limit + 1);
+  const records = (await loadSubscriptions(db, rows, at)).filter(
+    (r) => !query.status || r.state.status === query.status,
+  );
+  const usage = await db
+    .select({ accountId: members.accountId, n: count() })
+    .from(members)
+    .where(
+      and(
+        inArray(members.accountId, [...new Set(records.map((r) => r.row.accountId)), ""]),
+        ne(members.status, "removed"),
+      ),
+    )
+    .groupBy(members.accountId);
+  const used = new Map(usage.map((u) => [u.accountId, u.n]));
+  return toPage(records, query.limit, (r) => subscriptionView(r, used.get(r.row.accountId) ?? 0));
+}
+
+async function lockLive(tx: Tx, id: string, at: Date): Promise<SubscriptionRecord> {
+  const [row] = await tx.select().from(subscriptions).where(eq(subscriptions.id, id)).for("update");
+  if (!row) throw notFound("subscription", id);
+  const [record] = await loadSubscriptions(tx, [row], at);
+  if (!record || record.state.status === "canceled")
+    throw violation("subscription_canceled", "id", `Subscription ${id} is canceled; create a new one.`, 409);
+  return record;
+}
+
+/**
+ * An administrative change, applied as asked with no charge or proration: the priced path for
+ * customers (quote → checkout) is the billing API. Seats never go below the seats in use.
+ */
+export async function updateSubscription(
+  tx: Tx,
+  id: string,
+  input: z.infer<typeof UpdateSubscriptionInput>,
+  at: Date,
+) {
+  const record = await lockLive(tx, id, at);
+  const { row } = record;
+  const plan =
+    input.plan !== undefined || input.move_to_latest_version
+      ? await resolvePlan(tx, input.plan ?? row.planKey)
+      : { id: row.planVersionId, definition: record.shape.plan, currency: row.currency };
+  if (plan.currency !== row.currency)
+    throw violation(
+      "currency_mismatch",
+      "plan",
+      `The plan is priced in ${plan.currency}, the subscription in ${row.currency}.`,
+    );
+  const chosen = input.add_ons ? await resolveAddOns(tx, input.add_ons) : null;
+  const shape: SubscriptionShape = {
+    plan: plan.definition,
+    interval: record.shape.interval,
+    seats: input.seats ?? row.seats,
+    addOns: chosen ? chosen.map((c) => c.selected) : record.shape.addOns,
+  };
+  assertShape(shape, await seatsInUse(tx, row.accountId));
+
+  const cancelAt =
+    input.cancel_at_period_end === undefined
+      ? row.cancelAt
+      : input.cancel_at_period_end
+        ? (record.state.currentPeriodEnd ?? at)
+        : null;
+  await tx
+    .update(subscriptions)
+    .set({
+      planKey: input.plan ?? row.planKey,
+      planVersionId: plan.id,
+      seats: shape.seats,
+      cancelAt,
+      revision: row.revision + 1,
+      updatedAt: at,
+    })
+    .where(eq(subscriptions.id, id));
+  if (chosen) {
+    await tx.delete(subscriptionAddOns).where(eq(subscriptionAddOns.subscriptionId, id));
+    if (chosen.length > 0)
+      await tx
+        .insert(subscriptionAddOns)
+        .values(
+          chosen.map((c) => ({
+            accountId: row.accountId,
+            subscriptionId: id,
+            addOnKey: c.selected.key,
+            addOnVersionId: c.versionId,
+            quantity: c.selected.quantity,
+            createdAt: at,
+          })),
+        );
+  }
+  const previous = subscriptionView(record, await seatsInUse(tx, row.accountId));
+  const current = subscriptionView(await loadOne(tx, id, at), previous.seats_in_use);
+  await recordEvent(tx, {
+    type: "subscription.updated",
+    accountId: row.accountId,
+    data: { previous, subscription: current },
+    at,
+  });
+  return current;
+}
+
+export async function cancelSubscription(
+  tx: Tx,
+  id: string,
+  input: z.infer<typeof CancelSubscriptionInput>,
+  at: Date,
+) {
+  const record = await lockLive(tx, id, at);
+  const { row } = record;
+  if (input.at_period_end) {
+    const cancelAt = record.state.currentPeriodEnd ?? at;
+    await tx
+      .update(subscriptions)
+      .set({ cancelAt, revision: row.revision + 1, updatedAt: at })
+      .where(eq(subscriptions.id, id));
+    await recordEvent(tx, {
+      type: "subscription.cancellation_scheduled",
+      accountId: row.accountId,
+      data: { subscription: id, cancel_at: cancelAt },
+      at,
+    });
+  } else {
+    await tx
+      .update(subscriptions)
+      .set({ status: "canceled", canceledAt: at, endedAt: at, revision: row.revision + 1, updatedAt: at })
+      .where(eq(subscriptions.id, id));
+    await recordEvent(tx, {
+      type: "subscription.canceled",
+      accountId: row.accountId,
+      data: { subscription: id, ended_at: at },
+      at,
+    });
+  }
+  return getSubscription(tx, id, at);
+}
