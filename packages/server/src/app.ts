@@ -25,7 +25,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: options.logLevel ?? "info" },
     bodyLimit: BODY_LIMIT_BYTES,
-    disableRequestLogging: options.logLevel === "silent",
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -1,18 +1,16 @@
 #!/usr/bin/env node
-import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { buildApp } from "../app.ts";
 import { formatIssue, readCatalogFile } from "../catalog-file.ts";
 import { loadConfig } from "../config.ts";
 import type { Db } from "../db/client.ts";
+import { DEMO_CATALOG_FILE as DEMO_CATALOG } from "../demo/catalog-file.ts";
 import { ensureDemoKey } from "../demo/demo-key.ts";
 import { seedDemo } from "../demo/seed.ts";
 import { pruneIdempotencyKeys } from "../http/idempotency.ts";
 import { openMigratedDatabase } from "../runtime.ts";
 import { applyCatalog, currentCatalog } from "../services/catalog.ts";
 import { createSecretKey, listKeys, revokeKey } from "../services/keys.ts";
-
-export const DEMO_CATALOG = fileURLToPath(new URL("../../demo/catalog.yaml", import.meta.url));
 
 const program = new Command("uptier")
   .description("Uptier: expansion revenue for B2B SaaS")

@@ -37,14 +37,21 @@ export interface DatabaseOptions {
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10 });
+    const pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: options.poolSize ?? 10,
+    });
     // An idle client's error (e.g. the server restarting) must not crash the process.
     pool.on("error", () => {});
     const db = drizzlePg({ client: pool, schema }) as unknown as Db;
     return {
       db,
       engine: "postgres",
-      migrate: () => migratePg(db as never, { migrationsFolder }),
+      migrate: () =>
+        migratePg(db as never, {
+          migrationsFolder,
+          ...(options.schema ? { migrationsSchema: options.schema } : {}),
+        }),
       close: () => pool.end(),
     };
   }

@@ -133,6 +133,28 @@ export async function seatsInUse(db: Executor, accountId: string): Promise<numbe
   return row?.n ?? 0;
 }
 
+type ChosenAddOn = Awaited<ReturnType<typeof resolveAddOns>>[number];
+
+async function insertAddOns(
+  tx: Tx,
+  accountId: string,
+  subscriptionId: string,
+  chosen: readonly ChosenAddOn[],
+  at: Date,
+) {
+  if (chosen.length === 0) return;
+  await tx.insert(subscriptionAddOns).values(
+    chosen.map((c) => ({
+      accountId,
+      subscriptionId,
+      addOnKey: c.selected.key,
+      addOnVersionId: c.versionId,
+      quantity: c.selected.quantity,
+      createdAt: at,
+    })),
+  );
+}
+
 function assertShape(shape: SubscriptionShape, used: number) {
   const [first] = checkSubscriptionShape(shape, used);
   if (first) throw violation(first.code, first.param, first.message);
@@ -259,19 +281,7 @@ export async function createSubscription(tx: Tx, input: z.infer<typeof CreateSub
     createdAt: at,
     updatedAt: at,
   });
-  if (chosen.length > 0)
-    await tx
-      .insert(subscriptionAddOns)
-      .values(
-        chosen.map((c) => ({
-          accountId: account.id,
-          subscriptionId: id,
-          addOnKey: c.selected.key,
-          addOnVersionId: c.versionId,
-          quantity: c.selected.quantity,
-          createdAt: at,
-        })),
-      );
+  await insertAddOns(tx, account.id, id, chosen, at);
   const view = subscriptionView(await loadOne(tx, id, at), await seatsInUse(tx, account.id));
   await recordEvent(tx, {
     type: "subscription.created",
@@ -381,19 +391,7 @@ export async function updateSubscription(
     .where(eq(subscriptions.id, id));
   if (chosen) {
     await tx.delete(subscriptionAddOns).where(eq(subscriptionAddOns.subscriptionId, id));
-    if (chosen.length > 0)
-      await tx
-        .insert(subscriptionAddOns)
-        .values(
-          chosen.map((c) => ({
-            accountId: row.accountId,
-            subscriptionId: id,
-            addOnKey: c.selected.key,
-            addOnVersionId: c.versionId,
-            quantity: c.selected.quantity,
-            createdAt: at,
-          })),
-        );
+    await insertAddOns(tx, row.accountId, id, chosen, at);
   }
   const previous = subscriptionView(record, await seatsInUse(tx, row.accountId));
   const current = subscriptionView(await loadOne(tx, id, at), previous.seats_in_use);
