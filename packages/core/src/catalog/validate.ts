@@ -29,11 +29,22 @@ export type CatalogValidation =
   | { readonly ok: false; readonly issues: readonly CatalogIssue[] };
 
 export function formatIssuePath(path: readonly PropertyKey[]): string {
-  return path.map((p) => (typeof p === "number" ? `[${p}]` : String(p))).join(".") || "(root)";
+  // "add_ons.x.requires[0]": an index follows its array without a dot, as in the cross-reference issues.
+  return (
+    path.reduce<string>((at, p) => {
+      if (typeof p === "number") return `${at}[${p}]`;
+      return at ? `${at}.${String(p)}` : String(p);
+    }, "") || "(root)"
+  );
 }
 
 export function zodIssues(error: z.ZodError): CatalogIssue[] {
-  return error.issues.map((issue) => ({ path: formatIssuePath(issue.path), message: issue.message }));
+  return error.issues.flatMap((issue) =>
+    // Unknown fields are named one by one, at their own path, so the file points at the key to remove.
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map((key) => ({ path: formatIssuePath([...issue.path, key]), message: "unknown field" }))
+      : [{ path: formatIssuePath(issue.path), message: issue.message }],
+  );
 }
 
 /** Parses and cross-checks a catalog document (the result of reading YAML/JSON). Pure. */
@@ -59,7 +70,8 @@ export function validateCatalog(input: unknown): CatalogValidation {
     tiers.set(plan.tier, key);
     if (!plan.prices.month && !plan.prices.year)
       report(`${at}.prices`, "a plan needs a month or a year price");
-    if (plan.extends && !doc.plans[plan.extends]) report(`${at}.extends`, `unknown plan "${plan.extends}"`);
+    if (plan.extends && !has(doc.plans, plan.extends))
+      report(`${at}.extends`, `unknown plan "${plan.extends}"`);
     if (plan.seats.max !== null && plan.seats.max < plan.seats.included)
       report(`${at}.seats.max`, "cannot be below seats.included");
     for (const interval of ["month", "year"] as const) {
@@ -90,6 +102,11 @@ export function validateCatalog(input: unknown): CatalogValidation {
 
 type Report = (path: string, message: string) => void;
 
+/** A record's own entry: `has(doc.meters, "constructor")` must not find Object.prototype.constructor. */
+function has(record: Record<string, unknown>, key: string): boolean {
+  return Object.hasOwn(record, key);
+}
+
 function checkFeatures(doc: CatalogDocument, report: Report): void {
   const seatFeatures = Object.entries(doc.features).filter(([, f]) => f.kind === "seats");
   if (seatFeatures.length > 1)
@@ -98,7 +115,7 @@ function checkFeatures(doc: CatalogDocument, report: Report): void {
     const at = `features.${key}`;
     if (feature.kind === "metered") {
       if (!feature.meter) report(`${at}.meter`, "a metered feature needs a meter");
-      else if (!doc.meters[feature.meter]) report(`${at}.meter`, `unknown meter "${feature.meter}"`);
+      else if (!has(doc.meters, feature.meter)) report(`${at}.meter`, `unknown meter "${feature.meter}"`);
     } else if (feature.meter) {
       report(`${at}.meter`, `only metered features have a meter (this one is ${feature.kind})`);
     }
@@ -116,7 +133,7 @@ function checkGrants(
   report: Report,
 ): void {
   for (const [featureKey, grant] of Object.entries(grants)) {
-    const feature = features[featureKey];
+    const feature = has(features, featureKey) ? features[featureKey] : undefined;
     const path = `${at}.${featureKey}`;
     if (!feature) report(path, `unknown feature "${featureKey}"`);
     else if (feature.kind === "seats")
@@ -138,10 +155,10 @@ function checkAddOn(doc: CatalogDocument, key: string, addOn: AddOnDefinition, r
   }
   checkGrants(doc.features, addOn.grants, `${at}.grants`, report);
   addOn.plans?.forEach((plan, i) => {
-    if (!doc.plans[plan]) report(`${at}.plans[${i}]`, `unknown plan "${plan}"`);
+    if (!has(doc.plans, plan)) report(`${at}.plans[${i}]`, `unknown plan "${plan}"`);
   });
   addOn.requires.forEach((required, i) => {
-    if (!doc.add_ons[required]) report(`${at}.requires[${i}]`, `unknown add-on "${required}"`);
+    if (!has(doc.add_ons, required)) report(`${at}.requires[${i}]`, `unknown add-on "${required}"`);
   });
 }
 

@@ -31,7 +31,7 @@ function isUniqueViolation(error: unknown): boolean {
  * Runs a mutating operation in one transaction together with the record of its Idempotency-Key,
  * so the effect and the key commit or roll back together. A replay returns the first response; the
  * same key with another request is rejected. Two concurrent requests with one key: the second
- * blocks on the key's unique index until the first commits, then fails and is answered by replay.
+ * blocks on the key's row until the first commits, then fails and is answered by replay.
  */
 export async function runIdempotent(
   db: Db,
@@ -67,14 +67,16 @@ export async function runIdempotent(
   if (first) return first;
   try {
     const result = await db.transaction(async (tx) => {
+      // Claim the key first: a concurrent request with the same key blocks on this row until we
+      // commit (then replays our response) or roll back (then runs itself).
+      await tx
+        .insert(idempotencyKeys)
+        .values({ apiKeyId, key, requestHash: hash, statusCode: 0, response: {} });
       const outcome = await operation(tx);
-      await tx.insert(idempotencyKeys).values({
-        apiKeyId,
-        key,
-        requestHash: hash,
-        statusCode: outcome.status,
-        response: outcome.body as object,
-      });
+      await tx
+        .update(idempotencyKeys)
+        .set({ statusCode: outcome.status, response: outcome.body as object })
+        .where(and(eq(idempotencyKeys.apiKeyId, apiKeyId), eq(idempotencyKeys.key, key)));
       return outcome;
     });
     return { ...result, replayed: false };
