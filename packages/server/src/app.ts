@@ -6,7 +6,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fast
 import type { Db } from "./db/client.ts";
 import { authenticate } from "./http/auth.ts";
 import { registerMetrics } from "./http/observability.ts";
-import { ApiError, registerProblemHandlers, sendProblem } from "./http/problem.ts";
+import { ApiError, frameworkProblem, registerProblemHandlers, sendProblem } from "./http/problem.ts";
 import type { Clock, RouteContext } from "./http/route-kit.ts";
 import { accountRoutes } from "./routes/accounts.ts";
 import { catalogRoutes } from "./routes/catalog.ts";
@@ -25,6 +25,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: options.logLevel ?? "info" },
     bodyLimit: BODY_LIMIT_BYTES,
+    frameworkErrors: frameworkProblem,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

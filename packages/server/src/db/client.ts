@@ -47,11 +47,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     return {
       db,
       engine: "postgres",
-      migrate: () =>
-        migratePg(db as never, {
-          migrationsFolder,
-          ...(options.schema ? { migrationsSchema: options.schema } : {}),
-        }),
+      migrate: () => migratePg(db as never, { migrationsFolder }),
       close: () => pool.end(),
     };
   }

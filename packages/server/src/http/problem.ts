@@ -88,14 +88,13 @@ export function toApiError(error: unknown): ApiError | null {
     const where = fastifyError.validationContext === "body" ? undefined : fastifyError.validationContext;
     const fields = error.validation.map((v) => {
       const path = v.instancePath.replace(/^\//, "").replaceAll("/", ".");
-      const param = [where, path].filter(Boolean).join(".") || "(body)";
-      const keys = (v.params as { issue?: { code?: string; keys?: string[] } }).issue;
-      if (keys?.code === "unrecognized_keys" && keys.keys)
-        return keys.keys.map((k) => ({
-          param: param === "(body)" ? k : `${param}.${k}`,
+      const param = [where, path].filter(Boolean).join(".");
+      if (v.keyword === "unrecognized_keys")
+        return ((v.params as { keys?: string[] }).keys ?? []).map((k) => ({
+          param: param ? `${param}.${k}` : k,
           message: "unknown field",
         }));
-      return [{ param, message: v.message ?? "invalid" }];
+      return [{ param: param || "(body)", message: v.message ?? "invalid" }];
     });
     return invalidRequest(fields.flat());
   }
@@ -111,6 +110,13 @@ export function toApiError(error: unknown): ApiError | null {
       return new ApiError(413, "payload_too_large", "The request body is larger than the 1 MiB limit.");
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
       return new ApiError(415, "unsupported_media_type", "Send the request body as application/json.");
+    case "FST_ERR_MAX_PARAM_LENGTH":
+    case "FST_ERR_BAD_URL":
+      return new ApiError(
+        404,
+        "route_not_found",
+        "No resource at this URL: an id in the path is malformed or too long.",
+      );
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
       return new ApiError(
         400,
@@ -125,6 +131,11 @@ export function toApiError(error: unknown): ApiError | null {
   )
     return new ApiError(fastifyError.statusCode, "invalid_request", fastifyError.message);
   return null;
+}
+
+/** Fastify's `frameworkErrors` option: router failures (bad URL encoding, over-long ids) as problems. */
+export function frameworkProblem(error: FastifyError, _request: unknown, reply: FastifyReply): void {
+  sendProblem(reply, toApiError(error) ?? new ApiError(400, "invalid_request", error.message));
 }
 
 export function registerProblemHandlers(app: FastifyInstance): void {

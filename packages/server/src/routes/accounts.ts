@@ -11,7 +11,11 @@ import {
   updateAccount,
 } from "../services/accounts.ts";
 
-export const IdParams = z.object({ id: z.string().min(1).max(64) }).strict();
+/** Ids are prefixed ULIDs; anything else cannot name a resource, so it is rejected before any query. */
+export const ResourceId = z.string().regex(/^[a-z]{2,8}_[0-9A-Za-z]{1,40}$/, "is not a valid id");
+export const IdParams = z.object({ id: ResourceId }).strict();
+/** Routes without query parameters reject any, so a typo is not silently ignored. */
+export const NoQuery = z.object({}).strict();
 
 export function accountRoutes(app: FastifyInstance, ctx: RouteContext) {
   const r = typed(app);
@@ -33,7 +37,9 @@ export function accountRoutes(app: FastifyInstance, ctx: RouteContext) {
   );
   r.get(
     "/v1/accounts/:id",
-    { schema: { tags: ["accounts"], summary: "Retrieve an account", params: IdParams } },
+    {
+      schema: { tags: ["accounts"], summary: "Retrieve an account", params: IdParams, querystring: NoQuery },
+    },
     (request) => getAccount(ctx.db, request.params.id, ctx.clock()),
   );
   r.patch(

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { ApiError } from "../http/problem.ts";
 import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.ts";
 import { applyCatalog, currentCatalog } from "../services/catalog.ts";
+import { NoQuery } from "./accounts.ts";
 
 const CatalogBody = z
   .record(z.string(), z.unknown())
@@ -18,11 +19,15 @@ function invalidCatalog(issues: readonly CatalogIssue[]) {
 
 export function catalogRoutes(app: FastifyInstance, ctx: RouteContext) {
   const r = typed(app);
-  r.get("/v1/catalog", { schema: { tags: ["catalog"], summary: "The catalog in force" } }, async () => {
-    const current = await currentCatalog(ctx.db);
-    if (!current) throw new ApiError(404, "catalog_not_applied", "No catalog has been applied yet.");
-    return { object: "catalog", version: current.version, ...current.catalog };
-  });
+  r.get(
+    "/v1/catalog",
+    { schema: { tags: ["catalog"], summary: "The catalog in force", querystring: NoQuery } },
+    async () => {
+      const current = await currentCatalog(ctx.db);
+      if (!current) throw new ApiError(404, "catalog_not_applied", "No catalog has been applied yet.");
+      return { object: "catalog", version: current.version, ...current.catalog };
+    },
+  );
   r.post(
     "/v1/catalog/validate",
     { schema: { tags: ["catalog"], summary: "Validate a catalog without applying it", body: CatalogBody } },

@@ -11,9 +11,9 @@ import {
   UpdateMemberInput,
   updateMember,
 } from "../services/members.ts";
-import { IdParams } from "./accounts.ts";
+import { IdParams, NoQuery, ResourceId } from "./accounts.ts";
 
-const MemberParams = z.object({ id: z.string().min(1).max(64), member: z.string().min(1).max(64) }).strict();
+const MemberParams = z.object({ id: ResourceId, member: ResourceId }).strict();
 
 export function memberRoutes(app: FastifyInstance, ctx: RouteContext) {
   const r = typed(app);
@@ -47,7 +47,9 @@ export function memberRoutes(app: FastifyInstance, ctx: RouteContext) {
   );
   r.get(
     "/v1/accounts/:id/members/:member",
-    { schema: { tags: ["members"], summary: "Retrieve a member", params: MemberParams } },
+    {
+      schema: { tags: ["members"], summary: "Retrieve a member", params: MemberParams, querystring: NoQuery },
+    },
     async (request) => memberView(await findMember(ctx.db, request.params.id, request.params.member)),
   );
   r.patch(

@@ -11,7 +11,7 @@ import {
   UpdateSubscriptionInput,
   updateSubscription,
 } from "../services/subscriptions.ts";
-import { IdParams } from "./accounts.ts";
+import { IdParams, NoQuery } from "./accounts.ts";
 
 export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
   const r = typed(app);
@@ -37,7 +37,14 @@ export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
   );
   r.get(
     "/v1/subscriptions/:id",
-    { schema: { tags: ["subscriptions"], summary: "Retrieve a subscription", params: IdParams } },
+    {
+      schema: {
+        tags: ["subscriptions"],
+        summary: "Retrieve a subscription",
+        params: IdParams,
+        querystring: NoQuery,
+      },
+    },
     (request) => getSubscription(ctx.db, request.params.id, ctx.clock()),
   );
   r.patch(
