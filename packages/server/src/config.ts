@@ -4,7 +4,8 @@ import { z } from "zod";
 const Env = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(4000),
   HOST: z.string().default("127.0.0.1"),
-  DATABASE_URL: z.string().url().optional(),
+  // An empty DATABASE_URL means "not set": the embedded database.
+  DATABASE_URL: z.preprocess((v) => (v === "" ? undefined : v), z.url().optional()),
   UPTIER_DATA_DIR: z.string().default("./.uptier/data"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
