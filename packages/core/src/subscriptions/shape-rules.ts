@@ -54,11 +54,7 @@ export function checkSubscriptionShape(shape: SubscriptionShape, seatsInUse: num
         param: `${at}.key`,
         message: `The ${def.name} add-on is not sold per ${interval}.`,
       });
-    if (
-      !Number.isSafeInteger(addOn.quantity) ||
-      addOn.quantity < 1 ||
-      (def.quantity === "single" && addOn.quantity !== 1)
-    )
+    if (addOn.quantity < 1 || (def.quantity === "single" && addOn.quantity !== 1))
       violations.push({
         code: "add_on_quantity_invalid",
         param: `${at}.quantity`,
