@@ -5,7 +5,7 @@
  *   no clock and no randomness (Date.now(), new Date() without arguments, Math.random, crypto);
  * - server, sdk and dashboard import core through `@uptier/core` and never each other's files.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { type Dirent, readdirSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import ts from "typescript";
 
@@ -14,7 +14,7 @@ const CORE_ALLOWED_PACKAGES = new Set(["zod"]);
 const PACKAGES = ["core", "server", "sdk", "dashboard"] as const;
 
 function sourceFiles(dir: string): string[] {
-  let entries: ReturnType<typeof readdirSync>;
+  let entries: Dirent[];
   try {
     entries = readdirSync(dir, { withFileTypes: true });
   } catch {
@@ -39,10 +39,13 @@ for (const pkg of PACKAGES) {
     for (const spec of imports) {
       if (spec.startsWith(".")) {
         const target = resolve(file, "..", spec);
-        if (!target.startsWith(pkgDir)) violations.push(`${where}: imports "${spec}", a file outside packages/${pkg}`);
+        if (!target.startsWith(pkgDir))
+          violations.push(`${where}: imports "${spec}", a file outside packages/${pkg}`);
         continue;
       }
-      const name = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : (spec.split("/")[0] ?? spec);
+      const name = spec.startsWith("@")
+        ? spec.split("/").slice(0, 2).join("/")
+        : (spec.split("/")[0] ?? spec);
       if (pkg === "core") {
         if (isTest(file)) continue;
         if (!CORE_ALLOWED_PACKAGES.has(name))
@@ -61,7 +64,8 @@ for (const pkg of PACKAGES) {
         [/\bcrypto\./, "uses crypto"],
         [/\bprocess\./, "reads the process environment"],
       ];
-      for (const [pattern, what] of impure) if (pattern.test(text)) violations.push(`${where}: packages/core ${what}`);
+      for (const [pattern, what] of impure)
+        if (pattern.test(text)) violations.push(`${where}: packages/core ${what}`);
     }
   }
 }

@@ -48,7 +48,9 @@ describe("segmentForAcv", () => {
         fc.nat(100_000_000_000),
         (currency, a, b) => {
           const [low, high] = a <= b ? [a, b] : [b, a];
-          expect(ORDER[segmentForAcv(low, currency)]).toBeLessThanOrEqual(ORDER[segmentForAcv(high, currency)]);
+          expect(ORDER[segmentForAcv(low, currency)]).toBeLessThanOrEqual(
+            ORDER[segmentForAcv(high, currency)],
+          );
         },
       ),
     );

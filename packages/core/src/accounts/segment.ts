@@ -8,7 +8,16 @@ export type Segment = "smb" | "mid_market" | "enterprise";
  */
 export const SEGMENT_BOUNDS = { midMarketFrom: 10_000, enterpriseAbove: 50_000 } as const;
 
-export function segmentForAcv(acvMinor: number, currency: string, bounds = SEGMENT_BOUNDS): Segment {
+export interface SegmentBounds {
+  readonly midMarketFrom: number;
+  readonly enterpriseAbove: number;
+}
+
+export function segmentForAcv(
+  acvMinor: number,
+  currency: string,
+  bounds: SegmentBounds = SEGMENT_BOUNDS,
+): Segment {
   const scale = 10 ** currencyExponent(currency);
   if (acvMinor < bounds.midMarketFrom * scale) return "smb";
   if (acvMinor <= bounds.enterpriseAbove * scale) return "mid_market";

@@ -216,11 +216,7 @@ describe("validateCatalog: grants", () => {
       "plans.pro.grants.sso",
       /"sso" is a boolean feature: grant true or false/,
     );
-    expectIssue(
-      demoWith({ "plans.pro.grants.sso": "unlimited" }),
-      "plans.pro.grants.sso",
-      /boolean feature/,
-    );
+    expectIssue(demoWith({ "plans.pro.grants.sso": "unlimited" }), "plans.pro.grants.sso", /boolean feature/);
     expectIssue(
       demoWith({ "plans.pro.grants.projects": true }),
       "plans.pro.grants.projects",
@@ -236,11 +232,7 @@ describe("validateCatalog: grants", () => {
       "plans.pro.grants.seats",
       /seats are granted by the plan's seats section/,
     );
-    expectIssue(
-      demoWith({ "add_ons.sso.grants.sso": 1 }),
-      "add_ons.sso.grants.sso",
-      /boolean feature/,
-    );
+    expectIssue(demoWith({ "add_ons.sso.grants.sso": 1 }), "add_ons.sso.grants.sso", /boolean feature/);
   });
 
   it("accepts false, a number or unlimited for limit and metered features", () => {
@@ -457,7 +449,8 @@ describe("validateCatalog: the document's shape", () => {
       expectIssue(demoWith({ currency }), "currency", /.+/);
     expectIssue(demoWith({ currency: "USD" }), "currency", /lower-case ISO 4217/);
     expectPaths(demoWith({ currency: undefined }), ["currency"]);
-    for (const currency of ["eur", "jpy", "kwd"]) expect(validateCatalog(demoWith({ currency })).ok).toBe(true);
+    for (const currency of ["eur", "jpy", "kwd"])
+      expect(validateCatalog(demoWith({ currency })).ok).toBe(true);
   });
 
   it("rejects negative amounts", () => {
@@ -474,7 +467,9 @@ describe("validateCatalog: the document's shape", () => {
 
   it("rejects amounts that are not integers of minor units", () => {
     expectPaths(demoWith({ "plans.pro.prices.month.base": 249.99 }), ["plans.pro.prices.month.base"]);
-    expectPaths(demoWith({ "add_ons.sso.prices.month.amount": "49.00" }), ["add_ons.sso.prices.month.amount"]);
+    expectPaths(demoWith({ "add_ons.sso.prices.month.amount": "49.00" }), [
+      "add_ons.sso.prices.month.amount",
+    ]);
   });
 
   it("rejects keys that are not lower snake_case, at their path", () => {
@@ -511,7 +506,11 @@ const priceArb = fc.oneof(
   amountArb.map((unit_amount) => ({ model: "per_unit", unit_amount })),
   tiersArb.map((tiers) => ({ model: "tiered", tiers })),
   tiersArb.map((tiers) => ({ model: "volume", tiers })),
-  fc.record({ model: fc.constant("package"), package_size: fc.integer({ min: 1, max: 100 }), amount: amountArb }),
+  fc.record({
+    model: fc.constant("package"),
+    package_size: fc.integer({ min: 1, max: 100 }),
+    amount: amountArb,
+  }),
 );
 const addOnPriceArb = fc.oneof(
   priceArb,
@@ -596,62 +595,69 @@ const catalogArb = fc
         seats: { included, max: extra === null ? null : Math.max(1, included + extra) },
         ...(trial_days === undefined ? {} : { trial_days }),
       }));
-    return fc.record({
-      currency: fc.constant(currency),
-      features: fc.record(Object.fromEntries(Object.entries(kinds).map(([k, kind]) => [k, featureArb(k, kind)]))),
-      meters: fc.record(Object.fromEntries(metered.map((k) => [`m_${k}`, meterArb]))),
-      plans: fc
-        .tuple(
-          fc.uniqueArray(keyArb, { minLength: 1, maxLength: 4 }),
-          fc.uniqueArray(fc.nat(20), { minLength: 4, maxLength: 4 }),
-          fc.array(planArb, { minLength: 4, maxLength: 4 }),
-          fc.array(fc.option(fc.nat()), { minLength: 4, maxLength: 4 }),
-        )
-        .map(([keys, tiers, defs, parents]) =>
-          Object.fromEntries(
-            keys.map((key, i) => {
-              const parent = parents[i];
-              const extendsKey = i > 0 && parent != null ? keys[parent % i] : undefined;
-              return [key, { ...defs[i], tier: tiers[i], ...(extendsKey ? { extends: extendsKey } : {}) }];
-            }),
-          ),
+    return fc
+      .record({
+        currency: fc.constant(currency),
+        features: fc.record(
+          Object.fromEntries(Object.entries(kinds).map(([k, kind]) => [k, featureArb(k, kind)])),
         ),
-    }).chain((doc) => {
-      const planKeys = Object.keys(doc.plans);
-      const addOnArb = fc.record(
-        {
-          name: fc.constant("Add-on"),
-          prices: pricesArb(addOnPriceArb),
-          quantity: fc.constantFrom("single", "multiple"),
-          grants: grantsArb(kinds),
-          plans: fc.subarray(planKeys),
-          requires: fc.constant([] as string[]),
-        },
-        { requiredKeys: ["name", "prices"] },
-      );
-      return fc
-        .tuple(
-          fc.uniqueArray(keyArb, { maxLength: 3 }),
-          fc.array(addOnArb, { minLength: 3, maxLength: 3 }),
-          fc.array(fc.array(fc.nat(), { maxLength: 2 }), { minLength: 3, maxLength: 3 }),
-        )
-        .map(([keys, defs, requires]) => ({
-          ...doc,
-          add_ons: Object.fromEntries(
-            keys.map((key, i) => {
-              const earlier = keys.slice(0, i);
-              const required = earlier.length
-                ? [...new Set((requires[i] ?? []).map((n) => earlier[n % earlier.length] as string))]
-                : [];
-              return [key, { ...defs[i], requires: required }];
-            }),
+        meters: fc.record(Object.fromEntries(metered.map((k) => [`m_${k}`, meterArb]))),
+        plans: fc
+          .tuple(
+            fc.uniqueArray(keyArb, { minLength: 1, maxLength: 4 }),
+            fc.uniqueArray(fc.nat(20), { minLength: 4, maxLength: 4 }),
+            fc.array(planArb, { minLength: 4, maxLength: 4 }),
+            fc.array(fc.option(fc.nat()), { minLength: 4, maxLength: 4 }),
+          )
+          .map(([keys, tiers, defs, parents]) =>
+            Object.fromEntries(
+              keys.map((key, i) => {
+                const parent = parents[i];
+                const extendsKey = i > 0 && parent != null ? keys[parent % i] : undefined;
+                return [key, { ...defs[i], tier: tiers[i], ...(extendsKey ? { extends: extendsKey } : {}) }];
+              }),
+            ),
           ),
-        }));
-    });
+      })
+      .chain((doc) => {
+        const planKeys = Object.keys(doc.plans);
+        const addOnArb = fc.record(
+          {
+            name: fc.constant("Add-on"),
+            prices: pricesArb(addOnPriceArb),
+            quantity: fc.constantFrom("single", "multiple"),
+            grants: grantsArb(kinds),
+            plans: fc.subarray(planKeys),
+            requires: fc.constant([] as string[]),
+          },
+          { requiredKeys: ["name", "prices"] },
+        );
+        return fc
+          .tuple(
+            fc.uniqueArray(keyArb, { maxLength: 3 }),
+            fc.array(addOnArb, { minLength: 3, maxLength: 3 }),
+            fc.array(fc.array(fc.nat(), { maxLength: 2 }), { minLength: 3, maxLength: 3 }),
+          )
+          .map(([keys, defs, requires]) => ({
+            ...doc,
+            add_ons: Object.fromEntries(
+              keys.map((key, i) => {
+                const earlier = keys.slice(0, i);
+                const required = earlier.length
+                  ? [...new Set((requires[i] ?? []).map((n) => earlier[n % earlier.length] as string))]
+                  : [];
+                return [key, { ...defs[i], requires: required }];
+              }),
+            ),
+          }));
+      });
   });
 
 /** The grants a plan should resolve to: its extends chain merged from the root, children winning. */
-function expectedGrants(plans: Record<string, { extends?: string; grants: Record<string, Grant> }>, key: string) {
+function expectedGrants(
+  plans: Record<string, { extends?: string; grants: Record<string, Grant> }>,
+  key: string,
+) {
   const chain: string[] = [];
   for (let k: string | undefined = key; k; k = plans[k]?.extends) chain.unshift(k);
   return Object.assign({}, ...chain.map((k) => plans[k]?.grants)) as Record<string, Grant>;
@@ -702,8 +708,13 @@ describe("validateCatalog: properties", () => {
       fc.property(catalogArb, fc.nat(), (doc, n) => {
         const keys = Object.keys(doc.plans);
         const key = keys[n % keys.length] as string;
-        const broken = { ...doc, plans: { ...doc.plans, [key]: { ...doc.plans[key], extends: "no_such_plan" } } };
-        expect(issuesOf(broken)).toEqual([{ path: `plans.${key}.extends`, message: 'unknown plan "no_such_plan"' }]);
+        const broken = {
+          ...doc,
+          plans: { ...doc.plans, [key]: { ...doc.plans[key], extends: "no_such_plan" } },
+        };
+        expect(issuesOf(broken)).toEqual([
+          { path: `plans.${key}.extends`, message: 'unknown plan "no_such_plan"' },
+        ]);
       }),
       { numRuns: 100 },
     );

@@ -88,7 +88,10 @@ describe("recurringCharges: the demo catalog's numbers", () => {
   it("rounds a percent-of-plan amount once, half away from zero", () => {
     const support = (basis_points: number): SubscribedAddOn => ({
       key: "support",
-      definition: { ...(catalog.add_ons.premium_support as AddOnDefinition), prices: { month: { model: "percent_of_plan", basis_points } } },
+      definition: {
+        ...(catalog.add_ons.premium_support as AddOnDefinition),
+        prices: { month: { model: "percent_of_plan", basis_points } },
+      },
       quantity: 1,
     });
     const at = (base: number, basisPoints: number) =>
@@ -108,7 +111,10 @@ describe("recurringCharges: the demo catalog's numbers", () => {
     expect(() => charges("free", "year", 3)).toThrow(RangeError);
     const monthlyOnly: SubscribedAddOn = {
       key: "monthly_only",
-      definition: { ...(catalog.add_ons.sso as AddOnDefinition), prices: { month: { model: "flat", amount: 100 } } },
+      definition: {
+        ...(catalog.add_ons.sso as AddOnDefinition),
+        prices: { month: { model: "flat", amount: 100 } },
+      },
       quantity: 1,
     };
     expect(() => charges("pro", "year", 10, [monthlyOnly])).toThrow(/no year price/);
@@ -117,9 +123,15 @@ describe("recurringCharges: the demo catalog's numbers", () => {
 
 describe("annualContractValue", () => {
   it("is a month's total × 12, or a year's total × 1", () => {
-    expect(annualContractValue({ plan: plan("starter"), interval: "month", seats: 7, addOns: [] })).toBe(154_800);
-    expect(annualContractValue({ plan: plan("starter"), interval: "year", seats: 7, addOns: [] })).toBe(129_000);
-    expect(annualContractValue({ plan: plan("pro"), interval: "month", seats: 10, addOns: [] })).toBe(298_800);
+    expect(annualContractValue({ plan: plan("starter"), interval: "month", seats: 7, addOns: [] })).toBe(
+      154_800,
+    );
+    expect(annualContractValue({ plan: plan("starter"), interval: "year", seats: 7, addOns: [] })).toBe(
+      129_000,
+    );
+    expect(annualContractValue({ plan: plan("pro"), interval: "month", seats: 10, addOns: [] })).toBe(
+      298_800,
+    );
     expect(annualContractValue({ plan: plan("pro"), interval: "year", seats: 10, addOns: [] })).toBe(249_000);
     expect(annualContractValue({ plan: plan("free"), interval: "month", seats: 3, addOns: [] })).toBe(0);
   });
@@ -145,7 +157,13 @@ const shapeArb = fc.record({
   addOns: fc
     .subarray([...ADD_ONS])
     .chain((keys) =>
-      fc.tuple(...keys.map((key) => fc.integer({ min: 1, max: 20 }).map((q) => addOn(key, catalog.add_ons[key]?.quantity === "multiple" ? q : 1)))),
+      fc.tuple(
+        ...keys.map((key) =>
+          fc
+            .integer({ min: 1, max: 20 })
+            .map((q) => addOn(key, catalog.add_ons[key]?.quantity === "multiple" ? q : 1)),
+        ),
+      ),
     ),
 });
 

@@ -38,7 +38,12 @@ function custom(key: string, changes: Partial<AddOnDefinition>, quantity = 1): S
   };
   return { key, definition, quantity };
 }
-const shape = (planKey: string, interval: BillingInterval, seats: number, addOns: SubscribedAddOn[] = []) => ({
+const shape = (
+  planKey: string,
+  interval: BillingInterval,
+  seats: number,
+  addOns: SubscribedAddOn[] = [],
+) => ({
   plan: plan(planKey),
   interval,
   seats,
@@ -167,7 +172,8 @@ describe("checkSubscriptionShape: properties", () => {
       fc.property(anyShape, fc.integer({ min: 0, max: 400 }), (s, seatsInUse) => {
         const violations = checkSubscriptionShape(s, seatsInUse);
         expect(checkSubscriptionShape(s, seatsInUse)).toEqual(violations);
-        for (const v of violations) expect(v.param).toMatch(/^(interval|seats|add_ons\[\d+\]\.(key|quantity))$/);
+        for (const v of violations)
+          expect(v.param).toMatch(/^(interval|seats|add_ons\[\d+\]\.(key|quantity))$/);
       }),
     );
   });
@@ -175,7 +181,9 @@ describe("checkSubscriptionShape: properties", () => {
   it("more members in use than seats is always a violation, and never otherwise", () => {
     fc.assert(
       fc.property(anyShape, fc.integer({ min: 0, max: 400 }), (s, seatsInUse) => {
-        const below = checkSubscriptionShape(s, seatsInUse).some((v) => v.code === "seat_quantity_below_usage");
+        const below = checkSubscriptionShape(s, seatsInUse).some(
+          (v) => v.code === "seat_quantity_below_usage",
+        );
         expect(below).toBe(s.seats < seatsInUse);
       }),
     );

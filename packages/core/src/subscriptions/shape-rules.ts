@@ -54,7 +54,11 @@ export function checkSubscriptionShape(shape: SubscriptionShape, seatsInUse: num
         param: `${at}.key`,
         message: `The ${def.name} add-on is not sold per ${interval}.`,
       });
-    if (addOn.quantity < 1 || (def.quantity === "single" && addOn.quantity !== 1))
+    if (
+      !Number.isSafeInteger(addOn.quantity) ||
+      addOn.quantity < 1 ||
+      (def.quantity === "single" && addOn.quantity !== 1)
+    )
       violations.push({
         code: "add_on_quantity_invalid",
         param: `${at}.quantity`,

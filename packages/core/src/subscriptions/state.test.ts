@@ -152,8 +152,7 @@ describe("lifecycleAt: cancellation", () => {
 
 // ——— Property tests ———————————————————————————————————————————————————————————————————————
 
-const instant = (min: string, max: string) =>
-  fc.date({ min: utc(min), max: utc(max), noInvalidDate: true });
+const instant = (min: string, max: string) => fc.date({ min: utc(min), max: utc(max), noInvalidDate: true });
 const daysIn = (year: number, month: number) => new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
 
 describe("lifecycleAt: properties", () => {
@@ -212,7 +211,13 @@ describe("lifecycleAt: properties", () => {
       fc.property(subscription, fc.integer({ min: -400, max: 400 }), ({ sub, at }, days) => {
         const cancelAt = new Date(at.getTime() + days * 86_400_000);
         const s = lifecycleAt({ ...sub, cancelAt }, at);
-        if (at >= cancelAt) expect(s).toEqual({ status: "canceled", currentPeriodStart: null, currentPeriodEnd: null, endedAt: cancelAt });
+        if (at >= cancelAt)
+          expect(s).toEqual({
+            status: "canceled",
+            currentPeriodStart: null,
+            currentPeriodEnd: null,
+            endedAt: cancelAt,
+          });
         else expect(s).toEqual(lifecycleAt(sub, at));
       }),
     );
