@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { domainEvents } from "../src/db/schema.ts";
+import { domainEvents } from "../src/db/schema/index.ts";
 import { accountOnPlan, useTestApi } from "./harness.ts";
 
 const api = useTestApi();

@@ -1,6 +1,6 @@
 import { count } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { accounts } from "../db/schema.ts";
+import { accounts } from "../db/schema/index.ts";
 import { createAccount } from "../services/accounts.ts";
 import { createMember } from "../services/members.ts";
 import { createSubscription } from "../services/subscriptions.ts";

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { and, eq, isNull } from "drizzle-orm";
 import type { FastifyRequest } from "fastify";
 import type { Db } from "../db/client.ts";
-import { apiKeys } from "../db/schema.ts";
+import { apiKeys } from "../db/schema/index.ts";
 import { ApiError } from "./problem.ts";
 
 export function hashKey(secret: string): string {

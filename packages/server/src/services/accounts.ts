@@ -2,7 +2,7 @@ import { annualContractValue, segmentForAcv } from "@uptier/core";
 import { and, desc, eq, lt } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor, Tx } from "../db/client.ts";
-import { accounts } from "../db/schema.ts";
+import { accounts } from "../db/schema/index.ts";
 import { ApiError, notFound } from "../http/problem.ts";
 import { newId } from "../ids.ts";
 import { recordEvent } from "./outbox.ts";

@@ -10,7 +10,7 @@ import {
   meters,
   plans,
   planVersions,
-} from "../db/schema.ts";
+} from "../db/schema/index.ts";
 import { newId } from "../ids.ts";
 import { canonicalJson } from "../lib/canonical-json.ts";
 import { recordEvent } from "./outbox.ts";

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { desc, eq } from "drizzle-orm";
 import type { Executor } from "../db/client.ts";
-import { apiKeys } from "../db/schema.ts";
+import { apiKeys } from "../db/schema/index.ts";
 import { hashKey } from "../http/auth.ts";
 import { newId } from "../ids.ts";
 

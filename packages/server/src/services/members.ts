@@ -1,7 +1,7 @@
 import { and, desc, eq, lt, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor, Tx } from "../db/client.ts";
-import { members, subscriptions } from "../db/schema.ts";
+import { members, subscriptions } from "../db/schema/index.ts";
 import { ApiError, notFound } from "../http/problem.ts";
 import { newId } from "../ids.ts";
 import { findAccount } from "./accounts.ts";

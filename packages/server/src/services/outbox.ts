@@ -1,5 +1,5 @@
 import type { Tx } from "../db/client.ts";
-import { domainEvents } from "../db/schema.ts";
+import { domainEvents } from "../db/schema/index.ts";
 import { newId } from "../ids.ts";
 
 /**

@@ -8,7 +8,7 @@ import {
 } from "@uptier/core";
 import { and, eq, inArray, ne } from "drizzle-orm";
 import type { Executor } from "../db/client.ts";
-import { addOnVersions, planVersions, subscriptionAddOns, subscriptions } from "../db/schema.ts";
+import { addOnVersions, planVersions, subscriptionAddOns, subscriptions } from "../db/schema/index.ts";
 
 type SubscriptionRow = typeof subscriptions.$inferSelect;
 

@@ -17,7 +17,7 @@ import {
   planVersions,
   subscriptionAddOns,
   subscriptions,
-} from "../db/schema.ts";
+} from "../db/schema/index.ts";
 import { ApiError, notFound } from "../http/problem.ts";
 import { newId } from "../ids.ts";
 import { findAccount } from "./accounts.ts";

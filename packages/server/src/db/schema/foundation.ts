@@ -16,8 +16,8 @@ import {
  * ULIDs, instants are timestamptz (UTC), money is integer minor units, every tenant table carries
  * account_id so it can be sharded by it.
  */
-const instant = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
-const created = () => instant("created_at").notNull().defaultNow();
+export const instant = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+export const created = () => instant("created_at").notNull().defaultNow();
 
 export const apiKeys = pgTable("api_keys", {
   id: text("id").primaryKey(),

@@ -1,0 +1,3 @@
+// The one schema, split by domain. Each file holds one domain's tables; this index is what Drizzle
+// and drizzle-kit read.
+export * from "./foundation.ts";
