@@ -232,6 +232,32 @@ describe("subscriptions", () => {
     expect(moved).toMatchObject({ plan_version: 2, recurring: { amount: 11900 } });
   });
 
+  it("pages a status filter across many non-matching subscriptions without losing any", async () => {
+    const trialIds: string[] = [];
+    for (let i = 0; i < 15; i++) {
+      const account = await newAccount(`Mix ${i}`);
+      const trial = i % 5 === 0;
+      const sub = (
+        await api.request("POST", "/v1/subscriptions", { account, plan: "pro", trial_days: trial ? 30 : 0 })
+      ).json();
+      if (trial) trialIds.push(sub.id);
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = (
+        await api.request(
+          "GET",
+          `/v1/subscriptions?status=trialing&limit=1${cursor ? `&cursor=${cursor}` : ""}`,
+        )
+      ).json();
+      seen.push(...page.data.map((s: { id: string; status: string }) => s.id));
+      cursor = page.next_cursor;
+    } while (cursor);
+    expect(seen).toEqual(expect.arrayContaining(trialIds));
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+
   it("lists subscriptions by account and by status", async () => {
     const trial = await newAccount("Trial Co");
     await api.request("POST", "/v1/subscriptions", { account: trial, plan: "pro", trial_days: 7 });

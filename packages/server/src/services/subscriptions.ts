@@ -302,22 +302,29 @@ export async function listSubscriptions(
   query: z.infer<typeof ListSubscriptionsQuery>,
   at: Date,
 ): Promise<Page<SubscriptionView>> {
-  const cursor = decodeCursor(query.cursor, "sub");
-  // Status is derived from time, so filter after loading; fetch generously to fill a page.
-  const rows = await db
-    .select()
-    .from(subscriptions)
-    .where(
-      and(
-        cursor ? lt(subscriptions.id, cursor) : undefined,
-        query.account ? eq(subscriptions.accountId, query.account) : undefined,
-      ),
-    )
-    .orderBy(desc(subscriptions.id))
-    .limit(query.status ? 1000 : query.limit + 1);
-  const records = (await loadSubscriptions(db, rows, at)).filter(
-    (r) => !query.status || r.state.status === query.status,
-  );
+  let cursor = decodeCursor(query.cursor, "sub");
+  // Status is derived from the time (a trial or a scheduled cancellation ends by itself), so a status
+  // filter is applied to loaded records, reading batches until the page (plus one) is full.
+  const records: SubscriptionRecord[] = [];
+  const batch = query.limit + 1;
+  for (;;) {
+    const rows = await db
+      .select()
+      .from(subscriptions)
+      .where(
+        and(
+          cursor ? lt(subscriptions.id, cursor) : undefined,
+          query.account ? eq(subscriptions.accountId, query.account) : undefined,
+        ),
+      )
+      .orderBy(desc(subscriptions.id))
+      .limit(query.status ? batch * 4 : batch);
+    for (const record of await loadSubscriptions(db, rows, at))
+      if (!query.status || record.state.status === query.status) records.push(record);
+    cursor = rows.at(-1)?.id;
+    if (records.length >= batch || rows.length < (query.status ? batch * 4 : batch) || !cursor) break;
+  }
+  records.splice(batch);
   const usage = await db
     .select({ accountId: members.accountId, n: count() })
     .from(members)
