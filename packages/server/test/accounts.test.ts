@@ -154,6 +154,12 @@ describe("authentication", () => {
     expect(spec.paths["/v1/accounts"].post.requestBody.content["application/json"].schema.required).toEqual(
       expect.arrayContaining(["external_id", "name"]),
     );
+    // every $ref resolves to a published component
+    const refs = [...JSON.stringify(spec).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map(
+      (m) => m[1],
+    );
+    expect(refs).toContain("Account");
+    for (const ref of refs) expect(spec.components.schemas).toHaveProperty(ref as string);
     expect((await api.app.inject({ url: "/docs/" })).statusCode).toBe(200);
   });
 });

@@ -32,7 +32,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe("uptier CLI", () => {
+// Each case starts several child processes (tsx + PGlite cold starts), slow on a busy 2-core machine.
+describe("uptier CLI", { timeout: 180_000 }, () => {
   it("validates a catalog file and reports each error with file, line, path and message", async () => {
     const ok = await uptier("catalog", "validate", DEMO_CATALOG_FILE);
     expect(ok.code).toBe(0);

@@ -10,6 +10,7 @@ import {
   UpdateAccountInput,
   updateAccount,
 } from "../services/accounts.ts";
+import { AccountResponse, listOf } from "./responses.ts";
 
 /** Ids are prefixed ULIDs; anything else cannot name a resource, so it is rejected before any query. */
 export const ResourceId = z.string().regex(/^[a-z]{2,8}_[0-9A-Za-z]{1,40}$/, "is not a valid id");
@@ -21,7 +22,14 @@ export function accountRoutes(app: FastifyInstance, ctx: RouteContext) {
   const r = typed(app);
   r.post(
     "/v1/accounts",
-    { schema: { tags: ["accounts"], summary: "Create an account", body: CreateAccountInput } },
+    {
+      schema: {
+        tags: ["accounts"],
+        summary: "Create an account",
+        body: CreateAccountInput,
+        response: { 201: AccountResponse },
+      },
+    },
     (request, reply) =>
       respondIdempotent(ctx, request, reply, async (tx) => ({
         status: 201,
@@ -31,14 +39,25 @@ export function accountRoutes(app: FastifyInstance, ctx: RouteContext) {
   r.get(
     "/v1/accounts",
     {
-      schema: { tags: ["accounts"], summary: "List accounts, newest first", querystring: ListAccountsQuery },
+      schema: {
+        tags: ["accounts"],
+        summary: "List accounts, newest first",
+        querystring: ListAccountsQuery,
+        response: { 200: listOf(AccountResponse) },
+      },
     },
     (request) => listAccounts(ctx.db, request.query, ctx.clock()),
   );
   r.get(
     "/v1/accounts/:id",
     {
-      schema: { tags: ["accounts"], summary: "Retrieve an account", params: IdParams, querystring: NoQuery },
+      schema: {
+        tags: ["accounts"],
+        summary: "Retrieve an account",
+        params: IdParams,
+        querystring: NoQuery,
+        response: { 200: AccountResponse },
+      },
     },
     (request) => getAccount(ctx.db, request.params.id, ctx.clock()),
   );
@@ -50,6 +69,7 @@ export function accountRoutes(app: FastifyInstance, ctx: RouteContext) {
         summary: "Update an account",
         params: IdParams,
         body: UpdateAccountInput,
+        response: { 200: AccountResponse },
       },
     },
     (request) => ctx.db.transaction((tx) => updateAccount(tx, request.params.id, request.body, ctx.clock())),

@@ -12,6 +12,7 @@ import {
   updateMember,
 } from "../services/members.ts";
 import { IdParams, NoQuery, ResourceId } from "./accounts.ts";
+import { listOf, MemberResponse } from "./responses.ts";
 
 const MemberParams = z.object({ id: ResourceId, member: ResourceId }).strict();
 
@@ -25,6 +26,7 @@ export function memberRoutes(app: FastifyInstance, ctx: RouteContext) {
         summary: "Invite or add a member (takes a seat)",
         params: IdParams,
         body: CreateMemberInput,
+        response: { 201: MemberResponse },
       },
     },
     (request, reply) =>
@@ -41,6 +43,7 @@ export function memberRoutes(app: FastifyInstance, ctx: RouteContext) {
         summary: "List an account's members",
         params: IdParams,
         querystring: ListMembersQuery,
+        response: { 200: listOf(MemberResponse) },
       },
     },
     (request) => listMembers(ctx.db, request.params.id, request.query),
@@ -48,7 +51,13 @@ export function memberRoutes(app: FastifyInstance, ctx: RouteContext) {
   r.get(
     "/v1/accounts/:id/members/:member",
     {
-      schema: { tags: ["members"], summary: "Retrieve a member", params: MemberParams, querystring: NoQuery },
+      schema: {
+        tags: ["members"],
+        summary: "Retrieve a member",
+        params: MemberParams,
+        querystring: NoQuery,
+        response: { 200: MemberResponse },
+      },
     },
     async (request) => memberView(await findMember(ctx.db, request.params.id, request.params.member)),
   );
@@ -60,6 +69,7 @@ export function memberRoutes(app: FastifyInstance, ctx: RouteContext) {
         summary: "Update a member (role, status, user id)",
         params: MemberParams,
         body: UpdateMemberInput,
+        response: { 200: MemberResponse },
       },
     },
     (request) =>
@@ -69,7 +79,14 @@ export function memberRoutes(app: FastifyInstance, ctx: RouteContext) {
   );
   r.delete(
     "/v1/accounts/:id/members/:member",
-    { schema: { tags: ["members"], summary: "Remove a member (frees the seat)", params: MemberParams } },
+    {
+      schema: {
+        tags: ["members"],
+        summary: "Remove a member (frees the seat)",
+        params: MemberParams,
+        response: { 200: MemberResponse },
+      },
+    },
     (request) =>
       ctx.db.transaction((tx) =>
         updateMember(tx, request.params.id, request.params.member, { status: "removed" }, ctx.clock()),

@@ -12,12 +12,20 @@ import {
   updateSubscription,
 } from "../services/subscriptions.ts";
 import { IdParams, NoQuery } from "./accounts.ts";
+import { listOf, SubscriptionResponse } from "./responses.ts";
 
 export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
   const r = typed(app);
   r.post(
     "/v1/subscriptions",
-    { schema: { tags: ["subscriptions"], summary: "Create a subscription", body: CreateSubscriptionInput } },
+    {
+      schema: {
+        tags: ["subscriptions"],
+        summary: "Create a subscription",
+        body: CreateSubscriptionInput,
+        response: { 201: SubscriptionResponse },
+      },
+    },
     (request, reply) =>
       respondIdempotent(ctx, request, reply, async (tx) => ({
         status: 201,
@@ -31,6 +39,7 @@ export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
         tags: ["subscriptions"],
         summary: "List subscriptions, newest first",
         querystring: ListSubscriptionsQuery,
+        response: { 200: listOf(SubscriptionResponse) },
       },
     },
     (request) => listSubscriptions(ctx.db, request.query, ctx.clock()),
@@ -43,6 +52,7 @@ export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
         summary: "Retrieve a subscription",
         params: IdParams,
         querystring: NoQuery,
+        response: { 200: SubscriptionResponse },
       },
     },
     (request) => getSubscription(ctx.db, request.params.id, ctx.clock()),
@@ -55,6 +65,7 @@ export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
         summary: "Change a subscription administratively (no charge; customers buy through quotes)",
         params: IdParams,
         body: UpdateSubscriptionInput,
+        response: { 200: SubscriptionResponse },
       },
     },
     (request) =>
@@ -68,6 +79,7 @@ export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
         summary: "Cancel a subscription, at period end by default",
         params: IdParams,
         body: CancelSubscriptionInput.default({ at_period_end: true }),
+        response: { 200: SubscriptionResponse },
       },
     },
     (request, reply) =>

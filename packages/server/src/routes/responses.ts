@@ -1,0 +1,89 @@
+import { z } from "zod";
+
+/**
+ * Response schemas of the foundation resources: they document the API in /openapi.json and the
+ * serializer checks every response against them, so the docs cannot drift from what is sent.
+ */
+const Instant = z.string().describe("ISO 8601 instant, UTC");
+const MoneyAmount = z.object({ amount: z.number().int(), currency: z.string() });
+
+export const AccountResponse = z
+  .object({
+    id: z.string(),
+    object: z.literal("account"),
+    external_id: z.string(),
+    name: z.string(),
+    properties: z.record(z.string(), z.unknown()),
+    subscription: z.string().nullable().describe("The live subscription, if any"),
+    annual_contract_value: MoneyAmount.nullable(),
+    segment: z
+      .enum(["smb", "mid_market", "enterprise"])
+      .describe("By ACV: SMB < $10k, mid-market $10k–$50k, enterprise > $50k"),
+    created: Instant,
+    updated: Instant,
+  })
+  .meta({ id: "Account" });
+
+export const MemberResponse = z
+  .object({
+    id: z.string(),
+    object: z.literal("member"),
+    account: z.string(),
+    user_id: z.string().nullable(),
+    email: z.string(),
+    role: z.enum(["admin", "member"]),
+    status: z.enum(["invited", "active", "removed"]),
+    created: Instant,
+    activated_at: Instant.nullable(),
+    removed_at: Instant.nullable(),
+  })
+  .meta({ id: "Member" });
+
+export const SubscriptionResponse = z
+  .object({
+    id: z.string(),
+    object: z.literal("subscription"),
+    account: z.string(),
+    plan: z.string(),
+    plan_version: z.number().int(),
+    interval: z.enum(["month", "year"]),
+    seats: z.number().int(),
+    seats_included: z.number().int(),
+    seats_in_use: z.number().int(),
+    add_ons: z.array(
+      z.object({ key: z.string(), quantity: z.number().int(), version: z.number().int().nullable() }),
+    ),
+    status: z.enum(["trialing", "active", "past_due", "canceled"]),
+    currency: z.string(),
+    recurring: z.object({
+      amount: z.number().int(),
+      currency: z.string(),
+      interval: z.enum(["month", "year"]),
+      base: z.number().int(),
+      seats: z.number().int(),
+      add_ons: z.array(z.object({ key: z.string(), amount: z.number().int() })).readonly(),
+    }),
+    billing_cycle_anchor: Instant,
+    current_period_start: Instant.nullable(),
+    current_period_end: Instant.nullable(),
+    trial_end: Instant.nullable(),
+    cancel_at_period_end: z.boolean(),
+    cancel_at: Instant.nullable(),
+    ended_at: Instant.nullable(),
+    revision: z
+      .number()
+      .int()
+      .describe("Bumped by every change; a quote priced on an older revision is stale"),
+    created: Instant,
+    updated: Instant,
+  })
+  .meta({ id: "Subscription" });
+
+export function listOf<T extends z.ZodType>(item: T) {
+  return z.object({
+    object: z.literal("list"),
+    data: z.array(item).readonly(),
+    has_more: z.boolean(),
+    next_cursor: z.string().nullable().describe("Pass as `cursor` for the next page"),
+  });
+}
