@@ -245,12 +245,8 @@ describe("subscriptions", () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page = (
-        await api.request(
-          "GET",
-          `/v1/subscriptions?status=trialing&limit=1${cursor ? `&cursor=${cursor}` : ""}`,
-        )
-      ).json();
+      const url: string = `/v1/subscriptions?status=trialing&limit=1${cursor ? `&cursor=${cursor}` : ""}`;
+      const page = (await api.request("GET", url)).json();
       seen.push(...page.data.map((s: { id: string; status: string }) => s.id));
       cursor = page.next_cursor;
     } while (cursor);
