@@ -41,6 +41,9 @@ for (const name of names) {
   const end = `<!-- /bench:${name} -->`;
   const block = `${start}\n${section}\n${end}`;
   const at = doc.indexOf(start);
-  doc = at >= 0 ? doc.slice(0, at) + block + doc.slice(doc.indexOf(end) + end.length) : `${doc.trimEnd()}\n\n${block}\n`;
+  doc =
+    at >= 0
+      ? doc.slice(0, at) + block + doc.slice(doc.indexOf(end) + end.length)
+      : `${doc.trimEnd()}\n\n${block}\n`;
 }
 writeFileSync(file, doc);

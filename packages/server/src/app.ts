@@ -9,19 +9,26 @@ import {
   validatorCompiler,
 } from "fastify-type-provider-zod";
 import type { Db } from "./db/client.ts";
+import type { Gateways } from "./gateways/gateway.ts";
 import { authenticate } from "./http/auth.ts";
 import { registerMetrics } from "./http/observability.ts";
 import { ApiError, frameworkProblem, registerProblemHandlers, sendProblem } from "./http/problem.ts";
 import type { Clock, RouteContext } from "./http/route-kit.ts";
 import { accountRoutes } from "./routes/accounts.ts";
+import { billingRoutes } from "./routes/billing.ts";
 import { catalogRoutes } from "./routes/catalog.ts";
 import { memberRoutes } from "./routes/members.ts";
+import { meteringRoutes } from "./routes/metering.ts";
 import { subscriptionRoutes } from "./routes/subscriptions.ts";
+import type { MeteringOptions } from "./services/metering-state.ts";
 
 export interface AppOptions {
   readonly db: Db;
   readonly clock?: Clock;
   readonly logLevel?: string;
+  readonly metering?: Partial<MeteringOptions>;
+  /** payment gateways (default: the built-in sandbox, plus Stripe when STRIPE_SECRET_KEY is set) */
+  readonly gateways?: Gateways;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -72,10 +79,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     v1.addHook("onRequest", async (request) => {
       request.caller = await authenticate(options.db, request);
     });
+    // first, so its read-your-writes hook covers every route of the API
+    await meteringRoutes(v1, ctx, options.metering);
     accountRoutes(v1, ctx);
     memberRoutes(v1, ctx);
     subscriptionRoutes(v1, ctx);
     catalogRoutes(v1, ctx);
+    billingRoutes(v1, ctx, options.gateways);
   });
   return app;
 }

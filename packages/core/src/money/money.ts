@@ -31,18 +31,31 @@ export function sumMoney(items: readonly Money[], currency: Currency): Money {
   return items.reduce((total, item) => addMoney(total, item), money(0, currency));
 }
 
+// Building an Intl.NumberFormat costs far more than using one (quotes format a dozen amounts):
+// keep one per locale and currency. The cache holds values, not state, so formatting stays pure.
+const FORMATTERS = new Map<string, Intl.NumberFormat>();
+function formatterFor(locale: string, currency: string, exponent: number): Intl.NumberFormat {
+  const key = `${locale} ${currency}`;
+  let formatter = FORMATTERS.get(key);
+  if (!formatter) {
+    formatter = new Intl.NumberFormat(locale, {
+      style: "currency",
+      currency: currency.toUpperCase(),
+      minimumFractionDigits: exponent,
+      maximumFractionDigits: exponent,
+    });
+    FORMATTERS.set(key, formatter);
+  }
+  return formatter;
+}
+
 /**
  * "$15.00", "¥1,500", "-$7.26". Display only: never parse the result back. Uses a fixed locale so
  * copy computed on the server and in a test reads the same.
  */
 export function formatMoney(value: Money, locale = "en-US"): string {
   const exponent = currencyExponent(value.currency);
-  const formatter = new Intl.NumberFormat(locale, {
-    style: "currency",
-    currency: value.currency.toUpperCase(),
-    minimumFractionDigits: exponent,
-    maximumFractionDigits: exponent,
-  });
+  const formatter = formatterFor(locale, value.currency, exponent);
   // Build the decimal string from the integer so no float ever represents the amount.
   const negative = value.amount < 0;
   const digits = Math.abs(value.amount)

@@ -19,19 +19,52 @@ declare module "fastify" {
   }
 }
 
+/**
+ * Valid keys are remembered briefly, so a request costs no database round trip for its key. A
+ * revocation in this process takes effect at once (forgetApiKey); one made elsewhere (the CLI,
+ * another node) within KEY_CACHE_TTL_MS. Unknown and revoked keys are never cached.
+ */
+export const KEY_CACHE_TTL_MS = 5_000;
+const keyCache = new Map<string, { db: Db; id: string; until: number }>();
+
+/** Drops a key from the cache (on revocation), so the next request with it is refused. */
+export function forgetApiKey(id: string): void {
+  for (const [hash, entry] of keyCache) if (entry.id === id) keyCache.delete(hash);
+}
+
+/** The secret from `Bearer sk_…`, or from HTTP Basic with the key as the user name (Segment's write-key habit). */
+function secretOf(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const bearer = header.match(/^Bearer\s+(\S+)$/i)?.[1];
+  if (bearer) return bearer;
+  const basic = header.match(/^Basic\s+([A-Za-z0-9+/=]+)$/i)?.[1];
+  if (!basic) return undefined;
+  const decoded = Buffer.from(basic, "base64").toString("utf8");
+  const user = decoded.includes(":") ? decoded.slice(0, decoded.indexOf(":")) : decoded;
+  return user || undefined;
+}
+
 /** Resolves `Authorization: Bearer sk_…` to the key's id; a missing, unknown or revoked key is a 401. */
 export async function authenticate(db: Db, request: FastifyRequest): Promise<Caller> {
-  const header = request.headers.authorization;
-  const secret = header?.match(/^Bearer\s+(\S+)$/i)?.[1];
+  const secret = secretOf(request.headers.authorization);
   if (!secret)
     throw new ApiError(401, "missing_api_key", "Send your secret key as `Authorization: Bearer sk_…`.");
   if (!secret.startsWith("sk_"))
     throw new ApiError(401, "invalid_api_key", "That is not a secret key: secret keys start with sk_.");
+  const hash = hashKey(secret);
+  const now = Date.now();
+  const cached = keyCache.get(hash);
+  if (cached && cached.db === db && cached.until > now) return { apiKeyId: cached.id };
   const [key] = await db
     .select({ id: apiKeys.id })
     .from(apiKeys)
-    .where(and(eq(apiKeys.hash, hashKey(secret)), isNull(apiKeys.revokedAt)))
+    .where(and(eq(apiKeys.hash, hash), isNull(apiKeys.revokedAt)))
     .limit(1);
-  if (!key) throw new ApiError(401, "invalid_api_key", "The API key is unknown or has been revoked.");
+  if (!key) {
+    keyCache.delete(hash);
+    throw new ApiError(401, "invalid_api_key", "The API key is unknown or has been revoked.");
+  }
+  if (keyCache.size > 10_000) keyCache.clear();
+  keyCache.set(hash, { db, id: key.id, until: now + KEY_CACHE_TTL_MS });
   return { apiKeyId: key.id };
 }

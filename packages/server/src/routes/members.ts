@@ -11,6 +11,7 @@ import {
   UpdateMemberInput,
   updateMember,
 } from "../services/members.ts";
+import { withSeatPurchase } from "../services/seat-invites.ts";
 import { IdParams, NoQuery, ResourceId } from "./accounts.ts";
 import { listOf, MemberResponse } from "./responses.ts";
 
@@ -30,10 +31,12 @@ export function memberRoutes(app: FastifyInstance, ctx: RouteContext) {
       },
     },
     (request, reply) =>
-      respondIdempotent(ctx, request, reply, async (tx) => ({
-        status: 201,
-        body: await createMember(tx, request.params.id, request.body, ctx.clock()),
-      })),
+      withSeatPurchase(ctx, request, () =>
+        respondIdempotent(ctx, request, reply, async (tx) => ({
+          status: 201,
+          body: await createMember(tx, request.params.id, request.body, ctx.clock()),
+        })),
+      ),
   );
   r.get(
     "/v1/accounts/:id/members",

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { desc, eq } from "drizzle-orm";
 import type { Executor } from "../db/client.ts";
 import { apiKeys } from "../db/schema/index.ts";
-import { hashKey } from "../http/auth.ts";
+import { forgetApiKey, hashKey } from "../http/auth.ts";
 import { newId } from "../ids.ts";
 
 /** Creates a secret key. The key is returned once and only its hash is stored. */
@@ -34,5 +34,6 @@ export async function revokeKey(db: Executor, id: string, at: Date): Promise<boo
     .set({ revokedAt: at })
     .where(eq(apiKeys.id, id))
     .returning({ id: apiKeys.id });
+  forgetApiKey(id);
   return revoked.length > 0;
 }

@@ -5,8 +5,10 @@ import { members, subscriptions } from "../db/schema/index.ts";
 import { ApiError, notFound } from "../http/problem.ts";
 import { newId } from "../ids.ts";
 import { findAccount } from "./accounts.ts";
+import { AuthorizeInput } from "./checkout.ts";
 import { recordEvent } from "./outbox.ts";
 import { decodeCursor, ListQuery, type Page, toPage } from "./pagination.ts";
+import { assertSeatPurchased } from "./seat-invites.ts";
 import { liveSubscriptionsOf } from "./subscription-records.ts";
 import { seatsInUse } from "./subscriptions.ts";
 
@@ -19,6 +21,9 @@ export const CreateMemberInput = z
     role: Role.default("member"),
     user_id: z.string().min(1).max(255).optional().describe("The person's user id in your product"),
     status: z.enum(["invited", "active"]).default("invited"),
+    authorize: AuthorizeInput.optional().describe(
+      "Buy the extra seat this invite needs: the quote from members/preview and the admin authorising it",
+    ),
   })
   .strict();
 
@@ -128,6 +133,8 @@ export async function createMember(
   at: Date,
 ) {
   await findAccount(tx, accountId);
+  // The seat was bought by the route before this transaction (withSeatPurchase): check it was paid.
+  if (input.authorize) await assertSeatPurchased(tx, accountId, input.authorize.quote, input.email);
   await assertSeatAvailable(tx, accountId, at);
   await assertEmailFree(tx, accountId, input.email);
   if (input.user_id) await assertUserFree(tx, accountId, input.user_id);

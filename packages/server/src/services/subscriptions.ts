@@ -75,7 +75,7 @@ function violation(code: string, param: string, message: string, status = 422) {
   return new ApiError(status, code, message, { param });
 }
 
-async function resolvePlan(db: Executor, key: string, param = "plan") {
+export async function resolvePlan(db: Executor, key: string, param = "plan") {
   const [row] = await db
     .select({ plan: plans, version: planVersions })
     .from(plans)
@@ -91,7 +91,7 @@ async function resolvePlan(db: Executor, key: string, param = "plan") {
   };
 }
 
-async function resolveAddOns(db: Executor, selections: readonly { key: string; quantity: number }[]) {
+export async function resolveAddOns(db: Executor, selections: readonly { key: string; quantity: number }[]) {
   const seen = new Set<string>();
   selections.forEach((s, i) => {
     if (seen.has(s.key))

@@ -1,3 +1,6 @@
 // The one schema, split by domain. Each file holds one domain's tables; this index is what Drizzle
 // and drizzle-kit read.
+
+export * from "./billing.ts";
 export * from "./foundation.ts";
+export * from "./metering.ts";

@@ -1,0 +1,104 @@
+/**
+ * Checkouts on the sandbox gateway over HTTP on PostgreSQL: N accounts each with a fresh seat quote,
+ * checked out by 50 concurrent clients, each request a distinct quote. Baseline in the same run:
+ * GET /healthz through the same client pool. After the run every invariant is checked: one charge
+ * and one applied change per quote, gap-free invoice numbers, a ledger that reconciles with the
+ * invoices and with what the gateway collected. Target: ≥ 300 checkouts/s.
+ */
+import { eq } from "drizzle-orm";
+import { checkouts, invoices, subscriptions } from "../packages/server/src/db/schema/index.ts";
+import { checkLedger } from "../packages/server/src/services/ledger.ts";
+import { benchCustomer, startBenchServer } from "./billing-bench-kit.ts";
+
+const CONCURRENCY = 50;
+const N = Number(process.env.BENCH_CHECKOUTS ?? 3000);
+
+async function pool<T>(items: readonly T[], work: (item: T) => Promise<void>) {
+  let next = 0;
+  const latencies: number[] = [];
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < items.length) {
+        const item = items[next++] as T;
+        const t = performance.now();
+        await work(item);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  return { rps: items.length / seconds, seconds, p50: at(0.5), p99: at(0.99) };
+}
+
+export default async function checkoutBench(): Promise<string> {
+  const server = await startBenchServer(30);
+  try {
+    const customers: { account: string; admin: string }[] = [];
+    for (let i = 0; i < N; i += 50)
+      customers.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(50, N - i) }, (_, j) => benchCustomer(server, i + j)),
+        )),
+      );
+    const quotes: { id: string; admin: string }[] = [];
+    await pool(customers, async (c) => {
+      const q = await (await server.request("POST", "/v1/quotes", { account: c.account, seats: 6 })).json();
+      quotes.push({ id: q.id, admin: c.admin });
+    });
+    const baseline = await pool(quotes, async () => {
+      await (await fetch(`${server.url}/healthz`)).arrayBuffer();
+    });
+    let failures = 0;
+    const run = await pool(quotes, async (q) => {
+      const response = await server.request("POST", "/v1/checkout", { quote: q.id, member: q.admin });
+      if (response.status !== 200) failures++;
+      await response.json();
+    });
+
+    // Invariants after the run.
+    const db = server.database.db;
+    const problems: string[] = [];
+    const ledger = await checkLedger(db);
+    problems.push(...ledger.problems);
+    const done = await db
+      .select({ id: checkouts.id })
+      .from(checkouts)
+      .where(eq(checkouts.status, "succeeded"));
+    if (done.length !== N) problems.push(`${done.length} succeeded checkouts for ${N} quotes`);
+    const charges = server.sandbox.collected();
+    if (charges.length !== N) problems.push(`${charges.length} gateway charges for ${N} quotes`);
+    const collected = charges.reduce((s, p) => s + p.amount, 0);
+    if (collected !== ledger.totals.cash)
+      problems.push(`gateway collected ${collected} ≠ ledger cash ${ledger.totals.cash}`);
+    const seats = await db
+      .select({ seats: subscriptions.seats, revision: subscriptions.revision })
+      .from(subscriptions);
+    if (seats.some((s) => s.seats !== 6 || s.revision !== 2))
+      problems.push("a subscription was not changed exactly once");
+    const numbers = (await db.select({ sequence: invoices.sequence }).from(invoices))
+      .map((r) => r.sequence)
+      .sort((a, b) => a - b);
+    if (numbers.length !== N || numbers.some((n, i) => n !== i + 1))
+      problems.push("invoice numbers have a gap or a duplicate");
+    const ok = problems.length === 0 && failures === 0 && run.rps >= 300;
+    return [
+      "## Checkout on the sandbox gateway (`npm run bench -- checkout`)",
+      "",
+      `${N} checkouts of distinct seat quotes (PostgreSQL, ${CONCURRENCY} concurrent HTTP clients, 127.0.0.1), against GET /healthz through the same client pool in the same run.`,
+      "",
+      "| route | req/s | p50 ms | p99 ms |",
+      "| --- | ---: | ---: | ---: |",
+      `| GET /healthz (baseline) | ${Math.round(baseline.rps)} | ${baseline.p50.toFixed(1)} | ${baseline.p99.toFixed(1)} |`,
+      `| POST /v1/checkout | ${Math.round(run.rps)} | ${run.p50.toFixed(1)} | ${run.p99.toFixed(1)} |`,
+      "",
+      `Ratio to the baseline: ${(run.rps / baseline.rps).toFixed(3)}×. Non-200 answers: ${failures}.`,
+      `Invariants after the run (${N} succeeded checkouts, ${N} gateway charges, seats changed once each, gap-free invoice numbers 1…${N}, ledger reconciled with invoices and gateway: cash ${ledger.totals.cash}): ${problems.length === 0 ? "**all hold**" : `**violated**: ${problems.join("; ")}`}.`,
+      `Target ≥ 300 checkouts/s: **${ok ? "met" : "not met"}**.`,
+    ].join("\n");
+  } finally {
+    await server.close();
+  }
+}

@@ -1,0 +1,4 @@
+export * from "./api.ts";
+export * from "./check.ts";
+export * from "./compute.ts";
+export * from "./upgrade.ts";

@@ -1,0 +1,159 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { MeterDefinition } from "../catalog/document.ts";
+import { DEFAULT_TIMING, judgeEvent, MAX_EVENT_BYTES } from "./events.ts";
+import {
+  aggregateEvents,
+  meterContribution,
+  NEVER_RESETS_START,
+  numericValue,
+  usageWindowAt,
+} from "./meters.ts";
+
+const d = (iso: string) => new Date(iso);
+
+describe("usageWindowAt: the period an event belongs to", () => {
+  const cycle = { anchor: d("2026-01-31T10:00:00Z"), interval: "month" as const };
+
+  it("billing_period follows the anchor with month-end clamping, half-open at the boundary", () => {
+    expect(usageWindowAt("billing_period", cycle, d("2026-02-15T00:00:00Z"))).toEqual({
+      start: d("2026-01-31T10:00:00Z"),
+      end: d("2026-02-28T10:00:00Z"),
+    });
+    // the instant of the rollover belongs to the next period
+    expect(usageWindowAt("billing_period", cycle, d("2026-02-28T10:00:00Z")).start).toEqual(
+      d("2026-02-28T10:00:00Z"),
+    );
+    expect(usageWindowAt("billing_period", cycle, d("2026-02-28T09:59:59.999Z")).start).toEqual(
+      d("2026-01-31T10:00:00Z"),
+    );
+    // and returns to the 31st
+    expect(usageWindowAt("billing_period", cycle, d("2026-03-15T00:00:00Z")).end).toEqual(
+      d("2026-03-31T10:00:00Z"),
+    );
+  });
+
+  it("calendar_month is the UTC month whatever the anchor; never is one window from the epoch", () => {
+    expect(usageWindowAt("calendar_month", cycle, d("2026-02-28T23:59:59Z"))).toEqual({
+      start: d("2026-02-01T00:00:00Z"),
+      end: d("2026-03-01T00:00:00Z"),
+    });
+    expect(usageWindowAt("never", cycle, d("2031-05-05T00:00:00Z"))).toEqual({
+      start: NEVER_RESETS_START,
+      end: null,
+    });
+  });
+
+  it("a billing_period meter without a subscription falls back to the calendar month", () => {
+    expect(usageWindowAt("billing_period", null, d("2026-07-04T00:00:00Z")).start).toEqual(
+      d("2026-07-01T00:00:00Z"),
+    );
+  });
+
+  it("property: every instant lies in its window, and windows tile time without gaps", () => {
+    const instant = fc.date({
+      min: d("2000-01-01T00:00:00Z"),
+      max: d("2090-01-01T00:00:00Z"),
+      noInvalidDate: true,
+    });
+    fc.assert(
+      fc.property(
+        instant,
+        instant,
+        fc.constantFrom("month", "year"),
+        fc.constantFrom("billing_period", "calendar_month"),
+        (anchor, at, interval, reset) => {
+          const w = usageWindowAt(reset as "billing_period", { anchor, interval: interval as "month" }, at);
+          expect(w.start.getTime()).toBeLessThanOrEqual(at.getTime());
+          expect(at.getTime()).toBeLessThan(w.end?.getTime() ?? Number.POSITIVE_INFINITY);
+          const next = usageWindowAt(
+            reset as "billing_period",
+            { anchor, interval: interval as "month" },
+            w.end as Date,
+          );
+          expect(next.start).toEqual(w.end);
+        },
+      ),
+    );
+  });
+});
+
+const meter = (aggregation: MeterDefinition["aggregation"], property?: string): MeterDefinition => ({
+  event: "e",
+  aggregation,
+  reset: "billing_period",
+  ...(property ? { property } : {}),
+});
+
+describe("meterContribution and aggregateEvents", () => {
+  it("count, sum, max and unique_count", () => {
+    const events = [
+      { event: "e", properties: { n: 3, u: "a" } },
+      { event: "e", properties: { n: "4.5", u: "b" } },
+      { event: "e", properties: { n: 1, u: "a" } },
+      { event: "other", properties: { n: 100, u: "z" } },
+    ];
+    expect(aggregateEvents("m", meter("count"), events)).toBe(3);
+    expect(aggregateEvents("m", meter("sum", "n"), events)).toBe(8.5);
+    expect(aggregateEvents("m", meter("max", "n"), events)).toBe(4.5);
+    expect(aggregateEvents("m", meter("unique_count", "u"), events)).toBe(2);
+  });
+
+  it("rejects what a meter cannot read: non-numeric, negative or missing values", () => {
+    for (const bad of [{ n: "lots" }, { n: -1 }, {}, { n: null }, { n: Number.NaN }, { n: { x: 1 } }]) {
+      const c = meterContribution("m", meter("sum", "n"), bad);
+      expect(c.ok).toBe(false);
+      if (!c.ok) expect(c.code).toBe("invalid_property_value");
+    }
+    expect(meterContribution("m", meter("unique_count", "u"), { u: { a: 1 } }).ok).toBe(false);
+    expect(numericValue(" 12 ")).toBe(12);
+    expect(numericValue("1e3")).toBe(1000);
+  });
+
+  it("property: a meter's total does not depend on the order events arrive in", () => {
+    const ev = fc.record({
+      event: fc.constantFrom("e", "other"),
+      properties: fc.record({ n: fc.nat(1000), u: fc.constantFrom("a", "b", "c", "d") }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(ev, { maxLength: 40 }),
+        fc.constantFrom("count", "sum", "max", "unique_count"),
+        (events, agg) => {
+          const m = meter(agg as "sum", agg === "unique_count" ? "u" : "n");
+          const reversed = [...events].reverse();
+          expect(aggregateEvents("m", m, reversed)).toBe(aggregateEvents("m", m, events));
+        },
+      ),
+    );
+  });
+});
+
+describe("judgeEvent", () => {
+  const now = d("2026-01-16T12:00:00Z");
+  const good = { id: "e1", account: "acct_1", event: "api.call", timestamp: "2026-01-16T11:00:00Z" };
+
+  it("accepts a good event and defaults the timestamp to the receipt time", () => {
+    expect(judgeEvent(good, now)).toMatchObject({ ok: true, value: { id: "e1", properties: {} } });
+    const { timestamp: _t, ...untimed } = good;
+    const judged = judgeEvent(untimed, now);
+    expect(judged.ok && judged.value.timestamp).toEqual(now);
+  });
+
+  it("rejects each kind of bad event with its own code", () => {
+    const code = (raw: unknown, bytes?: number) => {
+      const j = judgeEvent(raw, now, DEFAULT_TIMING, bytes);
+      return j.ok ? "ok" : j.code;
+    };
+    expect(code({ ...good, id: undefined })).toBe("missing_id");
+    expect(code({ ...good, id: "" })).toBe("missing_id");
+    expect(code({ ...good, timestamp: "2026-01-09T11:59:59Z" })).toBe("timestamp_too_old");
+    expect(code({ ...good, timestamp: "2026-01-09T12:00:01Z" })).toBe("ok"); // within 7 days
+    expect(code({ ...good, timestamp: "2027-01-01T00:00:00Z" })).toBe("timestamp_in_future");
+    expect(code({ ...good, timestamp: "2026-01-16T12:04:00Z" })).toBe("ok"); // clock skew
+    expect(code({ ...good, timestamp: "yesterday" })).toBe("invalid_event");
+    expect(code({ ...good, surprise: 1 })).toBe("invalid_event");
+    expect(code("a string")).toBe("invalid_event");
+    expect(code(good, MAX_EVENT_BYTES + 1)).toBe("event_too_large");
+  });
+});

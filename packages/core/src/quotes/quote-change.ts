@@ -1,0 +1,254 @@
+/**
+ * The quote: a proposed change priced as a plain value (Autumn's "compute" layer). The quote
+ * endpoint and the checkout call this one function with the same inputs at the quote's frozen
+ * instant, so what the customer was shown is exactly what is charged and invoiced.
+ */
+import { type InvoiceTotals, invoiceTotals } from "../invoices/totals.ts";
+import { formatMoney } from "../money/money.ts";
+import {
+  type BillingInterval,
+  type BillingPeriod,
+  periodAt,
+  periodBoundary,
+} from "../periods/billing-period.ts";
+import {
+  capCreditLine,
+  type InvoiceLine,
+  prorateAddition,
+  prorateChange,
+  prorateRemoval,
+  recurringLine,
+  wholeSecond,
+} from "../pricing/proration.ts";
+import {
+  divideRational,
+  type Rational,
+  roundToSafeInteger,
+  signRational,
+  subtractRational,
+  toRational,
+} from "../pricing/rational.ts";
+import { recurringCharges, type SubscriptionShape } from "../subscriptions/recurring.ts";
+import { checkSubscriptionShape } from "../subscriptions/shape-rules.ts";
+import {
+  type ChangeComponent,
+  changeComponents,
+  changeTiming,
+  type DowngradePolicy,
+} from "./change-rules.ts";
+import { type BillableItem, subscriptionItems } from "./items.ts";
+import { quoteSummary } from "./summary.ts";
+
+export interface QuoteSubscription {
+  readonly shape: SubscriptionShape;
+  readonly currency: string;
+  readonly billingCycleAnchor: Date;
+  /** a trial prorates nothing: changes apply at once for free */
+  readonly trialEnd: Date | null;
+}
+
+/** What was already charged and credited for an item in the current period (the credit cap). */
+export interface ItemHistory {
+  readonly charged: number;
+  readonly credited: number;
+}
+
+export interface QuoteInput {
+  readonly subscription: QuoteSubscription;
+  /** the whole shape after the change */
+  readonly target: SubscriptionShape;
+  /** the quote's frozen instant */
+  readonly at: Date;
+  readonly policy: DowngradePolicy;
+  /** invited + active members */
+  readonly seatsInUse: number;
+  /** the account's credit balance, spent before the card */
+  readonly creditBalance: number;
+  /** per item key; an item without history is taken as billed in full for the period */
+  readonly history?: Readonly<Record<string, ItemHistory>>;
+}
+
+export interface QuoteLine extends InvoiceLine {
+  /** "plan", "seats", "add_on:<key>" */
+  readonly item: string;
+}
+
+export interface QuotePlan {
+  readonly timing: "immediate" | "period_end";
+  /** the change falls in a trial: nothing is prorated */
+  readonly trial: boolean;
+  readonly at: Date;
+  readonly effectiveAt: Date;
+  /** the current period, [start, end) */
+  readonly period: Pick<BillingPeriod, "start" | "end">;
+  /** set when the billing-cycle anchor moves (monthly → annual, annual → monthly at term end) */
+  readonly newAnchor: Date | null;
+  readonly from: SubscriptionShape;
+  readonly to: SubscriptionShape;
+  readonly components: readonly ChangeComponent[];
+  readonly lines: readonly QuoteLine[];
+  readonly totals: InvoiceTotals;
+  readonly recurring: {
+    readonly before: { readonly amount: number; readonly interval: BillingInterval };
+    readonly after: { readonly amount: number; readonly interval: BillingInterval };
+    /** the change in the monthly-normalised recurring amount (annual ÷ 12), rounded once */
+    readonly deltaPerMonth: number;
+  };
+  readonly nextInvoice: { readonly date: Date; readonly amount: number };
+  readonly summary: readonly string[];
+}
+
+export interface QuoteRefusal {
+  readonly code: string;
+  readonly param: string;
+  readonly message: string;
+}
+
+export type QuoteResult =
+  | { readonly ok: true; readonly plan: QuotePlan }
+  | { readonly ok: false; readonly refusal: QuoteRefusal };
+
+const perMonth = (amount: number, interval: BillingInterval): Rational =>
+  interval === "month" ? toRational(amount) : divideRational(amount, 12);
+
+function sameItem(a: BillableItem, b: BillableItem): boolean {
+  return (
+    a.item.name === b.item.name &&
+    a.item.quantity === b.item.quantity &&
+    a.item.unitAmount === b.item.unitAmount &&
+    signRational(subtractRational(a.full, b.full)) === 0
+  );
+}
+
+/** Credit for unused time and charge for remaining time, item by item (DESIGN.md canonical rule 3). */
+function prorationLines(
+  from: readonly BillableItem[],
+  to: readonly BillableItem[],
+  period: Pick<BillingPeriod, "start" | "end">,
+  at: Date,
+  currency: string,
+): QuoteLine[] {
+  const before = new Map(from.map((i) => [i.key, i]));
+  const after = new Map(to.map((i) => [i.key, i]));
+  const keys = [...new Set([...before.keys(), ...after.keys()])];
+  const lines: QuoteLine[] = [];
+  const base = { period, at, currency };
+  for (const key of keys) {
+    const a = before.get(key);
+    const b = after.get(key);
+    if (a && b) {
+      if (sameItem(a, b)) continue;
+      for (const line of prorateChange({ ...base, from: a.item, to: b.item })) {
+        // Nothing is credited for an item that cost nothing, nor charged for one that costs nothing.
+        if (line.kind === "credit" && signRational(a.full) === 0) continue;
+        if (line.kind === "charge" && signRational(b.full) === 0) continue;
+        lines.push({ ...line, item: key });
+      }
+    } else if (a) {
+      if (signRational(a.full) > 0) lines.push({ ...prorateRemoval({ ...base, item: a.item }), item: key });
+    } else if (b) {
+      if (signRational(b.full) > 0) lines.push({ ...prorateAddition({ ...base, item: b.item }), item: key });
+    }
+  }
+  return lines;
+}
+
+/** Caps each item's credits at what was charged for it this period, less earlier credits. */
+function capCredits(
+  lines: readonly QuoteLine[],
+  from: readonly BillableItem[],
+  history: Readonly<Record<string, ItemHistory>>,
+): QuoteLine[] {
+  const fullOf = new Map(from.map((i) => [i.key, roundToSafeInteger(i.full)]));
+  return lines.map((line) => {
+    if (line.kind !== "credit") return line;
+    const known = Object.hasOwn(history, line.item) ? history[line.item] : undefined;
+    const charged = known?.charged ?? fullOf.get(line.item) ?? 0;
+    const credited = known?.credited ?? 0;
+    return { ...capCreditLine(line, charged, credited), item: line.item };
+  });
+}
+
+export function quoteChange(input: QuoteInput): QuoteResult {
+  const { subscription, target, at } = input;
+  const from = subscription.shape;
+  const violation = checkSubscriptionShape(target, input.seatsInUse)[0];
+  if (violation) return { ok: false, refusal: violation };
+  const components = changeComponents(from, target);
+  const trialing = subscription.trialEnd !== null && at.getTime() < subscription.trialEnd.getTime();
+  const timing = changeTiming(components, input.policy, trialing);
+  if (timing.timing === "refused") {
+    const plan = components.length === 0 && from.plan.key === target.plan.key;
+    return {
+      ok: false,
+      refusal: {
+        code: timing.code === "no_change" && plan ? "already_on_plan" : timing.code,
+        param: timing.code === "no_change" ? "plan" : "change",
+        message:
+          timing.code === "no_change"
+            ? `The subscription is already on the ${from.plan.name} plan with these seats and add-ons.`
+            : timing.message,
+      },
+    };
+  }
+  const period = trialing
+    ? { start: at, end: subscription.trialEnd as Date }
+    : periodAt(subscription.billingCycleAnchor, from.interval, at);
+  const currency = subscription.currency;
+  const fromItems = subscriptionItems(from);
+  const toItems = subscriptionItems(target);
+
+  let lines: QuoteLine[] = [];
+  let newAnchor: Date | null = null;
+  let effectiveAt = at;
+  let nextInvoiceDate = period.end;
+  if (timing.timing === "period_end") {
+    effectiveAt = period.end;
+    if (from.interval !== target.interval) newAnchor = period.end;
+  } else if (trialing) {
+    lines = [];
+  } else if (timing.resetAnchor) {
+    // Monthly → annual: credit the unused month, charge a full year from now (Stripe's rule).
+    newAnchor = new Date(wholeSecond(at) * 1000);
+    const year = { start: newAnchor, end: periodBoundary(newAnchor, target.interval, 1) };
+    const credits = prorationLines(fromItems, [], period, at, currency);
+    const charges = toItems
+      .filter((i) => signRational(i.full) > 0)
+      .map((i) => ({ ...recurringLine({ period: year, currency, item: i.item }), item: i.key }));
+    lines = [...credits, ...charges];
+    nextInvoiceDate = year.end;
+  } else {
+    lines = prorationLines(fromItems, toItems, period, at, currency);
+  }
+  lines = capCredits(lines, fromItems, input.history ?? {});
+  const totals = invoiceTotals(lines, input.creditBalance);
+  const before = recurringCharges(from).total;
+  const after = recurringCharges(target).total;
+  const deltaPerMonth = roundToSafeInteger(
+    subtractRational(perMonth(after, target.interval), perMonth(before, from.interval)),
+  );
+  const nextAmount = Math.max(0, after - totals.creditBalanceAfter);
+  const plan: Omit<QuotePlan, "summary"> = {
+    timing: timing.timing,
+    trial: trialing,
+    at,
+    effectiveAt,
+    period: { start: period.start, end: period.end },
+    newAnchor,
+    from,
+    to: target,
+    components,
+    lines,
+    totals,
+    recurring: {
+      before: { amount: before, interval: from.interval },
+      after: { amount: after, interval: target.interval },
+      deltaPerMonth,
+    },
+    nextInvoice: { date: nextInvoiceDate, amount: nextAmount },
+  };
+  return { ok: true, plan: { ...plan, summary: quoteSummary(plan, currency) } };
+}
+
+/** "$7.26" in the quote's currency. */
+export const formatAmount = (amount: number, currency: string) => formatMoney({ amount, currency });

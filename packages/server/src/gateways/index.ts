@@ -1,0 +1,3 @@
+export * from "./gateway.ts";
+export * from "./sandbox.ts";
+export * from "./stripe.ts";

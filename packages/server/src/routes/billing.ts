@@ -1,0 +1,198 @@
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import type { Gateways } from "../gateways/gateway.ts";
+import { ApiError } from "../http/problem.ts";
+import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.ts";
+import { attachBilling } from "../services/billing-context.ts";
+import {
+  beginAuthorisedCheckout,
+  CheckoutInput,
+  checkoutResponse,
+  confirmCheckout,
+  driveCheckout,
+  findCheckout,
+  getCheckout,
+  idempotencyKeySeen,
+} from "../services/checkout.ts";
+import { getInvoice, invoiceHtml, ListInvoicesQuery, listInvoices } from "../services/invoices.ts";
+import { accountLedger } from "../services/ledger.ts";
+import {
+  AttachPaymentMethodInput,
+  attachPaymentMethod,
+  detachPaymentMethod,
+  listPaymentMethods,
+} from "../services/payment-methods.ts";
+import { CreateQuoteInput, createQuote, getQuote } from "../services/quotes.ts";
+import { PreviewInviteInput, previewInvite } from "../services/seat-invites.ts";
+import { IdParams, NoQuery, ResourceId } from "./accounts.ts";
+
+/**
+ * The billing API: quotes, checkout, payment methods, invoices, the ledger and the seat-invite
+ * preview. Handlers are thin: each calls one service.
+ */
+export function billingRoutes(app: FastifyInstance, ctx: RouteContext, gateways?: Gateways) {
+  const billing = attachBilling(ctx, gateways);
+  const r = typed(app);
+  const EmptyBody = z.object({}).strict().default({});
+
+  r.post(
+    "/v1/quotes",
+    {
+      schema: {
+        tags: ["billing"],
+        summary: "Preview a change: lines, amount due now, new recurring amount",
+        body: CreateQuoteInput,
+      },
+    },
+    (request, reply) =>
+      respondIdempotent(ctx, request, reply, async (tx) => ({
+        status: 201,
+        body: await createQuote(tx, request.body, ctx.clock()),
+      })),
+  );
+  r.get(
+    "/v1/quotes/:id",
+    { schema: { tags: ["billing"], summary: "Retrieve a quote", params: IdParams, querystring: NoQuery } },
+    (request) => getQuote(ctx.db, request.params.id, ctx.clock()),
+  );
+
+  r.post(
+    "/v1/checkout",
+    {
+      schema: {
+        tags: ["billing"],
+        summary:
+          "Apply a quote: charge the stored payment method, change the subscription, issue the paid invoice",
+        body: CheckoutInput,
+      },
+    },
+    async (request, reply) => {
+      let checkoutId: string | undefined;
+      const key = request.headers["idempotency-key"];
+      if (
+        !(await idempotencyKeySeen(
+          ctx.db,
+          request.caller.apiKeyId,
+          typeof key === "string" ? key : undefined,
+        ))
+      )
+        checkoutId = (await driveCheckout(billing, await beginAuthorisedCheckout(billing, request.body))).id;
+      return respondIdempotent(ctx, request, reply, async (tx) => {
+        if (!checkoutId) throw new ApiError(409, "idempotency_key_in_use", "Retry the request.");
+        return checkoutResponse(await findCheckout(tx, checkoutId));
+      });
+    },
+  );
+  r.get(
+    "/v1/checkouts/:id",
+    { schema: { tags: ["billing"], summary: "Retrieve a checkout", params: IdParams, querystring: NoQuery } },
+    (request) => getCheckout(ctx.db, request.params.id),
+  );
+  r.post(
+    "/v1/checkouts/:id/confirm",
+    {
+      schema: {
+        tags: ["billing"],
+        summary: "Complete a checkout after the customer's authentication (3-D Secure)",
+        params: IdParams,
+        body: EmptyBody,
+      },
+    },
+    async (request, reply) => {
+      await getCheckout(ctx.db, request.params.id);
+      const row = await confirmCheckout(billing, request.params.id);
+      return respondIdempotent(ctx, request, reply, async () => checkoutResponse(row));
+    },
+  );
+
+  const AccountPmParams = z.object({ id: ResourceId, payment_method: ResourceId }).strict();
+  r.post(
+    "/v1/accounts/:id/payment_methods",
+    {
+      schema: {
+        tags: ["billing"],
+        summary: "Store a gateway token as a payment method (never a card number)",
+        params: IdParams,
+        body: AttachPaymentMethodInput,
+      },
+    },
+    (request, reply) =>
+      respondIdempotent(ctx, request, reply, async (tx) => ({
+        status: 201,
+        body: await attachPaymentMethod(tx, billing, request.params.id, request.body, ctx.clock()),
+      })),
+  );
+  r.get(
+    "/v1/accounts/:id/payment_methods",
+    {
+      schema: {
+        tags: ["billing"],
+        summary: "List an account's payment methods",
+        params: IdParams,
+        querystring: NoQuery,
+      },
+    },
+    (request) => listPaymentMethods(ctx.db, request.params.id),
+  );
+  r.delete(
+    "/v1/accounts/:id/payment_methods/:payment_method",
+    { schema: { tags: ["billing"], summary: "Detach a payment method", params: AccountPmParams } },
+    (request) =>
+      ctx.db.transaction((tx) =>
+        detachPaymentMethod(tx, request.params.id, request.params.payment_method, ctx.clock()),
+      ),
+  );
+
+  r.post(
+    "/v1/accounts/:id/members/preview",
+    {
+      schema: {
+        tags: ["members"],
+        summary: "Say whether inviting this person needs another paid seat, with its quote",
+        params: IdParams,
+        body: PreviewInviteInput,
+      },
+    },
+    (request, reply) =>
+      respondIdempotent(ctx, request, reply, async (tx) => ({
+        status: 200,
+        body: await previewInvite(tx, request.params.id, request.body, ctx.clock()),
+      })),
+  );
+
+  r.get(
+    "/v1/invoices",
+    { schema: { tags: ["billing"], summary: "List invoices, newest first", querystring: ListInvoicesQuery } },
+    (request) => listInvoices(ctx.db, request.query),
+  );
+  r.get(
+    "/v1/invoices/:id",
+    { schema: { tags: ["billing"], summary: "Retrieve an invoice", params: IdParams, querystring: NoQuery } },
+    (request) => getInvoice(ctx.db, request.params.id),
+  );
+  r.get(
+    "/v1/invoices/:id/html",
+    {
+      schema: {
+        tags: ["billing"],
+        summary: "A printable HTML invoice",
+        params: IdParams,
+        querystring: NoQuery,
+      },
+    },
+    async (request, reply) =>
+      reply.type("text/html; charset=utf-8").send(await invoiceHtml(ctx.db, request.params.id)),
+  );
+  r.get(
+    "/v1/accounts/:id/ledger",
+    {
+      schema: {
+        tags: ["billing"],
+        summary: "An account's ledger: balances and entries",
+        params: IdParams,
+        querystring: NoQuery,
+      },
+    },
+    (request) => accountLedger(ctx.db, request.params.id),
+  );
+}

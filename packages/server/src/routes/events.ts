@@ -1,0 +1,42 @@
+import { EventsBatchInput, EventsBatchResponse, UsageEventInput } from "@uptier/core";
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.ts";
+import { ingestEvents, prepareIngest } from "../services/events.ts";
+import type { MeteringState } from "../services/metering-state.ts";
+import { NoQuery } from "./accounts.ts";
+import { retryingWrites } from "./metering.ts";
+
+export function eventRoutes(app: FastifyInstance, ctx: RouteContext, state: MeteringState) {
+  const r = typed(app);
+  r.post(
+    "/v1/events",
+    {
+      schema: {
+        tags: ["metering"],
+        summary: "Record usage events: one, or a batch of up to 1,000, each answered on its own",
+        description:
+          "Idempotent by event id (a duplicate is counted once and reported as `duplicate`). Events up to 7 days late count in the period they belong to. Each event is `accepted`, `duplicate` or `rejected` with a code; one bad event never rejects the others.",
+        body: z.union([EventsBatchInput, UsageEventInput]),
+        querystring: NoQuery,
+        response: { 200: EventsBatchResponse },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as { events?: unknown[] };
+      const raws = Array.isArray(body.events) ? body.events : [request.body];
+      const incoming = raws.map((raw) => ({ raw, bytes: Buffer.byteLength(JSON.stringify(raw) ?? "") }));
+      await prepareIngest(state, incoming);
+      let touched: ReadonlySet<string> = new Set();
+      const sent = await retryingWrites(() =>
+        respondIdempotent(ctx, request, reply, async (tx) => {
+          const outcome = await ingestEvents(tx, state, incoming, ctx.clock());
+          touched = outcome.touched;
+          return { status: 200, body: outcome.response };
+        }),
+      );
+      state.invalidate(touched, "usage");
+      return sent;
+    },
+  );
+}

@@ -1,0 +1,60 @@
+import { monotonicFactory } from "ulid";
+import type { Db } from "../db/client.ts";
+import { type Gateways, gatewaySet } from "../gateways/gateway.ts";
+import { SandboxGateway } from "../gateways/sandbox.ts";
+import { StripeGateway } from "../gateways/stripe.ts";
+import type { Clock, RouteContext } from "../http/route-kit.ts";
+
+/** What the billing services need beyond a route's context: the gateways and the vendor's numbering. */
+export interface BillingContext {
+  readonly db: Db;
+  readonly clock: Clock;
+  readonly gateways: Gateways;
+  /** invoice numbers are gap-free per vendor (one vendor per deployment: "default") */
+  readonly vendor: string;
+  readonly invoicePrefix: string;
+}
+
+/**
+ * The gateways a deployment uses: the sandbox always (the default unless Stripe is configured), and
+ * Stripe when STRIPE_SECRET_KEY is set.
+ */
+export function defaultGateways(env: NodeJS.ProcessEnv = process.env): Gateways {
+  const sandbox = new SandboxGateway();
+  if (!env.STRIPE_SECRET_KEY) return gatewaySet(sandbox);
+  return gatewaySet(new StripeGateway({ secretKey: env.STRIPE_SECRET_KEY }), sandbox);
+}
+
+const contexts = new WeakMap<RouteContext, BillingContext>();
+
+/** Attaches the billing context to a route context (app.ts does it once). */
+export function attachBilling(ctx: RouteContext, gateways: Gateways = defaultGateways()): BillingContext {
+  const billing: BillingContext = {
+    db: ctx.db,
+    clock: ctx.clock,
+    gateways,
+    vendor: "default",
+    invoicePrefix: process.env.UPTIER_INVOICE_PREFIX ?? "UPT",
+  };
+  contexts.set(ctx, billing);
+  return billing;
+}
+
+export function billingOf(ctx: RouteContext): BillingContext {
+  return contexts.get(ctx) ?? attachBilling(ctx);
+}
+
+const next = monotonicFactory();
+const PREFIXES = {
+  quote: "qt",
+  checkout: "co",
+  invoice: "inv",
+  invoiceLine: "il",
+  paymentMethod: "pm",
+  scheduledChange: "sch",
+} as const;
+
+/** Prefixed, time-sortable ids for the billing resources (as ids.ts for the foundation ones). */
+export function billingId(kind: keyof typeof PREFIXES, at: Date = new Date()): string {
+  return `${PREFIXES[kind]}_${next(at.getTime())}`;
+}

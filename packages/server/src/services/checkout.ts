@@ -1,0 +1,754 @@
+import { and, eq, inArray, lt, ne, sql } from "drizzle-orm";
+import { z } from "zod";
+import type { Executor, Tx } from "../db/client.ts";
+import {
+  checkouts,
+  members,
+  paymentMethods,
+  quotes,
+  scheduledChanges,
+  subscriptionAddOns,
+  subscriptions,
+} from "../db/schema/index.ts";
+import { type ChargeOutcome, GatewayUnavailableError, type PaymentGateway } from "../gateways/gateway.ts";
+import { ApiError, notFound } from "../http/problem.ts";
+import { canonicalJson } from "../lib/canonical-json.ts";
+import { type BillingContext, billingId } from "./billing-context.ts";
+import { invoiceView, issuePaidInvoice } from "./invoices.ts";
+import { recordEvent } from "./outbox.ts";
+import { chargeableMethod } from "./payment-methods.ts";
+import {
+  linesView,
+  loadBillingState,
+  lockSubscription,
+  priceChange,
+  type QuotePurpose,
+  type QuoteTarget,
+  shapeOfTarget,
+} from "./quotes.ts";
+import { subscriptionView } from "./subscriptions.ts";
+
+/**
+ * Checkout: a quote applied exactly once (STYLE.md: setup → compute → evaluate → execute, and the
+ * "do better"). The intent — a checkout row in state `pending` — is committed before the gateway is
+ * called; the gateway's idempotency key is derived from its id; the change, the paid invoice, the
+ * ledger and the events are committed together only once the gateway said yes. A crash, a timeout
+ * or a retry in between leaves a `pending` row that `recoverCheckouts` finishes by asking the
+ * gateway again with the same key (it answers with the first outcome, never a second charge).
+ *
+ *   pending ──▶ succeeded          (charged, applied, invoiced: one transaction)
+ *      │  └──▶ failed              (declined: nothing applied)
+ *      ├──▶ requires_action ──▶ succeeded | failed | canceled (3-D Secure, confirmed later)
+ *      └──▶ refund_pending ──▶ refunded  (charged, but the subscription changed meanwhile)
+ *
+ * Uniqueness does the rest: one live checkout per quote, one invoice per checkout, one ledger
+ * posting per (source, ledger account).
+ */
+const Actor = {
+  member: z.string().min(1).max(64).optional().describe("The admin member authorising the charge (mbr_…)"),
+  user_id: z.string().min(1).max(255).optional().describe("…or that admin's user id in your product"),
+};
+
+export const CheckoutInput = z
+  .object({
+    quote: z.string().min(1).max(64).describe("The quote to apply (qt_…)"),
+    ...Actor,
+    payment_method: z.string().min(1).max(64).optional().describe("Defaults to the account's default method"),
+  })
+  .strict();
+
+export const AuthorizeInput = z
+  .object({ quote: z.string().min(1).max(64).describe("The seat quote from members/preview"), ...Actor })
+  .strict();
+
+type CheckoutRow = typeof checkouts.$inferSelect;
+type QuoteRow = typeof quotes.$inferSelect;
+
+const LIVE = ["pending", "requires_action", "refund_pending"];
+const CHARGE_ATTEMPTS = 3;
+
+export function gatewayKeyFor(checkoutId: string): string {
+  return `uptier_${checkoutId}`;
+}
+
+export function checkoutView(row: CheckoutRow) {
+  const iso = (d: Date | null) => d?.toISOString() ?? null;
+  const next = row.nextAction as { type: string; clientSecret: string | null; url: string | null } | null;
+  return {
+    id: row.id,
+    object: "checkout" as const,
+    account: row.accountId,
+    quote: row.quoteId,
+    subscription: row.subscriptionId,
+    status: row.status as
+      | "pending"
+      | "succeeded"
+      | "failed"
+      | "requires_action"
+      | "canceled"
+      | "refund_pending"
+      | "refunded",
+    amount: row.amount,
+    currency: row.currency,
+    payment_method: row.paymentMethodId,
+    gateway: row.gateway,
+    payment: row.gatewayPaymentId,
+    authorized_by: row.authorizedBy,
+    invoice: row.invoiceId,
+    next_action:
+      row.status === "requires_action" && next
+        ? {
+            type: next.type,
+            client_secret: next.clientSecret,
+            url: next.url,
+            confirm_url: `/v1/checkouts/${row.id}/confirm`,
+          }
+        : null,
+    failure: row.failureCode ? { code: row.failureCode, message: row.failureMessage ?? "" } : null,
+    created: row.createdAt.toISOString(),
+    completed_at: iso(row.completedAt),
+  };
+}
+export type CheckoutView = ReturnType<typeof checkoutView>;
+
+/** Only an account admin can authorise a charge (DESIGN.md, Auth). */
+async function authorisingAdmin(
+  db: Executor,
+  accountId: string,
+  actor: { member?: string | undefined; user_id?: string | undefined },
+) {
+  if (!actor.member && !actor.user_id)
+    throw new ApiError(
+      400,
+      "actor_required",
+      "Name the admin authorising the charge: `member` or `user_id`.",
+      {
+        param: "member",
+      },
+    );
+  const [row] = await db
+    .select()
+    .from(members)
+    .where(
+      and(
+        eq(members.accountId, accountId),
+        ne(members.status, "removed"),
+        actor.member ? eq(members.id, actor.member) : eq(members.externalUserId, actor.user_id as string),
+      ),
+    );
+  if (!row)
+    throw new ApiError(
+      404,
+      "resource_not_found",
+      `No member ${actor.member ?? actor.user_id} in this account.`,
+      {
+        param: actor.member ? "member" : "user_id",
+      },
+    );
+  if (row.role !== "admin")
+    throw new ApiError(
+      403,
+      "admin_approval_required",
+      "Only an account admin can authorise a charge. Your admins have been asked to approve it.",
+      { param: actor.member ? "member" : "user_id" },
+    );
+  return row;
+}
+
+/**
+ * A non-admin asked for something that costs money: tell the admins (an outbox event the
+ * notification consumers turn into an email or an in-app notice), in a transaction of its own
+ * since the request itself is refused.
+ */
+export async function requestAdminApproval(
+  billing: BillingContext,
+  input: {
+    accountId: string;
+    quoteId: string;
+    actor: { member?: string | undefined; user_id?: string | undefined };
+    email?: string;
+  },
+): Promise<void> {
+  const at = billing.clock();
+  await billing.db.transaction(async (tx) => {
+    const admins = await tx
+      .select({ id: members.id, email: members.email })
+      .from(members)
+      .where(
+        and(eq(members.accountId, input.accountId), eq(members.role, "admin"), ne(members.status, "removed")),
+      );
+    await recordEvent(tx, {
+      type: "admin_approval.requested",
+      accountId: input.accountId,
+      data: {
+        quote: input.quoteId,
+        requested_by: input.actor.member ?? input.actor.user_id ?? null,
+        ...(input.email ? { invite_email: input.email } : {}),
+        admins: admins.map((a) => a.id),
+      },
+      at,
+    });
+  });
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause)
+    if ((e as { code?: string }).code === "23505") return true;
+  return false;
+}
+
+async function loadQuote(db: Executor, id: string): Promise<QuoteRow> {
+  const [row] = await db.select().from(quotes).where(eq(quotes.id, id));
+  if (!row) throw notFound("quote", id);
+  return row;
+}
+
+/**
+ * Setup and intent: validates the quote against the locked subscription, re-prices it with the
+ * same pure function at its frozen instant, and commits a `pending` checkout. Returns the live
+ * checkout of the quote if one exists (a retry, or one of 20 concurrent requests).
+ */
+export async function beginCheckout(
+  billing: BillingContext,
+  input: {
+    quote: string;
+    member?: string | undefined;
+    user_id?: string | undefined;
+    payment_method?: string | undefined;
+    /** the invite path: the quote must be a seat quote of this account for this email */
+    invite?: { accountId: string; email: string };
+  },
+): Promise<{ checkout: CheckoutRow; created: boolean }> {
+  const at = billing.clock();
+  try {
+    return await billing.db.transaction(async (tx) => {
+      const quote = await loadQuote(tx, input.quote);
+      if (input.invite) {
+        const purpose = quote.purpose as QuotePurpose;
+        if (quote.accountId !== input.invite.accountId) throw notFound("quote", input.quote);
+        if (
+          purpose.type !== "seat_for_invite" ||
+          purpose.email.toLowerCase() !== input.invite.email.toLowerCase()
+        )
+          throw new ApiError(
+            422,
+            "quote_mismatch",
+            "This quote is not the seat quote for this invite; preview the invite again.",
+            {
+              param: "authorize.quote",
+            },
+          );
+      }
+      const admin = await authorisingAdmin(tx, quote.accountId, input);
+      const record = await lockSubscription(tx, quote.subscriptionId, at);
+      const [existing] = await tx
+        .select()
+        .from(checkouts)
+        .where(
+          and(eq(checkouts.quoteId, quote.id), inArray(checkouts.status, [...LIVE, "succeeded", "refunded"])),
+        );
+      if (existing) return { checkout: existing, created: false };
+      if (at.getTime() >= quote.expiresAt.getTime())
+        throw new ApiError(
+          409,
+          "quote_expired",
+          `Quote ${quote.id} expired at ${quote.expiresAt.toISOString()}; ask for a new one.`,
+          {
+            param: "quote",
+          },
+        );
+      const busy = await tx
+        .select({ id: checkouts.id })
+        .from(checkouts)
+        .where(and(eq(checkouts.subscriptionId, quote.subscriptionId), inArray(checkouts.status, LIVE)));
+      if (busy.length > 0)
+        throw new ApiError(
+          409,
+          "checkout_in_progress",
+          `Checkout ${busy[0]?.id} of this subscription is still in progress.`,
+          {
+            param: "quote",
+          },
+        );
+      const stale = () =>
+        new ApiError(
+          409,
+          "quote_stale",
+          "The subscription changed since this quote was made; ask for a new quote.",
+          {
+            param: "quote",
+          },
+        );
+      if (record.state.status === "canceled" || record.row.revision !== quote.subscriptionRevision)
+        throw stale();
+      const state = await loadBillingState(tx, record);
+      const plan = priceChange(state, await shapeOfTarget(tx, quote.target as QuoteTarget), quote.frozenAt);
+      const shown = (quote.view as { lines: unknown }).lines;
+      if (
+        plan.totals.amountDue !== quote.amountDue ||
+        canonicalJson(linesView(plan)) !== canonicalJson(shown)
+      )
+        throw stale();
+      const method =
+        plan.totals.amountDue > 0 ? await chargeableMethod(tx, quote.accountId, input.payment_method) : null;
+      const id = billingId("checkout", at);
+      const [row] = await tx
+        .insert(checkouts)
+        .values({
+          id,
+          accountId: quote.accountId,
+          quoteId: quote.id,
+          subscriptionId: quote.subscriptionId,
+          status: "pending",
+          authorizedBy: admin.id,
+          amount: plan.totals.amountDue,
+          currency: quote.currency,
+          paymentMethodId: method?.id ?? null,
+          gateway: method?.gateway ?? null,
+          gatewayIdempotencyKey: gatewayKeyFor(id),
+          createdAt: at,
+          updatedAt: at,
+        })
+        .returning();
+      return { checkout: row as CheckoutRow, created: true };
+    });
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    const [existing] = await billing.db
+      .select()
+      .from(checkouts)
+      .where(
+        and(
+          eq(checkouts.quoteId, input.quote),
+          ne(checkouts.status, "failed"),
+          ne(checkouts.status, "canceled"),
+        ),
+      );
+    if (!existing) throw error;
+    return { checkout: existing, created: false };
+  }
+}
+
+/** beginCheckout, and when a non-admin asked, the admins are told (in a transaction of its own). */
+export async function beginAuthorisedCheckout(
+  billing: BillingContext,
+  input: Parameters<typeof beginCheckout>[1],
+): Promise<{ checkout: CheckoutRow; created: boolean }> {
+  try {
+    return await beginCheckout(billing, input);
+  } catch (error) {
+    if (error instanceof ApiError && error.code === "admin_approval_required") {
+      const quote = await loadQuote(billing.db, input.quote);
+      await requestAdminApproval(billing, {
+        accountId: quote.accountId,
+        quoteId: quote.id,
+        actor: input,
+        ...(input.invite ? { email: input.invite.email } : {}),
+      });
+    }
+    throw error;
+  }
+}
+
+function gatewayOf(billing: BillingContext, checkout: CheckoutRow): PaymentGateway {
+  const gateway = billing.gateways.get(checkout.gateway ?? "");
+  if (!gateway) throw new Error(`checkout ${checkout.id}: gateway "${checkout.gateway}" is not configured`);
+  return gateway;
+}
+
+/** Asks the gateway to charge (or re-answer) with the checkout's key; null when it never answered. */
+async function askGateway(billing: BillingContext, checkout: CheckoutRow): Promise<ChargeOutcome | null> {
+  const [method] = await billing.db
+    .select()
+    .from(paymentMethods)
+    .where(eq(paymentMethods.id, checkout.paymentMethodId ?? ""));
+  if (!method) throw new Error(`checkout ${checkout.id} has no payment method`);
+  const gateway = gatewayOf(billing, checkout);
+  for (let attempt = 1; attempt <= CHARGE_ATTEMPTS; attempt++) {
+    try {
+      return await gateway.charge({
+        amount: checkout.amount,
+        currency: checkout.currency,
+        paymentMethod: { token: method.token, customerRef: method.customerRef },
+        idempotencyKey: checkout.gatewayIdempotencyKey,
+        description: `Uptier checkout ${checkout.id} (quote ${checkout.quoteId})`,
+        metadata: { checkout: checkout.id, quote: checkout.quoteId, account: checkout.accountId },
+      });
+    } catch (error) {
+      if (!(error instanceof GatewayUnavailableError)) throw error;
+      // Unknown outcome: asking again with the same key is safe, and answers what happened.
+      if (attempt < CHARGE_ATTEMPTS) await new Promise((r) => setTimeout(r, 20 * attempt));
+    }
+  }
+  return null;
+}
+
+export async function findCheckout(db: Executor, id: string): Promise<CheckoutRow> {
+  const [row] = await db.select().from(checkouts).where(eq(checkouts.id, id));
+  if (!row) throw notFound("checkout", id);
+  return row;
+}
+
+/** Records what the gateway answered; a success completes the checkout in one transaction. */
+export async function settleOutcome(
+  billing: BillingContext,
+  id: string,
+  outcome: ChargeOutcome | "nothing_due" | null,
+): Promise<CheckoutRow> {
+  const at = billing.clock();
+  if (outcome === null || (outcome !== "nothing_due" && outcome.status === "processing"))
+    return findCheckout(billing.db, id);
+  return billing.db.transaction(async (tx) => {
+    const [row] = await tx.select().from(checkouts).where(eq(checkouts.id, id)).for("update");
+    if (!row) throw notFound("checkout", id);
+    if (row.status !== "pending" && row.status !== "requires_action") return row;
+    if (outcome === "nothing_due") return completeCheckout(tx, billing, row, null, at);
+    if (outcome.status === "succeeded") return completeCheckout(tx, billing, row, outcome.paymentId, at);
+    const set =
+      outcome.status === "requires_action"
+        ? { status: "requires_action", gatewayPaymentId: outcome.paymentId, nextAction: outcome.nextAction }
+        : outcome.status === "declined"
+          ? {
+              status: "failed",
+              gatewayPaymentId: outcome.paymentId,
+              failureCode: outcome.declineCode ?? outcome.code,
+              failureMessage: outcome.message,
+              completedAt: at,
+            }
+          : {
+              status: "canceled",
+              failureCode: "payment_canceled",
+              failureMessage: "The payment was canceled.",
+              completedAt: at,
+            };
+    const [updated] = await tx
+      .update(checkouts)
+      .set({ ...set, attempts: row.attempts + 1, updatedAt: at })
+      .where(eq(checkouts.id, id))
+      .returning();
+    if (set.status === "failed")
+      await recordEvent(tx, {
+        type: "checkout.failed",
+        accountId: row.accountId,
+        data: { checkout: checkoutView(updated as CheckoutRow) },
+        at,
+      });
+    return updated as CheckoutRow;
+  });
+}
+
+/**
+ * Execute: apply the change, issue the paid invoice, post the ledger, record the events — one
+ * transaction, entered with the checkout row locked. A subscription changed since the quote (an
+ * administrative edit) means the money cannot buy what was shown: the charge is given back.
+ */
+async function completeCheckout(
+  tx: Tx,
+  billing: BillingContext,
+  checkout: CheckoutRow,
+  paymentId: string | null,
+  at: Date,
+): Promise<CheckoutRow> {
+  const quote = await loadQuote(tx, checkout.quoteId);
+  const record = await lockSubscription(tx, quote.subscriptionId, at);
+  const fail = async (code: string, message: string) => {
+    const [row] = await tx
+      .update(checkouts)
+      .set({
+        status: paymentId ? "refund_pending" : "canceled",
+        gatewayPaymentId: paymentId,
+        failureCode: code,
+        failureMessage: message,
+        updatedAt: at,
+      })
+      .where(eq(checkouts.id, checkout.id))
+      .returning();
+    return row as CheckoutRow;
+  };
+  if (record.state.status === "canceled" || record.row.revision !== quote.subscriptionRevision)
+    return fail(
+      "quote_stale",
+      "The subscription changed before the payment completed; the charge is refunded.",
+    );
+  const state = await loadBillingState(tx, record);
+  let plan: ReturnType<typeof priceChange>;
+  try {
+    plan = priceChange(state, await shapeOfTarget(tx, quote.target as QuoteTarget), quote.frozenAt);
+  } catch (error) {
+    if (error instanceof ApiError) return fail(error.code, error.message);
+    throw error;
+  }
+  if (plan.totals.amountDue !== checkout.amount)
+    return fail("quote_stale", "The price changed before the payment completed; the charge is refunded.");
+
+  const target = quote.target as QuoteTarget;
+  const used = state.seatsInUse;
+  const previous = subscriptionView(record, used);
+  await tx
+    .update(scheduledChanges)
+    .set({ status: "canceled" })
+    .where(and(eq(scheduledChanges.subscriptionId, record.id), eq(scheduledChanges.status, "scheduled")));
+  if (plan.timing === "immediate") {
+    await tx
+      .update(subscriptions)
+      .set({
+        planKey: target.plan,
+        planVersionId: target.planVersionId,
+        interval: target.interval,
+        seats: target.seats,
+        billingCycleAnchor: plan.newAnchor ?? record.row.billingCycleAnchor,
+        revision: record.row.revision + 1,
+        updatedAt: at,
+      })
+      .where(eq(subscriptions.id, record.id));
+    await tx.delete(subscriptionAddOns).where(eq(subscriptionAddOns.subscriptionId, record.id));
+    if (target.addOns.length > 0)
+      await tx.insert(subscriptionAddOns).values(
+        target.addOns.map((a) => ({
+          accountId: record.row.accountId,
+          subscriptionId: record.id,
+          addOnKey: a.key,
+          addOnVersionId: a.versionId,
+          quantity: a.quantity,
+          createdAt: at,
+        })),
+      );
+  } else {
+    await tx.insert(scheduledChanges).values({
+      id: billingId("scheduledChange", at),
+      accountId: record.row.accountId,
+      subscriptionId: record.id,
+      quoteId: quote.id,
+      effectiveAt: plan.effectiveAt,
+      target: { ...target, billingCycleAnchor: plan.newAnchor?.toISOString() ?? null },
+      status: "scheduled",
+      createdAt: at,
+    });
+    await tx
+      .update(subscriptions)
+      .set({ revision: record.row.revision + 1, updatedAt: at })
+      .where(eq(subscriptions.id, record.id));
+  }
+
+  const invoice =
+    plan.timing === "immediate" && plan.lines.length > 0
+      ? await issuePaidInvoice(tx, billing, {
+          accountId: record.row.accountId,
+          subscriptionId: record.id,
+          checkoutId: checkout.id,
+          currency: record.currency,
+          lines: plan.lines,
+          totals: plan.totals,
+          gatewayPaymentId: paymentId,
+          at,
+        })
+      : null;
+  const [done] = await tx
+    .update(checkouts)
+    .set({
+      status: "succeeded",
+      gatewayPaymentId: paymentId,
+      invoiceId: invoice?.id ?? null,
+      nextAction: null,
+      attempts: checkout.attempts + 1,
+      completedAt: at,
+      updatedAt: at,
+    })
+    .where(eq(checkouts.id, checkout.id))
+    .returning();
+  const after = await lockSubscription(tx, record.id, at);
+  const change = { quote: quote.id, checkout: checkout.id, timing: plan.timing, components: plan.components };
+  if (plan.timing === "immediate")
+    await recordEvent(tx, {
+      type: "subscription.updated",
+      accountId: record.row.accountId,
+      data: { previous, subscription: subscriptionView(after, used), change },
+      at,
+    });
+  else
+    await recordEvent(tx, {
+      type: "subscription.change_scheduled",
+      accountId: record.row.accountId,
+      data: { subscription: previous, effective_at: plan.effectiveAt.toISOString(), to: target, change },
+      at,
+    });
+  if (invoice)
+    await recordEvent(tx, {
+      type: "invoice.paid",
+      accountId: record.row.accountId,
+      data: { invoice: invoiceView(invoice, []), checkout: checkout.id },
+      at,
+    });
+  await recordEvent(tx, {
+    type: "checkout.succeeded",
+    accountId: record.row.accountId,
+    data: { checkout: checkoutView(done as CheckoutRow) },
+    at,
+  });
+  return done as CheckoutRow;
+}
+
+/** Evaluate + execute: charge (when anything is due) and settle. Other callers wait for the driver. */
+export async function driveCheckout(
+  billing: BillingContext,
+  begun: { checkout: CheckoutRow; created: boolean },
+): Promise<CheckoutRow> {
+  const { checkout } = begun;
+  if (!begun.created) return waitWhilePending(billing, checkout.id);
+  if (checkout.amount === 0) return settleOutcome(billing, checkout.id, "nothing_due");
+  return settleOutcome(billing, checkout.id, await askGateway(billing, checkout));
+}
+
+async function waitWhilePending(
+  billing: BillingContext,
+  id: string,
+  timeoutMs = 10_000,
+): Promise<CheckoutRow> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const row = await findCheckout(billing.db, id);
+    if (row.status !== "pending" || Date.now() > deadline) return row;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** After the customer completed 3-D Secure in the browser: ask the gateway and settle. */
+export async function confirmCheckout(billing: BillingContext, id: string): Promise<CheckoutRow> {
+  const row = await findCheckout(billing.db, id);
+  if (row.status !== "requires_action") return row;
+  return settleOutcome(billing, id, await gatewayOf(billing, row).retrieve(row.gatewayPaymentId as string));
+}
+
+/** The HTTP answer for a checkout's state: 200 done, 202 still processing or awaiting action. */
+export function checkoutResponse(row: CheckoutRow): { status: number; body: CheckoutView } {
+  const view = checkoutView(row);
+  switch (row.status) {
+    case "succeeded":
+      return { status: 200, body: view };
+    case "failed":
+      throw new ApiError(
+        402,
+        "payment_declined",
+        `The payment was declined: ${row.failureMessage ?? "no reason given"} (${row.failureCode}). Nothing was charged or changed.`,
+        { param: "payment_method" },
+      );
+    case "canceled":
+    case "refund_pending":
+    case "refunded":
+      throw new ApiError(
+        409,
+        row.failureCode ?? "checkout_canceled",
+        row.failureMessage ?? "The checkout was canceled.",
+        {
+          param: "quote",
+        },
+      );
+    default:
+      return { status: 202, body: view };
+  }
+}
+
+export interface RecoveryReport {
+  readonly examined: number;
+  readonly completed: number;
+  readonly failed: number;
+  readonly refunded: number;
+  readonly canceled: number;
+  readonly unresolved: number;
+}
+
+/**
+ * The recovery job: resolves checkouts left mid-way (a crash between the gateway's yes and our
+ * commit, a timeout, an abandoned 3-D Secure) by asking the gateway again with the same key, and
+ * gives back charges that can no longer buy what was quoted. Safe to run anywhere, any time, twice.
+ */
+export async function recoverCheckouts(
+  billing: BillingContext,
+  options: { olderThanMs?: number } = {},
+): Promise<RecoveryReport> {
+  const now = billing.clock();
+  const cutoff = new Date(now.getTime() - (options.olderThanMs ?? 60_000));
+  const stuck = await billing.db
+    .select()
+    .from(checkouts)
+    .where(and(inArray(checkouts.status, LIVE), lt(checkouts.updatedAt, cutoff)));
+  const report = { examined: stuck.length, completed: 0, failed: 0, refunded: 0, canceled: 0, unresolved: 0 };
+  for (const checkout of stuck) {
+    let row = checkout;
+    try {
+      if (row.status === "pending") {
+        row = await settleOutcome(
+          billing,
+          row.id,
+          row.amount === 0 ? "nothing_due" : await askGateway(billing, row),
+        );
+      } else if (row.status === "requires_action") {
+        const quote = await loadQuote(billing.db, row.quoteId);
+        const outcome = await gatewayOf(billing, row).retrieve(row.gatewayPaymentId as string);
+        if (outcome.status === "requires_action" && now.getTime() >= quote.expiresAt.getTime()) {
+          await gatewayOf(billing, row).cancel(
+            row.gatewayPaymentId as string,
+            `${row.gatewayIdempotencyKey}_cancel`,
+          );
+          row = await settleOutcome(billing, row.id, {
+            status: "canceled",
+            paymentId: row.gatewayPaymentId as string,
+          });
+        } else row = await settleOutcome(billing, row.id, outcome);
+      }
+      if (row.status === "refund_pending") row = await refundCheckout(billing, row);
+    } catch {
+      report.unresolved++;
+      continue;
+    }
+    if (row.status === "succeeded") report.completed++;
+    else if (row.status === "failed") report.failed++;
+    else if (row.status === "refunded") report.refunded++;
+    else if (row.status === "canceled") report.canceled++;
+    else report.unresolved++;
+  }
+  return report;
+}
+
+/** Gives back a charge that bought nothing (the refund key is derived from the checkout too). */
+export async function refundCheckout(billing: BillingContext, row: CheckoutRow): Promise<CheckoutRow> {
+  if (row.status !== "refund_pending") return row;
+  await gatewayOf(billing, row).refund({
+    paymentId: row.gatewayPaymentId as string,
+    amount: row.amount,
+    idempotencyKey: `${row.gatewayIdempotencyKey}_refund`,
+  });
+  const at = billing.clock();
+  return billing.db.transaction(async (tx) => {
+    const [updated] = await tx
+      .update(checkouts)
+      .set({ status: "refunded", completedAt: at, updatedAt: at })
+      .where(and(eq(checkouts.id, row.id), eq(checkouts.status, "refund_pending")))
+      .returning();
+    if (updated)
+      await recordEvent(tx, {
+        type: "checkout.refunded",
+        accountId: row.accountId,
+        data: { checkout: checkoutView(updated) },
+        at,
+      });
+    return updated ?? (await findCheckout(tx, row.id));
+  });
+}
+
+export async function getCheckout(db: Executor, id: string): Promise<CheckoutView> {
+  return checkoutView(await findCheckout(db, id));
+}
+
+/** Has this Idempotency-Key already been used by this API key? (Then nothing is begun: the replay answers.) */
+export async function idempotencyKeySeen(
+  db: Executor,
+  apiKeyId: string,
+  key: string | undefined,
+): Promise<boolean> {
+  if (typeof key !== "string" || key.length === 0) return false;
+  const result = await db.execute(
+    sql`select 1 from idempotency_keys where api_key_id = ${apiKeyId} and key = ${key} limit 1`,
+  );
+  return (result as { rows: unknown[] }).rows.length > 0;
+}

@@ -1,0 +1,387 @@
+import {
+  type CheckDecision,
+  type CheckInput,
+  type CheckResult,
+  cheapestUpgrade,
+  dayOf,
+  decideCheck,
+  type Entitlement,
+  type EntitlementsView,
+  type UpgradeOption,
+  type UsageView,
+  usageWindowAt,
+} from "@uptier/core";
+import { and, eq, gte, inArray, sql } from "drizzle-orm";
+import type { Executor, Tx } from "../db/client.ts";
+import { usageCounters } from "../db/schema/index.ts";
+import { ApiError, notFound } from "../http/problem.ts";
+import {
+  type AccountRef,
+  type CatalogSnapshot,
+  type Computed,
+  type MeteringState,
+  queryRows,
+} from "./metering-state.ts";
+import { recordEvent } from "./outbox.ts";
+
+export async function resolveAccount(state: MeteringState, db: Executor, ref: string): Promise<AccountRef> {
+  const account = (await state.resolveAccounts(db, [ref])).get(ref);
+  if (!account)
+    throw new ApiError(404, "resource_not_found", `No account "${ref}" (by id or external id).`, {
+      param: "account",
+    });
+  return account;
+}
+
+const upgrades = new WeakMap<Computed, Map<string, UpgradeOption | null>>();
+
+/** The cheapest upgrade for a decision, memoised on the cached entitlements it was computed from. */
+function upgradeFor(
+  computed: Computed,
+  snapshot: CatalogSnapshot | null,
+  entitlement: Entitlement | undefined,
+  decision: CheckDecision,
+): UpgradeOption | null {
+  const shape = computed.profile.shape;
+  if (!entitlement || !shape || !snapshot || !computed.view.active) return null;
+  const blocked =
+    !decision.allowed && (decision.reason === "limit_reached" || decision.reason === "feature_not_in_plan");
+  if (!blocked && !decision.nearLimit) return null;
+  // Allowed but close: name the upgrade that raises the limit.
+  const required = Math.max(
+    decision.required ?? 0,
+    decision.allowed && decision.limit !== null ? decision.limit + 1 : 0,
+  );
+  let memo = upgrades.get(computed);
+  if (!memo) {
+    memo = new Map();
+    upgrades.set(computed, memo);
+  }
+  const key = `${entitlement.feature}\u0000${required}`;
+  if (memo.has(key)) return memo.get(key) ?? null;
+  const option = cheapestUpgrade(
+    { currency: snapshot.catalog.currency, plans: snapshot.catalog.plans, addOns: snapshot.catalog.add_ons },
+    shape,
+    { feature: entitlement.feature, kind: entitlement.kind, required },
+  );
+  memo.set(key, option);
+  return option;
+}
+
+function toResult(
+  account: AccountRef,
+  feature: string,
+  decision: CheckDecision,
+  upgrade: UpgradeOption | null,
+  recorded: boolean,
+): CheckResult {
+  return {
+    object: "check",
+    account: account.id,
+    feature,
+    allowed: decision.allowed,
+    kind: decision.kind,
+    limit: decision.limit,
+    used: decision.used,
+    remaining: decision.remaining,
+    ratio: decision.ratio,
+    resetsAt: decision.resetsAt,
+    reason: decision.reason,
+    upgrade,
+    recorded,
+  };
+}
+
+async function recordDenial(tx: Tx, result: CheckResult, quantity: number, at: Date): Promise<void> {
+  await recordEvent(tx, {
+    type: "entitlement.denied",
+    accountId: result.account,
+    data: {
+      feature: result.feature,
+      reason: result.reason,
+      quantity,
+      limit: result.limit,
+      used: result.used,
+      upgrade: result.upgrade ? { type: result.upgrade.type, key: result.upgrade.key } : null,
+    },
+    at,
+  });
+}
+
+/**
+ * A check answered from the in-memory entitlement cache: no database round trip unless it is
+ * denied, which is recorded as a domain event (entitlement.denied — a signal for triggers).
+ */
+export async function checkFromCache(
+  state: MeteringState,
+  input: CheckInput,
+  at: Date,
+  tx?: Tx,
+): Promise<CheckResult> {
+  const account = await resolveAccount(state, state.db, input.account);
+  const computed = await state.entitlements(account);
+  const entitlement = Object.hasOwn(computed.view.features, input.feature)
+    ? computed.view.features[input.feature]
+    : undefined;
+  const decision = decideCheck(entitlement, computed.view.active, input.quantity);
+  const snapshot = await state.catalog();
+  const result = toResult(
+    account,
+    input.feature,
+    decision,
+    upgradeFor(computed, snapshot, entitlement, decision),
+    false,
+  );
+  if (!result.allowed)
+    await (tx
+      ? recordDenial(tx, result, input.quantity, at)
+      : state.db.transaction((t) => recordDenial(t, result, input.quantity, at)));
+  return result;
+}
+
+/**
+ * Check and record in one transaction: the counter (or gauge) row is locked, the decision is taken
+ * on its fresh value, and when allowed the quantity is added — so concurrent check-and-record calls
+ * can never together pass a hard limit.
+ */
+export async function checkAndRecord(
+  tx: Tx,
+  state: MeteringState,
+  input: CheckInput,
+  at: Date,
+): Promise<{ result: CheckResult; touched: string | null }> {
+  const account = await resolveAccount(state, tx, input.account);
+  const computed = await state.entitlements(account);
+  const snapshot = await state.catalog();
+  const entitlement = Object.hasOwn(computed.view.features, input.feature)
+    ? computed.view.features[input.feature]
+    : undefined;
+  const unsupported = (why: string) =>
+    new ApiError(422, "record_not_supported", `"${input.feature}" cannot be recorded by a check: ${why}.`, {
+      param: "record",
+    });
+  if (!entitlement || !computed.view.active || !entitlement.granted) {
+    const decision = decideCheck(entitlement, computed.view.active, input.quantity);
+    const result = toResult(
+      account,
+      input.feature,
+      decision,
+      upgradeFor(computed, snapshot, entitlement, decision),
+      false,
+    );
+    await recordDenial(tx, result, input.quantity, at);
+    return { result, touched: null };
+  }
+  let used: number;
+  let write: () => Promise<void>;
+  if (entitlement.kind === "metered") {
+    const meterKey = snapshot?.catalog.features[input.feature]?.meter;
+    const meter = meterKey ? snapshot?.meters[meterKey] : undefined;
+    if (!meterKey || !meter) throw unsupported("it has no meter");
+    if (meter.aggregation !== "count" && meter.aggregation !== "sum")
+      throw unsupported(`its meter takes the ${meter.aggregation} of events; send events instead`);
+    const start = usageWindowAt(
+      meter.reset,
+      computed.profile.subscription?.cycle ?? null,
+      at,
+    ).start.toISOString();
+    const day = dayOf(at);
+    // Lock today's row of the window (created if absent); every writer of this window's usage by
+    // check takes the same lock, so the total read under it is the one the decision is made on.
+    await queryRows(
+      tx,
+      sql`
+      insert into usage_counters (account_id, meter, period_start, day, aggregation, value, updated_at)
+      values (${account.id}, ${meterKey}, ${start}::timestamptz, ${day}::date, ${meter.aggregation}, 0, ${at.toISOString()}::timestamptz)
+      on conflict do nothing`,
+    );
+    await queryRows(
+      tx,
+      sql`
+      select 1 from usage_counters
+      where account_id = ${account.id} and meter = ${meterKey} and period_start = ${start}::timestamptz and day = ${day}::date
+      for update`,
+    );
+    const [total] = await queryRows<{ value: string | null }>(
+      tx,
+      sql`
+      select sum(value) as value from usage_counters
+      where account_id = ${account.id} and meter = ${meterKey} and period_start = ${start}::timestamptz`,
+    );
+    used = Number(total?.value ?? 0);
+    write = async () => {
+      await tx.execute(sql`
+        update usage_counters set value = value + ${input.quantity}, updated_at = ${at.toISOString()}::timestamptz
+        where account_id = ${account.id} and meter = ${meterKey} and period_start = ${start}::timestamptz and day = ${day}::date`);
+    };
+  } else if (entitlement.kind === "limit") {
+    const locked = await queryRows<{ value: string }>(
+      tx,
+      sql`
+      with ensure as (
+        insert into usage_gauges (account_id, feature, value, updated_at)
+        values (${account.id}, ${input.feature}, 0, ${at.toISOString()}::timestamptz)
+        on conflict do nothing
+      )
+      select value from usage_gauges where account_id = ${account.id} and feature = ${input.feature} for update`,
+    );
+    used = Number(locked[0]?.value ?? 0);
+    write = async () => {
+      await tx.execute(sql`
+        insert into usage_gauges (account_id, feature, value, updated_at)
+        values (${account.id}, ${input.feature}, ${input.quantity}, ${at.toISOString()}::timestamptz)
+        on conflict (account_id, feature) do update set
+          value = usage_gauges.value + excluded.value, updated_at = excluded.updated_at`);
+    };
+  } else {
+    throw unsupported(
+      entitlement.kind === "seats" ? "seats are taken by inviting members" : "a boolean feature has no usage",
+    );
+  }
+  const fresh = { ...entitlement, used };
+  const decision = decideCheck(fresh, true, input.quantity);
+  if (!decision.allowed) {
+    const result = toResult(
+      account,
+      input.feature,
+      decision,
+      upgradeFor(computed, snapshot, fresh, decision),
+      false,
+    );
+    await recordDenial(tx, result, input.quantity, at);
+    return { result, touched: null };
+  }
+  await write();
+  await recordEvent(tx, {
+    type: "usage.recorded",
+    accountId: account.id,
+    data: { accounts: [account.id], feature: input.feature, quantity: input.quantity, by: "check" },
+    at,
+  });
+  const after = decideCheck({ ...fresh, used: used + input.quantity }, true, 0);
+  const result = toResult(
+    account,
+    input.feature,
+    { ...decision, used: after.used, remaining: after.remaining, ratio: after.ratio },
+    upgradeFor(computed, snapshot, fresh, decision),
+    true,
+  );
+  return { result, touched: account.id };
+}
+
+export async function entitlementsOf(state: MeteringState, ref: string): Promise<EntitlementsView> {
+  const account = await resolveAccount(state, state.db, ref);
+  return (await state.entitlements(account)).view;
+}
+
+export async function setGauge(
+  tx: Tx,
+  state: MeteringState,
+  accountId: string,
+  feature: string,
+  value: number,
+  at: Date,
+): Promise<EntitlementsView["features"][string]> {
+  const account = (await state.resolveAccounts(tx, [accountId])).get(accountId);
+  if (!account || account.id !== accountId) throw notFound("account", accountId);
+  const snapshot = await state.catalog();
+  const definition = snapshot?.catalog.features[feature];
+  if (!definition || !Object.hasOwn(snapshot.catalog.features, feature))
+    throw new ApiError(404, "unknown_feature", `No feature "${feature}" in the catalog.`, {
+      param: "feature",
+    });
+  if (definition.kind !== "limit")
+    throw new ApiError(
+      422,
+      "not_a_limit_feature",
+      `"${feature}" is a ${definition.kind} feature: only limit features take a reported value${definition.kind === "metered" ? " (send usage events instead)" : ""}.`,
+      { param: "feature" },
+    );
+  await tx.execute(sql`
+    insert into usage_gauges (account_id, feature, value, updated_at)
+    values (${accountId}, ${feature}, ${value}, ${at.toISOString()}::timestamptz)
+    on conflict (account_id, feature) do update set value = excluded.value, updated_at = excluded.updated_at`);
+  await recordEvent(tx, { type: "usage.gauge_set", accountId, data: { feature, value }, at });
+  const computed = await state.entitlements(account);
+  const current = computed.view.features[feature] as Entitlement;
+  return { ...current, used: value };
+}
+
+const HISTORY_DAYS = 92;
+
+/** Usage for people: each feature's use against its limit in the current window, and daily history. */
+export async function usageReport(state: MeteringState, accountId: string, at: Date): Promise<UsageView> {
+  const account = (await state.resolveAccounts(state.db, [accountId])).get(accountId);
+  if (!account || account.id !== accountId) throw notFound("account", accountId);
+  const computed = await state.entitlements(account);
+  const snapshot = await state.catalog();
+  const cycle = computed.profile.subscription?.cycle ?? null;
+  const period = cycle ? usageWindowAt("billing_period", cycle, at) : null;
+  const meterOf = (feature: string) => snapshot?.catalog.features[feature]?.meter;
+  const metered = Object.values(computed.view.features).filter(
+    (f) => f.kind === "metered" && meterOf(f.feature),
+  );
+  const floor = new Date(at.getTime() - HISTORY_DAYS * 86_400_000);
+  const starts = metered.map((f) => (f.period_start ? new Date(f.period_start) : floor));
+  const earliest = new Date(Math.min(at.getTime(), ...starts.map((s) => s.getTime())));
+  const from = dayOf(earliest < floor ? floor : earliest);
+  const rows =
+    metered.length === 0
+      ? []
+      : await state.db
+          .select({
+            meter: usageCounters.meter,
+            day: usageCounters.day,
+            value: sql<string>`case when min(${usageCounters.aggregation}) = 'max' then max(${usageCounters.value}) else sum(${usageCounters.value}) end`,
+          })
+          .from(usageCounters)
+          .where(
+            and(
+              eq(usageCounters.accountId, account.id),
+              inArray(
+                usageCounters.meter,
+                metered.map((f) => meterOf(f.feature) as string),
+              ),
+              gte(usageCounters.day, from),
+            ),
+          )
+          .groupBy(usageCounters.meter, usageCounters.day);
+  const today = dayOf(at);
+  return {
+    object: "usage",
+    account: account.id,
+    period: period?.end ? { start: period.start.toISOString(), end: period.end.toISOString() } : null,
+    features: Object.values(computed.view.features)
+      .filter((f) => f.kind !== "boolean")
+      .map((f) => {
+        const meter = meterOf(f.feature);
+        let daily: { date: string; value: number }[] | null = null;
+        if (f.kind === "metered" && meter) {
+          const start = f.period_start ? new Date(f.period_start) : floor;
+          const values = new Map(rows.filter((r) => r.meter === meter).map((r) => [r.day, Number(r.value)]));
+          daily = [];
+          for (
+            let t = (start < floor ? floor : start).getTime();
+            dayOf(new Date(t)) <= today;
+            t += 86_400_000
+          ) {
+            const date = dayOf(new Date(t));
+            daily.push({ date, value: values.get(date) ?? 0 });
+          }
+        }
+        const used = f.used ?? 0;
+        return {
+          feature: f.feature,
+          kind: f.kind,
+          name: f.name,
+          used,
+          limit: f.limit,
+          unlimited: f.unlimited,
+          ratio: f.limit === null ? null : f.limit > 0 ? used / f.limit : 1,
+          period_start: f.period_start,
+          resets_at: f.resets_at,
+          daily,
+        };
+      }),
+  };
+}

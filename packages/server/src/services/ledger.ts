@@ -1,0 +1,98 @@
+import { asc, eq, sql } from "drizzle-orm";
+import type { Executor } from "../db/client.ts";
+import { checkouts, invoices, ledgerEntries } from "../db/schema/index.ts";
+import { findAccount } from "./accounts.ts";
+
+/**
+ * The ledger as finance reads it, and the invariants that tie it to the invoices and the payments
+ * (checked by the tests after every scenario and by the checkout benchmark after its run):
+ * - every posting (source) sums to 0, so the whole ledger sums to 0;
+ * - revenue = −Σ invoice subtotals; receivable = Σ (amount due − amount paid) = 0 when all are paid;
+ * - cash = Σ amounts of succeeded checkouts = what the gateway collected;
+ * - customer_credit = −(credit carried − credit applied), never positive (we owe, never the reverse).
+ */
+export async function accountLedger(db: Executor, accountId: string) {
+  await findAccount(db, accountId);
+  const entries = await db
+    .select()
+    .from(ledgerEntries)
+    .where(eq(ledgerEntries.accountId, accountId))
+    .orderBy(asc(ledgerEntries.seq));
+  const balances: Record<string, Record<string, number>> = {};
+  for (const e of entries) {
+    const byCurrency = balances[e.currency] ?? {};
+    balances[e.currency] = byCurrency;
+    byCurrency[e.ledgerAccount] = (byCurrency[e.ledgerAccount] ?? 0) + e.amount;
+  }
+  return {
+    object: "ledger" as const,
+    account: accountId,
+    balances,
+    credit_balance: Object.fromEntries(
+      Object.entries(balances).map(([c, b]) => [c, -(b.customer_credit ?? 0)]),
+    ),
+    entries: entries.map((e) => ({
+      source: e.source,
+      invoice: e.invoiceId,
+      checkout: e.checkoutId,
+      ledger_account: e.ledgerAccount,
+      amount: e.amount,
+      currency: e.currency,
+      created: e.createdAt.toISOString(),
+    })),
+  };
+}
+
+export interface LedgerCheck {
+  readonly ok: boolean;
+  readonly problems: readonly string[];
+  readonly totals: { revenue: number; receivable: number; cash: number; customerCredit: number };
+}
+
+/** Reconciles the whole ledger against the invoices and the succeeded checkouts. */
+export async function checkLedger(db: Executor): Promise<LedgerCheck> {
+  const problems: string[] = [];
+  const unbalanced = await db
+    .select({ source: ledgerEntries.source, total: sql<string>`sum(${ledgerEntries.amount})` })
+    .from(ledgerEntries)
+    .groupBy(ledgerEntries.source)
+    .having(sql`sum(${ledgerEntries.amount}) <> 0`);
+  for (const u of unbalanced) problems.push(`posting ${u.source} sums to ${u.total}`);
+  const sum = async (account: string) => {
+    const [row] = await db
+      .select({ total: sql<string>`coalesce(sum(${ledgerEntries.amount}), 0)` })
+      .from(ledgerEntries)
+      .where(eq(ledgerEntries.ledgerAccount, account));
+    return Number(row?.total ?? 0);
+  };
+  const totals = {
+    revenue: await sum("revenue"),
+    receivable: await sum("receivable"),
+    cash: await sum("cash"),
+    customerCredit: await sum("customer_credit"),
+  };
+  const [inv] = await db
+    .select({
+      subtotal: sql<string>`coalesce(sum(${invoices.subtotal}), 0)`,
+      open: sql<string>`coalesce(sum(${invoices.amountDue} - ${invoices.amountPaid}), 0)`,
+      paid: sql<string>`coalesce(sum(${invoices.amountPaid}), 0)`,
+      carried: sql<string>`coalesce(sum(${invoices.creditAdded} - ${invoices.creditApplied}), 0)`,
+    })
+    .from(invoices);
+  const [paid] = await db
+    .select({ total: sql<string>`coalesce(sum(${checkouts.amount}), 0)` })
+    .from(checkouts)
+    .where(eq(checkouts.status, "succeeded"));
+  if (totals.revenue !== -Number(inv?.subtotal))
+    problems.push(`revenue ${totals.revenue} ≠ −Σ subtotals ${inv?.subtotal}`);
+  if (totals.receivable !== Number(inv?.open))
+    problems.push(`receivable ${totals.receivable} ≠ Σ open ${inv?.open}`);
+  if (totals.cash !== Number(inv?.paid))
+    problems.push(`cash ${totals.cash} ≠ Σ invoice payments ${inv?.paid}`);
+  if (totals.cash !== Number(paid?.total))
+    problems.push(`cash ${totals.cash} ≠ Σ succeeded checkouts ${paid?.total}`);
+  if (totals.customerCredit !== -Number(inv?.carried))
+    problems.push(`customer_credit ${totals.customerCredit} ≠ −Σ carried credit ${inv?.carried}`);
+  if (totals.customerCredit > 0) problems.push(`customer_credit is ${totals.customerCredit} > 0`);
+  return { ok: problems.length === 0, problems, totals };
+}

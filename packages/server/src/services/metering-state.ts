@@ -1,0 +1,501 @@
+import {
+  type AccountUsage,
+  computeEntitlements,
+  DEFAULT_TIMING,
+  type EntitlementSubscription,
+  type EntitlementsView,
+  type MeterDefinition,
+  metersByEvent,
+  type ResolvedCatalog,
+  type SubscriptionShape,
+  usageWindowAt,
+} from "@uptier/core";
+import { and, eq, gte, inArray, or, type SQL, sql } from "drizzle-orm";
+import type { Db, Executor, Tx } from "../db/client.ts";
+import { accounts, domainEvents, usageCounters, usageGauges } from "../db/schema/index.ts";
+import type { Clock } from "../http/route-kit.ts";
+import { newId } from "../ids.ts";
+import { currentCatalog } from "./catalog.ts";
+import { recordEvent } from "./outbox.ts";
+import { liveSubscriptionsOf } from "./subscription-records.ts";
+import { seatsInUse } from "./subscriptions.ts";
+
+/** Runs raw SQL and returns its rows, whichever driver is underneath (pg and PGlite both answer `rows`). */
+export async function queryRows<T>(db: Executor, query: SQL): Promise<T[]> {
+  const result = (await db.execute(query)) as unknown as { rows: T[] };
+  return result.rows;
+}
+
+export interface MeteringOptions {
+  /** late events count in their own period for this long (default 7 days) */
+  readonly lateWindowMs: number;
+  /** clock skew tolerated for future timestamps (default 5 minutes) */
+  readonly futureToleranceMs: number;
+  /** events for an account Uptier does not know: reject them, or create the account (by external id) */
+  readonly unknownAccounts: "reject" | "create";
+  /** how often the domain-event log is read for invalidations (default 100 ms) */
+  readonly pollIntervalMs: number;
+  /** a cached entitlement is recomputed at least this often, whatever happens (default 60 s) */
+  readonly cacheTtlMs: number;
+}
+
+export const DEFAULT_METERING: MeteringOptions = {
+  lateWindowMs: DEFAULT_TIMING.lateWindowMs,
+  futureToleranceMs: DEFAULT_TIMING.futureToleranceMs,
+  unknownAccounts: "reject",
+  pollIntervalMs: 100,
+  cacheTtlMs: 60_000,
+};
+
+export interface AccountRef {
+  readonly id: string;
+  readonly externalId: string;
+}
+
+export interface CatalogSnapshot {
+  readonly version: number;
+  readonly catalog: ResolvedCatalog;
+  readonly meters: Readonly<Record<string, MeterDefinition>>;
+  readonly byEvent: ReturnType<typeof metersByEvent>;
+}
+
+export interface Profile {
+  readonly account: AccountRef;
+  readonly subscription: EntitlementSubscription | null;
+  readonly shape: SubscriptionShape | null;
+  readonly expiresAt: number;
+}
+
+export interface Computed {
+  readonly profile: Profile;
+  readonly usage: AccountUsage;
+  readonly view: EntitlementsView;
+  readonly expiresAt: number;
+}
+
+/** What changed, as the SDK stream and the cache see it. */
+export type Invalidation = { readonly accounts: readonly string[] } | { readonly all: true };
+
+interface Entry {
+  gen: number;
+  profile?: Promise<Profile> | undefined;
+  profileValue?: Profile | undefined;
+  computed?: Promise<Computed> | undefined;
+  computedValue?: Computed | undefined;
+}
+
+/** Domain events that change nothing an entitlement is computed from. */
+const NOT_STATE_CHANGES = new Set(["entitlement.denied"]);
+/** Domain events that change usage only (the plan part of the cache stays). */
+const USAGE_ONLY = /^(usage\.|member\.)/;
+
+const MAX_REFS = 200_000;
+
+/**
+ * The server's in-memory entitlement cache, the account-reference directory and the watcher of the
+ * domain-event log that invalidates them. Checks are answered from memory; any committed change —
+ * in this process or another node — reaches the cache through the outbox (domain_events) within a
+ * poll interval, and this process's own writes invalidate it at once. A TTL and the instant at
+ * which a usage window or the billing period ends bound the age of any entry.
+ */
+export class MeteringState {
+  readonly options: MeteringOptions;
+  private readonly entries = new Map<string, Entry>();
+  private readonly refs = new Map<string, AccountRef>();
+  private catalogPromise: Promise<CatalogSnapshot | null> | null = null;
+  private catalogValue: CatalogSnapshot | null = null;
+  private readonly listeners = new Set<(change: Invalidation) => void>();
+  private timer: NodeJS.Timeout | null = null;
+  private lastSeq = -1;
+  private readonly pending = new Map<number, number>();
+  private polling: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(
+    readonly db: Db,
+    readonly clock: Clock,
+    options: Partial<MeteringOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_METERING, ...options };
+  }
+
+  // ---- the catalog ----------------------------------------------------------------------------
+
+  async catalog(db: Executor = this.db): Promise<CatalogSnapshot | null> {
+    if (this.catalogValue) return this.catalogValue;
+    if (!this.catalogPromise || db !== this.db) {
+      if (db !== this.db) return snapshotOf(await currentCatalog(db));
+      const p = currentCatalog(this.db).then((current) => {
+        const snapshot = snapshotOf(current);
+        if (this.catalogPromise === p) this.catalogValue = snapshot;
+        return snapshot;
+      });
+      this.catalogPromise = p;
+      p.catch(() => {
+        if (this.catalogPromise === p) this.catalogPromise = null;
+      });
+    }
+    return this.catalogPromise;
+  }
+
+  // ---- accounts by id or external id --------------------------------------------------------------
+
+  /** Resolves account references (acct_… ids or external ids); unknown ones are absent from the map. */
+  async resolveAccounts(db: Executor, refs: Iterable<string>): Promise<Map<string, AccountRef>> {
+    const found = new Map<string, AccountRef>();
+    const missing: string[] = [];
+    for (const ref of new Set(refs)) {
+      const hit = this.refs.get(ref);
+      if (hit) found.set(ref, hit);
+      else missing.push(ref);
+    }
+    if (missing.length === 0) return found;
+    const rows = await db
+      .select({ id: accounts.id, externalId: accounts.externalId })
+      .from(accounts)
+      .where(or(inArray(accounts.id, missing), inArray(accounts.externalId, missing)));
+    if (this.refs.size > MAX_REFS) this.refs.clear();
+    for (const ref of missing) {
+      // An id match wins over an external-id match.
+      const row = rows.find((r) => r.id === ref) ?? rows.find((r) => r.externalId === ref);
+      if (!row) continue;
+      found.set(ref, row);
+      this.refs.set(ref, row);
+    }
+    return found;
+  }
+
+  /** Creates accounts for unknown external ids (the auto-create policy), in the caller's transaction. */
+  async createAccounts(tx: Tx, externalIds: readonly string[], at: Date): Promise<Map<string, AccountRef>> {
+    const created = new Map<string, AccountRef>();
+    const sorted = [...new Set(externalIds)].sort();
+    if (sorted.length === 0) return created;
+    const inserted = await tx
+      .insert(accounts)
+      .values(
+        sorted.map((externalId) => ({
+          id: newId("account", at),
+          externalId,
+          name: externalId,
+          properties: { created_by: "usage_event" },
+          createdAt: at,
+          updatedAt: at,
+        })),
+      )
+      .onConflictDoNothing({ target: accounts.externalId })
+      .returning({ id: accounts.id, externalId: accounts.externalId });
+    for (const row of inserted) {
+      created.set(row.externalId, row);
+      await recordEvent(tx, {
+        type: "account.created",
+        accountId: row.id,
+        data: { external_id: row.externalId, name: row.externalId, created_by: "usage_event" },
+        at,
+      });
+    }
+    // Created concurrently by another request: read them.
+    const raced = sorted.filter((e) => !created.has(e));
+    if (raced.length > 0) {
+      const rows = await tx
+        .select({ id: accounts.id, externalId: accounts.externalId })
+        .from(accounts)
+        .where(inArray(accounts.externalId, raced));
+      for (const row of rows) created.set(row.externalId, row);
+    }
+    return created;
+  }
+
+  // ---- per-account state ------------------------------------------------------------------------
+
+  private entry(accountId: string): Entry {
+    let e = this.entries.get(accountId);
+    if (!e) {
+      e = { gen: 0 };
+      this.entries.set(accountId, e);
+    }
+    return e;
+  }
+
+  /** The account's live subscription as the cache knows it (plan, add-ons, billing cycle). */
+  async profile(account: AccountRef, db: Executor = this.db): Promise<Profile> {
+    const e = this.entry(account.id);
+    const now = this.clock().getTime();
+    if (e.profileValue && e.profileValue.expiresAt > now) return e.profileValue;
+    // Inside a transaction: read through it, and do not cache what may yet roll back.
+    if (db !== this.db) return this.loadProfile(account, db);
+    if (!e.profile || (e.profileValue && e.profileValue.expiresAt <= now)) {
+      const gen = e.gen;
+      const p = this.loadProfile(account);
+      e.profile = p;
+      e.profileValue = undefined;
+      p.then(
+        (value) => {
+          if (e.gen === gen && e.profile === p) e.profileValue = value;
+        },
+        () => {
+          if (e.profile === p) e.profile = undefined;
+        },
+      );
+    }
+    return e.profile;
+  }
+
+  private async loadProfile(account: AccountRef, db: Executor = this.db): Promise<Profile> {
+    const at = this.clock();
+    const live = (await liveSubscriptionsOf(db, [account.id], at)).get(account.id);
+    const ttl = at.getTime() + this.options.cacheTtlMs;
+    if (!live) return { account, subscription: null, shape: null, expiresAt: ttl };
+    const { row, state, shape } = live;
+    const ends = [state.currentPeriodEnd, row.cancelAt, row.trialEnd]
+      .filter((d): d is Date => d !== null && d.getTime() > at.getTime())
+      .map((d) => d.getTime());
+    return {
+      account,
+      shape,
+      subscription: {
+        status: state.status,
+        shape,
+        cycle: { anchor: row.billingCycleAnchor, interval: shape.interval },
+        currentPeriodEnd: state.currentPeriodEnd,
+        currency: row.currency,
+      },
+      expiresAt: Math.min(ttl, ...ends),
+    };
+  }
+
+  /** The account's entitlements now, from the cache or computed afresh. */
+  async entitlements(account: AccountRef): Promise<Computed> {
+    const e = this.entry(account.id);
+    const now = this.clock().getTime();
+    const cached = e.computedValue;
+    if (cached && cached.expiresAt > now) return cached;
+    if (!e.computed || (cached && cached.expiresAt <= now)) {
+      const gen = e.gen;
+      const p = this.compute(account);
+      e.computed = p;
+      e.computedValue = undefined;
+      p.then(
+        (value) => {
+          if (e.gen === gen && e.computed === p) e.computedValue = value;
+        },
+        () => {
+          if (e.computed === p) e.computed = undefined;
+        },
+      );
+    }
+    return e.computed;
+  }
+
+  private async compute(account: AccountRef): Promise<Computed> {
+    const [snapshot, profile] = await Promise.all([this.catalog(), this.profile(account)]);
+    const at = this.clock();
+    const usage = await this.loadUsage(this.db, account.id, profile, snapshot, at);
+    return this.assemble(profile, snapshot, usage, at);
+  }
+
+  /** Computes entitlements from given usage (the record path reads usage under a lock, then calls this). */
+  assemble(profile: Profile, snapshot: CatalogSnapshot | null, usage: AccountUsage, at: Date): Computed {
+    const view = computeEntitlements({
+      account: profile.account,
+      features: snapshot?.catalog.features ?? {},
+      meters: snapshot?.meters ?? {},
+      subscription: profile.subscription,
+      usage,
+      at,
+    });
+    const validUntil = view.valid_until ? Date.parse(view.valid_until) : Number.POSITIVE_INFINITY;
+    return { profile, usage, view, expiresAt: Math.min(profile.expiresAt, validUntil) };
+  }
+
+  /** Meter totals in each meter's current window, reported gauges and seats in use. */
+  async loadUsage(
+    db: Executor,
+    accountId: string,
+    profile: Profile,
+    snapshot: CatalogSnapshot | null,
+    at: Date,
+  ): Promise<AccountUsage> {
+    const windows = Object.entries(snapshot?.meters ?? {}).map(([key, meter]) => ({
+      key,
+      start: usageWindowAt(meter.reset, profile.subscription?.cycle ?? null, at).start,
+    }));
+    const earliest = windows.reduce<Date | null>((m, w) => (m && m < w.start ? m : w.start), null);
+    const [counterRows, gaugeRows, seats] = await Promise.all([
+      windows.length === 0 || !earliest
+        ? Promise.resolve([])
+        : db
+            .select({
+              meter: usageCounters.meter,
+              start: usageCounters.periodStart,
+              // a window's total: the sum of its days, or the largest day for max meters
+              value: sql<string>`case when min(${usageCounters.aggregation}) = 'max' then max(${usageCounters.value}) else sum(${usageCounters.value}) end`,
+            })
+            .from(usageCounters)
+            .where(
+              and(
+                eq(usageCounters.accountId, accountId),
+                inArray(
+                  usageCounters.meter,
+                  windows.map((w) => w.key),
+                ),
+                gte(usageCounters.periodStart, earliest),
+              ),
+            )
+            .groupBy(usageCounters.meter, usageCounters.periodStart),
+      db
+        .select({ feature: usageGauges.feature, value: usageGauges.value })
+        .from(usageGauges)
+        .where(eq(usageGauges.accountId, accountId)),
+      seatsInUse(db, accountId),
+    ]);
+    const meters: Record<string, number> = {};
+    for (const w of windows) {
+      const row = counterRows.find((r) => r.meter === w.key && r.start.getTime() === w.start.getTime());
+      meters[w.key] = row ? Number(row.value) : 0;
+    }
+    const gauges: Record<string, number> = {};
+    for (const g of gaugeRows) gauges[g.feature] = Number(g.value);
+    return { meters, gauges, seats };
+  }
+
+  // ---- invalidation ---------------------------------------------------------------------------
+
+  /** Drops what an account's change made stale, and tells the SDK streams. */
+  invalidate(accountIds: Iterable<string>, scope: "usage" | "all" = "all"): void {
+    const list: string[] = [];
+    for (const id of accountIds) {
+      list.push(id);
+      const e = this.entries.get(id);
+      if (!e) continue;
+      e.gen += 1;
+      e.computed = undefined;
+      e.computedValue = undefined;
+      if (scope === "all") {
+        e.profile = undefined;
+        e.profileValue = undefined;
+      }
+    }
+    if (list.length > 0) this.emit({ accounts: list });
+  }
+
+  invalidateEverything(): void {
+    for (const e of this.entries.values()) e.gen += 1;
+    this.entries.clear();
+    this.catalogPromise = null;
+    this.catalogValue = null;
+    this.emit({ all: true });
+  }
+
+  subscribe(listener: (change: Invalidation) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(change: Invalidation): void {
+    for (const listener of this.listeners) listener(change);
+  }
+
+  /** Starts reading the domain-event log from its current end. */
+  async start(): Promise<void> {
+    const [row] = await this.db
+      .select({ seq: sql<number>`coalesce(max(${domainEvents.seq}), 0)`.mapWith(Number) })
+      .from(domainEvents);
+    this.lastSeq = row?.seq ?? 0;
+    const tick = () => {
+      if (this.closed) return;
+      if (this.polling) {
+        this.timer = setTimeout(tick, this.options.pollIntervalMs);
+        return;
+      }
+      this.polling = this.poll()
+        .catch(() => {})
+        .finally(() => {
+          this.polling = null;
+          if (!this.closed) this.timer = setTimeout(tick, this.options.pollIntervalMs);
+        });
+    };
+    this.timer = setTimeout(tick, this.options.pollIntervalMs);
+    this.timer.unref();
+  }
+
+  /**
+   * Reads the log now, after a write of this process committed, so the next request (from the same
+   * client or any other) sees the change: read-your-writes on one node; other nodes within a poll.
+   */
+  async catchUp(): Promise<void> {
+    while (this.polling) await this.polling;
+    if (this.closed) return;
+    this.polling = this.poll().finally(() => {
+      this.polling = null;
+    });
+    await this.polling;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.polling;
+    this.listeners.clear();
+  }
+
+  /**
+   * Reads domain events after the last one seen. Sequence numbers are handed out at insert and
+   * committed in any order, so a gap may be a transaction still in flight: gaps are re-read for a
+   * while (10 s) before they are given up.
+   */
+  async poll(): Promise<void> {
+    const now = Date.now();
+    for (const [seq, since] of this.pending) if (now - since > 10_000) this.pending.delete(seq);
+    const gaps = [...this.pending.keys()];
+    const rows = await this.db
+      .select({
+        seq: domainEvents.seq,
+        accountId: domainEvents.accountId,
+        type: domainEvents.type,
+        data: domainEvents.data,
+      })
+      .from(domainEvents)
+      .where(
+        gaps.length > 0
+          ? or(sql`${domainEvents.seq} > ${this.lastSeq}`, inArray(domainEvents.seq, gaps))
+          : sql`${domainEvents.seq} > ${this.lastSeq}`,
+      )
+      .orderBy(domainEvents.seq)
+      .limit(2000);
+    const usage = new Set<string>();
+    const all = new Set<string>();
+    let everything = false;
+    for (const row of rows) {
+      this.pending.delete(row.seq);
+      if (row.seq > this.lastSeq) {
+        for (let missing = this.lastSeq + 1; missing < row.seq && this.pending.size < 10_000; missing++)
+          this.pending.set(missing, now);
+        this.lastSeq = row.seq;
+      }
+      if (NOT_STATE_CHANGES.has(row.type)) continue;
+      if (row.type === "catalog.applied") everything = true;
+      const touched = row.accountId ? [row.accountId] : accountsIn(row.data);
+      for (const id of touched) (USAGE_ONLY.test(row.type) ? usage : all).add(id);
+    }
+    if (everything) return this.invalidateEverything();
+    for (const id of all) usage.delete(id);
+    if (all.size > 0) this.invalidate(all, "all");
+    if (usage.size > 0) this.invalidate(usage, "usage");
+  }
+}
+
+function snapshotOf(current: { version: number; catalog: ResolvedCatalog } | null): CatalogSnapshot | null {
+  return current
+    ? {
+        version: current.version,
+        catalog: current.catalog,
+        meters: current.catalog.meters,
+        byEvent: metersByEvent(current.catalog.meters),
+      }
+    : null;
+}
+
+function accountsIn(data: unknown): string[] {
+  const list = (data as { accounts?: unknown } | null)?.accounts;
+  return Array.isArray(list) ? list.filter((a): a is string => typeof a === "string") : [];
+}

@@ -1,0 +1,161 @@
+import { and, desc, eq, isNull } from "drizzle-orm";
+import { z } from "zod";
+import type { Executor, Tx } from "../db/client.ts";
+import { paymentMethods } from "../db/schema/index.ts";
+import { SANDBOX_CARDS } from "../gateways/sandbox.ts";
+import { ApiError, notFound } from "../http/problem.ts";
+import { findAccount } from "./accounts.ts";
+import { type BillingContext, billingId } from "./billing-context.ts";
+import { recordEvent } from "./outbox.ts";
+
+/**
+ * Stored payment methods are gateway tokens only: a card number never reaches Uptier (the browser
+ * gives it to the gateway, which returns a token). Anything that looks like a card number is refused.
+ */
+export const AttachPaymentMethodInput = z
+  .object({
+    gateway: z.enum(["sandbox", "stripe"]).optional().describe("Defaults to the deployment's gateway"),
+    token: z
+      .string()
+      .min(3)
+      .max(255)
+      .regex(/^[A-Za-z0-9_]+$/, "must be a gateway token such as pm_… (letters, digits, underscores)")
+      .describe("The gateway's token: Stripe pm_…, or a sandbox test token"),
+    customer: z.string().min(1).max(255).optional().describe("The gateway's customer (Stripe cus_…)"),
+    brand: z.string().max(40).optional(),
+    last4: z
+      .string()
+      .regex(/^\d{4}$/)
+      .optional(),
+    exp_month: z.number().int().min(1).max(12).optional(),
+    exp_year: z.number().int().min(2000).max(2100).optional(),
+    default: z.boolean().optional().describe("Make it the account's default (the first one always is)"),
+  })
+  .strict();
+
+type Row = typeof paymentMethods.$inferSelect;
+
+export function paymentMethodView(row: Row) {
+  return {
+    id: row.id,
+    object: "payment_method" as const,
+    account: row.accountId,
+    gateway: row.gateway,
+    brand: row.brand,
+    last4: row.last4,
+    exp_month: row.expMonth,
+    exp_year: row.expYear,
+    default: row.isDefault && row.detachedAt === null,
+    created: row.createdAt.toISOString(),
+    detached_at: row.detachedAt?.toISOString() ?? null,
+  };
+}
+
+export async function attachPaymentMethod(
+  tx: Tx,
+  billing: BillingContext,
+  accountId: string,
+  input: z.infer<typeof AttachPaymentMethodInput>,
+  at: Date,
+) {
+  await findAccount(tx, accountId);
+  if (/^\d{12,19}$/.test(input.token))
+    throw new ApiError(400, "card_number_not_accepted", "Send the gateway's token, never a card number.", {
+      param: "token",
+    });
+  const gateway = input.gateway ?? billing.gateways.defaultGateway;
+  if (!billing.gateways.get(gateway))
+    throw new ApiError(422, "gateway_not_configured", `The ${gateway} gateway is not configured here.`, {
+      param: "gateway",
+    });
+  const card = gateway === "sandbox" ? SANDBOX_CARDS[input.token] : undefined;
+  if (gateway === "sandbox" && !card)
+    throw new ApiError(422, "invalid_payment_method", `"${input.token}" is not a sandbox test token.`, {
+      param: "token",
+    });
+  // Lock the account's methods so two attaches cannot both become the default.
+  const existing = await tx
+    .select()
+    .from(paymentMethods)
+    .where(and(eq(paymentMethods.accountId, accountId), isNull(paymentMethods.detachedAt)))
+    .for("update");
+  const makeDefault = input.default === true || !existing.some((m) => m.isDefault);
+  if (makeDefault)
+    await tx
+      .update(paymentMethods)
+      .set({ isDefault: false })
+      .where(and(eq(paymentMethods.accountId, accountId), eq(paymentMethods.isDefault, true)));
+  const [row] = await tx
+    .insert(paymentMethods)
+    .values({
+      id: billingId("paymentMethod", at),
+      accountId,
+      gateway,
+      token: input.token,
+      customerRef: input.customer ?? null,
+      brand: input.brand ?? card?.brand ?? null,
+      last4: input.last4 ?? card?.last4 ?? null,
+      expMonth: input.exp_month ?? card?.expMonth ?? null,
+      expYear: input.exp_year ?? card?.expYear ?? null,
+      isDefault: makeDefault,
+      createdAt: at,
+    })
+    .returning();
+  const view = paymentMethodView(row as Row);
+  await recordEvent(tx, { type: "payment_method.attached", accountId, data: { payment_method: view }, at });
+  return view;
+}
+
+export async function listPaymentMethods(db: Executor, accountId: string) {
+  await findAccount(db, accountId);
+  const rows = await db
+    .select()
+    .from(paymentMethods)
+    .where(and(eq(paymentMethods.accountId, accountId), isNull(paymentMethods.detachedAt)))
+    .orderBy(desc(paymentMethods.id));
+  return { object: "list" as const, data: rows.map(paymentMethodView), has_more: false, next_cursor: null };
+}
+
+export async function detachPaymentMethod(tx: Tx, accountId: string, id: string, at: Date) {
+  const [row] = await tx
+    .select()
+    .from(paymentMethods)
+    .where(and(eq(paymentMethods.accountId, accountId), eq(paymentMethods.id, id)));
+  if (!row || row.detachedAt) throw notFound("payment method", id);
+  const [updated] = await tx
+    .update(paymentMethods)
+    .set({ detachedAt: at, isDefault: false })
+    .where(eq(paymentMethods.id, id))
+    .returning();
+  const view = paymentMethodView(updated as Row);
+  await recordEvent(tx, { type: "payment_method.detached", accountId, data: { payment_method: view }, at });
+  return view;
+}
+
+/** The method a checkout charges: the one named, or the account's default. */
+export async function chargeableMethod(
+  db: Executor,
+  accountId: string,
+  id: string | undefined,
+): Promise<Row> {
+  const [row] = await db
+    .select()
+    .from(paymentMethods)
+    .where(
+      and(
+        eq(paymentMethods.accountId, accountId),
+        isNull(paymentMethods.detachedAt),
+        id ? eq(paymentMethods.id, id) : eq(paymentMethods.isDefault, true),
+      ),
+    );
+  if (!row)
+    throw id
+      ? notFound("payment method", id)
+      : new ApiError(
+          409,
+          "payment_method_required",
+          "The account has no default payment method to charge; attach one first.",
+          { param: "payment_method" },
+        );
+  return row;
+}

@@ -1,0 +1,416 @@
+import {
+  type AddOnDefinition,
+  type DowngradePolicy,
+  type ItemHistory,
+  type QuotePlan,
+  quoteChange,
+  type ResolvedPlan,
+  roundToSafeInteger,
+  type SubscribedAddOn,
+  type SubscriptionShape,
+  subscriptionItems,
+} from "@uptier/core";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
+import { z } from "zod";
+import type { Executor, Tx } from "../db/client.ts";
+import {
+  addOnVersions,
+  catalogVersions,
+  invoiceLines,
+  ledgerEntries,
+  planVersions,
+  quotes,
+  subscriptionAddOns,
+  subscriptions,
+} from "../db/schema/index.ts";
+import { ApiError, notFound } from "../http/problem.ts";
+import { findAccount } from "./accounts.ts";
+import { billingId } from "./billing-context.ts";
+import { applyDueScheduledChange } from "./scheduled-changes.ts";
+import { liveSubscriptionsOf, loadSubscriptions, type SubscriptionRecord } from "./subscription-records.ts";
+import { resolveAddOns, resolvePlan, seatsInUse } from "./subscriptions.ts";
+
+/**
+ * Quotes (Autumn's four layers): setup loads the subscription, prices and balances into one
+ * context; compute is core's pure `quoteChange`; the quote stores the result with the price
+ * versions it used (locked prices) and its frozen instant, so the checkout can run the same
+ * function on the same inputs and charge exactly what was shown.
+ */
+const CatalogKey = z.string().min(1).max(64);
+
+export const ChangeFields = z
+  .object({
+    plan: CatalogKey.optional().describe("The plan after the change"),
+    interval: z.enum(["month", "year"]).optional(),
+    seats: z.number().int().min(1).max(1_000_000).optional().describe("Total seats after the change"),
+    add_ons: z
+      .array(
+        z.object({ key: CatalogKey, quantity: z.number().int().min(1).max(1_000_000).default(1) }).strict(),
+      )
+      .max(50)
+      .optional()
+      .describe("The full list of add-ons after the change"),
+  })
+  .strict();
+
+export const CreateQuoteInput = ChangeFields.extend({
+  account: z.string().min(1).max(64).describe("Account id (acct_…)"),
+  expires_in: z
+    .number()
+    .int()
+    .min(60)
+    .max(86_400)
+    .default(900)
+    .describe("Seconds until the quote expires (default 15 minutes)"),
+}).strict();
+
+export const DEFAULT_QUOTE_TTL_SECONDS = 900;
+
+/** The change a quote prices, as stored: the price versions it locked. */
+export interface QuoteTarget {
+  readonly plan: string;
+  readonly planVersionId: string;
+  readonly interval: "month" | "year";
+  readonly seats: number;
+  readonly addOns: readonly { key: string; versionId: string; quantity: number }[];
+}
+
+export type QuotePurpose =
+  | { readonly type: "change" }
+  | { readonly type: "seat_for_invite"; readonly email: string };
+
+/** Everything the price of a change depends on, loaded once (setup). */
+export interface BillingState {
+  readonly record: SubscriptionRecord;
+  readonly seatsInUse: number;
+  readonly creditBalance: number;
+  readonly policy: DowngradePolicy;
+  readonly history: Record<string, ItemHistory>;
+}
+
+export async function downgradePolicy(db: Executor): Promise<DowngradePolicy> {
+  const [latest] = await db
+    .select({ document: catalogVersions.document })
+    .from(catalogVersions)
+    .orderBy(desc(catalogVersions.version))
+    .limit(1);
+  const policies = (latest?.document as { policies?: { downgrades?: DowngradePolicy } } | undefined)
+    ?.policies;
+  return policies?.downgrades ?? "period_end";
+}
+
+/** The account's credit balance: what the customer_credit liability holds for it (≥ 0). */
+export async function creditBalance(db: Executor, accountId: string, currency: string): Promise<number> {
+  const [row] = await db
+    .select({ total: sql<string>`coalesce(sum(${ledgerEntries.amount}), 0)` })
+    .from(ledgerEntries)
+    .where(
+      and(
+        eq(ledgerEntries.accountId, accountId),
+        eq(ledgerEntries.ledgerAccount, "customer_credit"),
+        eq(ledgerEntries.currency, currency),
+      ),
+    );
+  return -Number(row?.total ?? 0);
+}
+
+/**
+ * What was charged and credited per item in the current period, for the credit cap. The period's
+ * opening charge (the renewal) is counted as the item's full-period amount.
+ */
+async function periodHistory(db: Executor, record: SubscriptionRecord): Promise<Record<string, ItemHistory>> {
+  const end = record.state.currentPeriodEnd;
+  if (!end) return {};
+  const rows = await db
+    .select({
+      item: invoiceLines.item,
+      charged: sql<string>`coalesce(sum(case when ${invoiceLines.amount} > 0 then ${invoiceLines.amount} else 0 end), 0)`,
+      credited: sql<string>`coalesce(sum(case when ${invoiceLines.amount} < 0 then -${invoiceLines.amount} else 0 end), 0)`,
+    })
+    .from(invoiceLines)
+    .where(and(eq(invoiceLines.subscriptionId, record.id), eq(invoiceLines.periodEnd, end)))
+    .groupBy(invoiceLines.item);
+  if (rows.length === 0) return {};
+  const full = new Map(subscriptionItems(record.shape).map((i) => [i.key, roundToSafeInteger(i.full)]));
+  return Object.fromEntries(
+    rows.map((r) => [
+      r.item,
+      { charged: (full.get(r.item) ?? 0) + Number(r.charged), credited: Number(r.credited) },
+    ]),
+  );
+}
+
+export async function loadBillingState(db: Executor, record: SubscriptionRecord): Promise<BillingState> {
+  // One after the other: inside a transaction they share one connection anyway.
+  const used = await seatsInUse(db, record.row.accountId);
+  const balance = await creditBalance(db, record.row.accountId, record.currency);
+  const policy = await downgradePolicy(db);
+  const history = await periodHistory(db, record);
+  return { record, seatsInUse: used, creditBalance: balance, policy, history };
+}
+
+export async function liveSubscriptionOf(
+  db: Executor,
+  accountId: string,
+  at: Date,
+): Promise<SubscriptionRecord> {
+  const live = (await liveSubscriptionsOf(db, [accountId], at)).get(accountId);
+  if (!live)
+    throw new ApiError(
+      409,
+      "no_active_subscription",
+      `Account ${accountId} has no live subscription to change.`,
+      {
+        param: "account",
+      },
+    );
+  return live;
+}
+
+/** Locks the subscription row and loads it: every change and checkout of one subscription queues here. */
+export async function lockSubscription(tx: Tx, id: string, at: Date): Promise<SubscriptionRecord> {
+  const [row] = await tx.select().from(subscriptions).where(eq(subscriptions.id, id)).for("update");
+  if (!row) throw notFound("subscription", id);
+  const [record] = await loadSubscriptions(tx, [row], at);
+  return record as SubscriptionRecord;
+}
+
+/** The requested change as a whole target shape, with the price versions it will be billed at. */
+export async function resolveTarget(
+  db: Executor,
+  record: SubscriptionRecord,
+  change: z.infer<typeof ChangeFields>,
+): Promise<{ shape: SubscriptionShape; target: QuoteTarget }> {
+  const { row } = record;
+  // The plan the subscription is on keeps its pinned (grandfathered) version; another plan is bought
+  // at its current version.
+  const plan =
+    change.plan === undefined || change.plan === row.planKey
+      ? { id: row.planVersionId, currency: row.currency, definition: record.shape.plan }
+      : await resolvePlan(db, change.plan);
+  if (plan.currency !== row.currency)
+    throw new ApiError(
+      422,
+      "currency_mismatch",
+      `The ${plan.definition.name} plan is priced in ${plan.currency.toUpperCase()}, the subscription in ${row.currency.toUpperCase()}.`,
+      { param: "plan" },
+    );
+  const pinned = new Map(
+    (
+      await db
+        .select({ key: subscriptionAddOns.addOnKey, id: subscriptionAddOns.addOnVersionId })
+        .from(subscriptionAddOns)
+        .where(eq(subscriptionAddOns.subscriptionId, row.id))
+    ).map((i) => [i.key, i.id]),
+  );
+  let addOns: { selected: SubscribedAddOn; versionId: string }[];
+  if (change.add_ons === undefined) {
+    addOns = record.shape.addOns.map((a) => ({ selected: a, versionId: pinned.get(a.key) as string }));
+  } else {
+    const fresh = await resolveAddOns(
+      db,
+      change.add_ons.map((a) => ({ key: a.key, quantity: a.quantity })),
+    );
+    const pinnedDefs = new Map(record.shape.addOns.map((a) => [a.key, a.definition]));
+    addOns = fresh.map((f) => {
+      const keep = pinned.get(f.selected.key);
+      const definition = keep ? (pinnedDefs.get(f.selected.key) as AddOnDefinition) : f.selected.definition;
+      return { selected: { ...f.selected, definition }, versionId: keep ?? f.versionId };
+    });
+    const currencies = await db
+      .select({ id: addOnVersions.id, currency: addOnVersions.currency })
+      .from(addOnVersions)
+      .where(inArray(addOnVersions.id, [...addOns.map((a) => a.versionId), ""]));
+    currencies.forEach((c) => {
+      if (c.currency !== row.currency)
+        throw new ApiError(
+          422,
+          "currency_mismatch",
+          `An add-on is priced in ${c.currency.toUpperCase()}, the subscription in ${row.currency.toUpperCase()}.`,
+          {
+            param: "add_ons",
+          },
+        );
+    });
+  }
+  const interval = change.interval ?? record.shape.interval;
+  const seats = change.seats ?? row.seats;
+  return {
+    shape: { plan: plan.definition, interval, seats, addOns: addOns.map((a) => a.selected) },
+    target: {
+      plan: plan.definition.key,
+      planVersionId: plan.id,
+      interval,
+      seats,
+      addOns: addOns.map((a) => ({
+        key: a.selected.key,
+        versionId: a.versionId,
+        quantity: a.selected.quantity,
+      })),
+    },
+  };
+}
+
+/** Rebuilds a stored target with the very versions the quote locked. */
+export async function shapeOfTarget(db: Executor, target: QuoteTarget): Promise<SubscriptionShape> {
+  const [plan] = await db.select().from(planVersions).where(eq(planVersions.id, target.planVersionId));
+  if (!plan) throw new Error(`quote target pins a missing plan version ${target.planVersionId}`);
+  const versions =
+    target.addOns.length === 0
+      ? []
+      : await db
+          .select()
+          .from(addOnVersions)
+          .where(
+            inArray(
+              addOnVersions.id,
+              target.addOns.map((a) => a.versionId),
+            ),
+          );
+  return {
+    plan: plan.definition as ResolvedPlan,
+    interval: target.interval,
+    seats: target.seats,
+    addOns: target.addOns.map((a) => ({
+      key: a.key,
+      quantity: a.quantity,
+      definition: versions.find((v) => v.id === a.versionId)?.definition as AddOnDefinition,
+    })),
+  };
+}
+
+/** Compute: the one pure function, for the quote and for the charge. Refusals become 4xx. */
+export function priceChange(state: BillingState, shape: SubscriptionShape, at: Date): QuotePlan {
+  const { record } = state;
+  const result = quoteChange({
+    subscription: {
+      shape: record.shape,
+      currency: record.currency,
+      billingCycleAnchor: record.row.billingCycleAnchor,
+      trialEnd: record.state.status === "trialing" ? record.row.trialEnd : null,
+    },
+    target: shape,
+    at,
+    policy: state.policy,
+    seatsInUse: state.seatsInUse,
+    creditBalance: state.creditBalance,
+    history: state.history,
+  });
+  if (!result.ok) {
+    const status =
+      result.refusal.code === "already_on_plan" || result.refusal.code === "no_change" ? 409 : 422;
+    throw new ApiError(status, result.refusal.code, result.refusal.message, { param: result.refusal.param });
+  }
+  return result.plan;
+}
+
+const iso = (d: Date) => d.toISOString();
+
+function shapeView(shape: SubscriptionShape) {
+  return {
+    plan: shape.plan.key,
+    interval: shape.interval,
+    seats: shape.seats,
+    add_ons: shape.addOns.map((a) => ({ key: a.key, quantity: a.quantity })),
+  };
+}
+
+export function linesView(plan: QuotePlan) {
+  return plan.lines.map((l) => ({
+    item: l.item,
+    description: l.description,
+    quantity: l.quantity,
+    unit_amount: l.unitAmount,
+    amount: l.amount,
+    proration: l.proration,
+    kind: l.kind,
+    period_start: iso(l.periodStart),
+    period_end: iso(l.periodEnd),
+  }));
+}
+
+export function planView(plan: QuotePlan) {
+  return {
+    change: { from: shapeView(plan.from), to: shapeView(plan.to) },
+    timing: plan.timing,
+    effective_at: iso(plan.effectiveAt),
+    billing_cycle_anchor_after: plan.newAnchor ? iso(plan.newAnchor) : null,
+    lines: linesView(plan),
+    subtotal: plan.totals.subtotal,
+    credit_applied: plan.totals.creditApplied,
+    amount_due: plan.totals.amountDue,
+    credit_to_balance: plan.totals.creditAdded,
+    credit_balance_after: plan.totals.creditBalanceAfter,
+    recurring: {
+      before: plan.recurring.before,
+      after: plan.recurring.after,
+      delta_per_month: plan.recurring.deltaPerMonth,
+    },
+    next_invoice: { date: iso(plan.nextInvoice.date), amount: plan.nextInvoice.amount },
+    summary: plan.summary,
+    summary_text: plan.summary.join(" "),
+  };
+}
+
+type QuoteRow = typeof quotes.$inferSelect;
+type StoredView = ReturnType<typeof planView> & { purpose: QuotePurpose };
+
+export function quoteView(row: QuoteRow, now: Date) {
+  const view = row.view as StoredView;
+  return {
+    id: row.id,
+    object: "quote" as const,
+    account: row.accountId,
+    subscription: row.subscriptionId,
+    subscription_revision: row.subscriptionRevision,
+    status: now.getTime() >= row.expiresAt.getTime() ? ("expired" as const) : ("open" as const),
+    currency: row.currency,
+    created: iso(row.createdAt),
+    priced_at: iso(row.frozenAt),
+    expires_at: iso(row.expiresAt),
+    ...view,
+  };
+}
+export type QuoteView = ReturnType<typeof quoteView>;
+
+export async function createQuote(
+  tx: Tx,
+  input: z.infer<typeof ChangeFields> & { account: string; expires_in?: number },
+  at: Date,
+  purpose: QuotePurpose = { type: "change" },
+): Promise<QuoteView> {
+  await findAccount(tx, input.account);
+  let record = await liveSubscriptionOf(tx, input.account, at);
+  if (await applyDueScheduledChange(tx, record.id, at))
+    record = await liveSubscriptionOf(tx, input.account, at);
+  const { shape, target } = await resolveTarget(tx, record, input);
+  const state = await loadBillingState(tx, record);
+  const plan = priceChange(state, shape, at);
+  const id = billingId("quote", at);
+  const ttl = input.expires_in ?? DEFAULT_QUOTE_TTL_SECONDS;
+  const [row] = await tx
+    .insert(quotes)
+    .values({
+      id,
+      accountId: input.account,
+      subscriptionId: record.id,
+      subscriptionRevision: record.row.revision,
+      currency: record.currency,
+      frozenAt: at,
+      expiresAt: new Date(at.getTime() + ttl * 1000),
+      target,
+      purpose,
+      timing: plan.timing,
+      amountDue: plan.totals.amountDue,
+      view: { purpose, ...planView(plan) },
+      createdAt: at,
+    })
+    .returning();
+  return quoteView(row as QuoteRow, at);
+}
+
+export async function getQuote(db: Executor, id: string, now: Date): Promise<QuoteView> {
+  const [row] = await db.select().from(quotes).where(eq(quotes.id, id));
+  if (!row) throw notFound("quote", id);
+  return quoteView(row, now);
+}

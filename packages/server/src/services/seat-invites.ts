@@ -1,0 +1,147 @@
+import { and, eq, ne, sql } from "drizzle-orm";
+import type { FastifyRequest } from "fastify";
+import { z } from "zod";
+import type { Tx } from "../db/client.ts";
+import { checkouts, members, quotes } from "../db/schema/index.ts";
+import { ApiError } from "../http/problem.ts";
+import type { RouteContext } from "../http/route-kit.ts";
+import { findAccount } from "./accounts.ts";
+import { billingOf } from "./billing-context.ts";
+import { beginAuthorisedCheckout, checkoutResponse, driveCheckout, idempotencyKeySeen } from "./checkout.ts";
+import { createQuote, liveSubscriptionOf, type QuotePurpose, type QuoteView } from "./quotes.ts";
+import { seatsInUse } from "./subscriptions.ts";
+
+/**
+ * The seat-limit moment of the seeds: an admin invites a teammate, all seats are taken, and the
+ * invite itself says what one more seat costs ("Adding this member will add $15 to your monthly
+ * bill, $7.26 today") and buys it in the same click.
+ */
+export const PreviewInviteInput = z
+  .object({ email: z.string().max(320).pipe(z.email()), role: z.enum(["admin", "member"]).default("member") })
+  .strict();
+
+export async function previewInvite(
+  tx: Tx,
+  accountId: string,
+  input: z.infer<typeof PreviewInviteInput>,
+  at: Date,
+) {
+  await findAccount(tx, accountId);
+  const live = await liveSubscriptionOf(tx, accountId, at);
+  const [taken] = await tx
+    .select({ id: members.id })
+    .from(members)
+    .where(
+      and(
+        eq(members.accountId, accountId),
+        sql`lower(${members.email}) = lower(${input.email})`,
+        ne(members.status, "removed"),
+      ),
+    );
+  if (taken)
+    throw new ApiError(
+      409,
+      "member_exists",
+      `${input.email} is already a member of this account (${taken.id}).`,
+      {
+        param: "email",
+      },
+    );
+  const used = await seatsInUse(tx, accountId);
+  const base = {
+    object: "invite_preview" as const,
+    account: accountId,
+    email: input.email,
+    seats: live.shape.seats,
+    seats_in_use: used,
+  };
+  if (used < live.shape.seats)
+    return {
+      ...base,
+      needs_seat: false,
+      quote: null as QuoteView | null,
+      summary: `A paid seat is free: inviting ${input.email} costs nothing more.`,
+    };
+  const purpose: QuotePurpose = { type: "seat_for_invite", email: input.email };
+  const quote = await createQuote(tx, { account: accountId, seats: live.shape.seats + 1 }, at, purpose);
+  const first = quote.summary[0] ?? "";
+  return {
+    ...base,
+    needs_seat: true,
+    quote,
+    summary:
+      `All ${live.shape.seats} seats are taken. Adding this member ${first.replace(/^Adding 1 seat /, "")} ${quote.summary.slice(1, -1).join(" ")}`.trim(),
+  };
+}
+
+type InviteBody = {
+  email: string;
+  authorize?: { quote: string; member?: string; user_id?: string } | undefined;
+};
+
+/**
+ * The POST /members route with `authorize`: charge the seat quote as a checkout (intent first,
+ * outside the invite's transaction, so a crash never loses track of a charge), then run the invite.
+ * A non-admin's request is refused with admin_approval_required and the admins are told.
+ */
+export async function withSeatPurchase<T>(
+  ctx: RouteContext,
+  request: FastifyRequest,
+  then: () => Promise<T>,
+): Promise<T> {
+  const body = request.body as InviteBody;
+  const accountId = (request.params as { id: string }).id;
+  if (!body.authorize) return then();
+  const key = request.headers["idempotency-key"];
+  if (
+    !(await idempotencyKeySeen(ctx.db, request.caller.apiKeyId, typeof key === "string" ? key : undefined))
+  ) {
+    const billing = billingOf(ctx);
+    const begun = await beginAuthorisedCheckout(billing, {
+      ...body.authorize,
+      invite: { accountId, email: body.email },
+    });
+    const row = await driveCheckout(billing, begun);
+    const { status } = checkoutResponse(row);
+    if (status !== 200)
+      throw new ApiError(
+        402,
+        row.status === "requires_action" ? "payment_requires_action" : "payment_processing",
+        row.status === "requires_action"
+          ? `The card needs the customer's authentication: complete checkout ${row.id} (GET /v1/checkouts/${row.id} has its next_action), then send the invite again.`
+          : `The payment for checkout ${row.id} is still processing; send the invite again in a moment.`,
+        { param: "authorize.quote" },
+      );
+  }
+  return then();
+}
+
+/** createMember's check for an invite that brought its own seat: the seat quote was paid. */
+export async function assertSeatPurchased(
+  tx: Tx,
+  accountId: string,
+  quoteId: string,
+  email: string,
+): Promise<void> {
+  const [row] = await tx
+    .select({ status: checkouts.status, purpose: quotes.purpose })
+    .from(checkouts)
+    .innerJoin(quotes, eq(quotes.id, checkouts.quoteId))
+    .where(
+      and(
+        eq(checkouts.quoteId, quoteId),
+        eq(checkouts.accountId, accountId),
+        eq(checkouts.status, "succeeded"),
+      ),
+    );
+  const purpose = row?.purpose as QuotePurpose | undefined;
+  if (!row || purpose?.type !== "seat_for_invite" || purpose.email.toLowerCase() !== email.toLowerCase())
+    throw new ApiError(
+      409,
+      "seat_not_purchased",
+      `The seat of quote ${quoteId} was not bought for ${email}.`,
+      {
+        param: "authorize.quote",
+      },
+    );
+}

@@ -1,0 +1,139 @@
+import { randomBytes } from "node:crypto";
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
+import { afterAll, afterEach, beforeAll, expect } from "vitest";
+import { buildApp } from "../src/app.ts";
+import { readCatalogFile } from "../src/catalog-file.ts";
+import { DEMO_CATALOG_FILE } from "../src/demo/catalog-file.ts";
+import {
+  type ChargeOutcome,
+  type ChargeRequest,
+  type Gateways,
+  gatewaySet,
+  type PaymentGateway,
+} from "../src/gateways/gateway.ts";
+import { SandboxGateway } from "../src/gateways/sandbox.ts";
+import type { BillingContext } from "../src/services/billing-context.ts";
+import { applyCatalog } from "../src/services/catalog.ts";
+import { createSecretKey } from "../src/services/keys.ts";
+import { checkLedger } from "../src/services/ledger.ts";
+import { openTestDatabase, type TestApi, testClock } from "./harness.ts";
+
+/**
+ * Faults are injected at the gateway boundary, never by mocking our own code: `afterCharge` runs
+ * after the real sandbox charged (a crash there is the process dying between the gateway's yes and
+ * our commit).
+ */
+export class FaultyGateway implements PaymentGateway {
+  readonly name = "sandbox";
+  afterCharge: ((request: ChargeRequest, outcome: ChargeOutcome) => void) | null = null;
+  constructor(readonly inner: SandboxGateway) {}
+  async charge(request: ChargeRequest) {
+    const outcome = await this.inner.charge(request);
+    const hook = this.afterCharge;
+    if (hook) hook(request, outcome);
+    return outcome;
+  }
+  retrieve(id: string) {
+    return this.inner.retrieve(id);
+  }
+  refund(input: { paymentId: string; amount: number; idempotencyKey: string }) {
+    return this.inner.refund(input);
+  }
+  cancel(id: string, key: string) {
+    return this.inner.cancel(id, key);
+  }
+}
+
+export class ProcessCrash extends Error {}
+
+export interface BillingApi extends TestApi {
+  readonly sandbox: SandboxGateway;
+  readonly gateway: FaultyGateway;
+  readonly billing: BillingContext;
+}
+
+export function useBillingApi(
+  options: { catalog?: (doc: Record<string, unknown>) => Record<string, unknown> } = {},
+): BillingApi {
+  const api = {} as { -readonly [K in keyof BillingApi]: BillingApi[K] };
+  let database: Awaited<ReturnType<typeof openTestDatabase>>;
+  beforeAll(async () => {
+    database = await openTestDatabase({ poolSize: 30 });
+    api.database = database;
+    api.clock = testClock("2026-01-17T00:00:00Z");
+    const file = await readCatalogFile(DEMO_CATALOG_FILE);
+    if (!file.ok) throw new Error("the demo catalog is invalid");
+    const catalog = options.catalog
+      ? (options.catalog(
+          file.validation.catalog as unknown as Record<string, unknown>,
+        ) as unknown as typeof file.validation.catalog)
+      : file.validation.catalog;
+    await database.db.transaction((tx) => applyCatalog(tx, catalog, api.clock()));
+    api.secret = (await createSecretKey(database.db, "test", api.clock())).secret;
+    api.sandbox = new SandboxGateway();
+    api.gateway = new FaultyGateway(api.sandbox);
+    const gateways: Gateways = gatewaySet(api.gateway);
+    api.billing = { db: database.db, clock: api.clock, gateways, vendor: "default", invoicePrefix: "UPT" };
+    api.app = await buildApp({ db: database.db, clock: api.clock, logLevel: "silent", gateways });
+    api.request = async (method, url, body, headers = {}) => {
+      const request: InjectOptions = {
+        method,
+        url,
+        headers: { authorization: `Bearer ${api.secret}`, ...headers },
+      };
+      if (body !== undefined) request.payload = body as InjectOptions["payload"];
+      const response: LightMyRequestResponse = await (api.app as FastifyInstance).inject(request);
+      return response;
+    };
+  });
+  afterEach(async () => {
+    api.gateway.afterCharge = null;
+    // Every scenario ends with a ledger that reconciles with the invoices and the gateway.
+    const check = await checkLedger(api.database.db);
+    expect(check.problems).toEqual([]);
+    const collected = api.sandbox.collected().reduce((s, p) => s + p.amount - p.refunded, 0);
+    expect(check.totals.cash).toBe(collected);
+  });
+  afterAll(async () => {
+    await api.app?.close();
+    await database?.close();
+    await database?.dropDatabase();
+  });
+  return api;
+}
+
+/** An account on a plan with an active admin and a stored card. */
+export async function customer(
+  api: BillingApi,
+  plan: string,
+  extra: {
+    seats?: number;
+    interval?: "month" | "year";
+    token?: string;
+    add_ons?: { key: string; quantity?: number }[];
+    billing_cycle_anchor?: string;
+  } = { billing_cycle_anchor: "2026-01-01T00:00:00Z" },
+) {
+  const { token = "sandbox_visa", ...subscription } = extra;
+  const externalId = `ext_${randomBytes(5).toString("hex")}`;
+  const account = (
+    await api.request("POST", "/v1/accounts", { external_id: externalId, name: `Customer ${externalId}` })
+  ).json();
+  const sub = await api.request("POST", "/v1/subscriptions", { account: account.id, plan, ...subscription });
+  if (sub.statusCode !== 201) throw new Error(`subscription failed: ${sub.body}`);
+  const admin = await api.request("POST", `/v1/accounts/${account.id}/members`, {
+    email: `admin@${externalId.replace("_", "-")}.test`,
+    role: "admin",
+    status: "active",
+    user_id: `admin_${externalId}`,
+  });
+  if (admin.statusCode !== 201) throw new Error(`admin failed: ${admin.body}`);
+  const pm = await api.request("POST", `/v1/accounts/${account.id}/payment_methods`, { token });
+  if (pm.statusCode !== 201) throw new Error(`payment method failed: ${pm.body}`);
+  return {
+    account: account.id as string,
+    subscription: sub.json().id as string,
+    admin: admin.json().id as string,
+    adminUser: `admin_${externalId}`,
+  };
+}
