@@ -12,6 +12,12 @@ export const ID_PREFIXES = {
   meter: "mtr",
   event: "evt",
   apiKey: "key",
+  quote: "qt",
+  checkout: "co",
+  invoice: "inv",
+  invoiceLine: "il",
+  paymentMethod: "pm",
+  scheduledChange: "sch",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

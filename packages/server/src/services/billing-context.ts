@@ -1,4 +1,3 @@
-import { monotonicFactory } from "ulid";
 import type { Db } from "../db/client.ts";
 import { type Gateways, gatewaySet } from "../gateways/gateway.ts";
 import { SandboxGateway } from "../gateways/sandbox.ts";
@@ -42,19 +41,4 @@ export function attachBilling(ctx: RouteContext, gateways: Gateways = defaultGat
 
 export function billingOf(ctx: RouteContext): BillingContext {
   return contexts.get(ctx) ?? attachBilling(ctx);
-}
-
-const next = monotonicFactory();
-const PREFIXES = {
-  quote: "qt",
-  checkout: "co",
-  invoice: "inv",
-  invoiceLine: "il",
-  paymentMethod: "pm",
-  scheduledChange: "sch",
-} as const;
-
-/** Prefixed, time-sortable ids for the billing resources (as ids.ts for the foundation ones). */
-export function billingId(kind: keyof typeof PREFIXES, at: Date = new Date()): string {
-  return `${PREFIXES[kind]}_${next(at.getTime())}`;
 }

@@ -12,8 +12,9 @@ import {
 } from "../db/schema/index.ts";
 import { type ChargeOutcome, GatewayUnavailableError, type PaymentGateway } from "../gateways/gateway.ts";
 import { ApiError, notFound } from "../http/problem.ts";
+import { newId } from "../ids.ts";
 import { canonicalJson } from "../lib/canonical-json.ts";
-import { type BillingContext, billingId } from "./billing-context.ts";
+import type { BillingContext } from "./billing-context.ts";
 import { invoiceView, issuePaidInvoice } from "./invoices.ts";
 import { recordEvent } from "./outbox.ts";
 import { chargeableMethod } from "./payment-methods.ts";
@@ -291,7 +292,7 @@ export async function beginCheckout(
         throw stale();
       const method =
         plan.totals.amountDue > 0 ? await chargeableMethod(tx, quote.accountId, input.payment_method) : null;
-      const id = billingId("checkout", at);
+      const id = newId("checkout", at);
       const [row] = await tx
         .insert(checkouts)
         .values({
@@ -515,7 +516,7 @@ async function completeCheckout(
       );
   } else {
     await tx.insert(scheduledChanges).values({
-      id: billingId("scheduledChange", at),
+      id: newId("scheduledChange", at),
       accountId: record.row.accountId,
       subscriptionId: record.id,
       quoteId: quote.id,

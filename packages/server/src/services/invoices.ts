@@ -12,7 +12,8 @@ import { z } from "zod";
 import type { Executor, Tx } from "../db/client.ts";
 import { accounts, invoiceCounters, invoiceLines, invoices, ledgerEntries } from "../db/schema/index.ts";
 import { notFound } from "../http/problem.ts";
-import { type BillingContext, billingId } from "./billing-context.ts";
+import { newId } from "../ids.ts";
+import type { BillingContext } from "./billing-context.ts";
 import { decodeCursor, ListQuery, type Page, toPage } from "./pagination.ts";
 
 /**
@@ -94,7 +95,7 @@ export async function issuePaidInvoice(
   },
 ): Promise<InvoiceRow> {
   const { sequence, number } = await nextInvoiceNumber(tx, billing);
-  const id = billingId("invoice", input.at);
+  const id = newId("invoice", input.at);
   const starts = input.lines.map((l) => l.periodStart.getTime());
   const ends = input.lines.map((l) => l.periodEnd.getTime());
   const [row] = await tx
@@ -125,7 +126,7 @@ export async function issuePaidInvoice(
   if (input.lines.length > 0)
     await tx.insert(invoiceLines).values(
       input.lines.map((l, position) => ({
-        id: billingId("invoiceLine", input.at),
+        id: newId("invoiceLine", input.at),
         invoiceId: id,
         accountId: input.accountId,
         subscriptionId: input.subscriptionId,

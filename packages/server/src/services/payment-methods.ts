@@ -4,8 +4,9 @@ import type { Executor, Tx } from "../db/client.ts";
 import { paymentMethods } from "../db/schema/index.ts";
 import { SANDBOX_CARDS } from "../gateways/sandbox.ts";
 import { ApiError, notFound } from "../http/problem.ts";
+import { newId } from "../ids.ts";
 import { findAccount } from "./accounts.ts";
-import { type BillingContext, billingId } from "./billing-context.ts";
+import type { BillingContext } from "./billing-context.ts";
 import { recordEvent } from "./outbox.ts";
 
 /**
@@ -88,7 +89,7 @@ export async function attachPaymentMethod(
   const [row] = await tx
     .insert(paymentMethods)
     .values({
-      id: billingId("paymentMethod", at),
+      id: newId("paymentMethod", at),
       accountId,
       gateway,
       token: input.token,

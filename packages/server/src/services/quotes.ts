@@ -24,8 +24,9 @@ import {
   subscriptions,
 } from "../db/schema/index.ts";
 import { ApiError, notFound } from "../http/problem.ts";
+import { newId } from "../ids.ts";
 import { findAccount } from "./accounts.ts";
-import { billingId } from "./billing-context.ts";
+
 import { applyDueScheduledChange } from "./scheduled-changes.ts";
 import { liveSubscriptionsOf, loadSubscriptions, type SubscriptionRecord } from "./subscription-records.ts";
 import { resolveAddOns, resolvePlan, seatsInUse } from "./subscriptions.ts";
@@ -386,7 +387,7 @@ export async function createQuote(
   const { shape, target } = await resolveTarget(tx, record, input);
   const state = await loadBillingState(tx, record);
   const plan = priceChange(state, shape, at);
-  const id = billingId("quote", at);
+  const id = newId("quote", at);
   const ttl = input.expires_in ?? DEFAULT_QUOTE_TTL_SECONDS;
   const [row] = await tx
     .insert(quotes)
