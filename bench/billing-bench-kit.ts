@@ -1,36 +1,15 @@
 /**
- * Shared set-up of the billing benchmarks: a fresh PostgreSQL database for the run (dropped after),
- * the demo catalog, a key, the API listening on 127.0.0.1, and autocannon in a child process so the
- * load generator does not share the server's event loop.
+ * Shared set-up of the billing benchmarks: the API with the sandbox gateway listening on 127.0.0.1
+ * over a fresh benchmark database (bench/kit.ts), and customers ready to buy.
  */
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import type { FastifyInstance } from "fastify";
-import pg from "pg";
 import { buildApp } from "../packages/server/src/app.ts";
-import { readCatalogFile } from "../packages/server/src/catalog-file.ts";
-import { type Database, openDatabase } from "../packages/server/src/db/client.ts";
-import { DEMO_CATALOG_FILE } from "../packages/server/src/demo/catalog-file.ts";
+import type { Database } from "../packages/server/src/db/client.ts";
 import { gatewaySet } from "../packages/server/src/gateways/gateway.ts";
 import { SandboxGateway } from "../packages/server/src/gateways/sandbox.ts";
-import { applyCatalog } from "../packages/server/src/services/catalog.ts";
-import { createSecretKey } from "../packages/server/src/services/keys.ts";
-
-const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const AUTOCANNON = fileURLToPath(new URL("../node_modules/autocannon/autocannon.js", import.meta.url));
-
-async function admin(text: string) {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
+import { benchDatabase } from "./kit.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: the JSON answers of the API under load, read loosely
 type Json = any;
@@ -50,16 +29,7 @@ export interface BenchServer {
 }
 
 export async function startBenchServer(poolSize = 20): Promise<BenchServer> {
-  const name = `uptier_bench_${randomBytes(5).toString("hex")}`;
-  await admin(`create database ${name}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  const database = await openDatabase({ databaseUrl: url.toString(), dataDir: "", poolSize });
-  await database.migrate();
-  const file = await readCatalogFile(DEMO_CATALOG_FILE);
-  if (!file.ok) throw new Error("demo catalog invalid");
-  await database.db.transaction((tx) => applyCatalog(tx, file.validation.catalog, new Date()));
-  const secret = (await createSecretKey(database.db, "bench", new Date())).secret;
+  const { database, secret, drop } = await benchDatabase(poolSize);
   const sandbox = new SandboxGateway();
   const app = await buildApp({ db: database.db, logLevel: "silent", gateways: gatewaySet(sandbox) });
   await app.listen({ host: "127.0.0.1", port: 0 });
@@ -83,35 +53,9 @@ export async function startBenchServer(poolSize = 20): Promise<BenchServer> {
     },
     close: async () => {
       await app.close();
-      await database.close();
-      await admin(`drop database if exists ${name} with (force)`);
+      await drop();
     },
   };
-}
-
-export interface Run {
-  rps: number;
-  p50: number;
-  p99: number;
-  non2xx: number;
-}
-
-export async function autocannon(
-  url: string,
-  options: { connections: number; seconds: number; method?: string; body?: string; headers?: string[] },
-): Promise<Run> {
-  const args = [AUTOCANNON, "-c", String(options.connections), "-d", String(options.seconds), "-j"];
-  if (options.method) args.push("-m", options.method);
-  if (options.body) args.push("-b", options.body);
-  for (const h of options.headers ?? []) args.push("-H", h);
-  args.push(url);
-  const { stdout } = await promisify(execFile)(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 });
-  const r = JSON.parse(stdout) as {
-    requests: { average: number };
-    latency: { p50: number; p99: number };
-    non2xx: number;
-  };
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx };
 }
 
 /** An account on Starter (anchored on the 1st) with an active admin and a sandbox card. */

@@ -8,15 +8,10 @@ import { randomBytes } from "node:crypto";
 import { Worker } from "node:worker_threads";
 import pg from "pg";
 import { buildApp } from "../packages/server/src/app.ts";
-import { readCatalogFile } from "../packages/server/src/catalog-file.ts";
-import { openDatabase } from "../packages/server/src/db/client.ts";
-import { DEMO_CATALOG_FILE } from "../packages/server/src/demo/catalog-file.ts";
 import { createAccount } from "../packages/server/src/services/accounts.ts";
-import { applyCatalog } from "../packages/server/src/services/catalog.ts";
-import { createSecretKey } from "../packages/server/src/services/keys.ts";
 import { createSubscription } from "../packages/server/src/services/subscriptions.ts";
+import { benchDatabase } from "./kit.ts";
 
-const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const ACCOUNTS = 1000;
 const BATCHES = Number(process.env.BENCH_INGEST_BATCHES ?? 3000);
 const BATCH = 100;
@@ -24,16 +19,6 @@ const DUPLICATES = 10;
 const CONNECTIONS = Number(process.env.BENCH_INGEST_CONNECTIONS ?? 16);
 /** the server's database pool: ingestion is bound by row locks on hot counters, so fewer concurrent transactions queue better */
 const SERVER_POOL = Number(process.env.BENCH_INGEST_POOL ?? 4);
-
-async function admin(text: string) {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Posts each body once over `connections` keep-alive connections; resolves with the wall time. */
 export function loadInWorker(
@@ -89,18 +74,9 @@ export function loadInWorker(
 }
 
 export default async function ingestBenchmark(): Promise<string> {
-  const name = `uptier_bench_${randomBytes(5).toString("hex")}`;
-  await admin(`create database ${name}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  const database = await openDatabase({ databaseUrl: url.toString(), dataDir: "", poolSize: SERVER_POOL });
+  const { database, url, secret, drop } = await benchDatabase(SERVER_POOL);
   try {
-    await database.migrate();
     const at = new Date();
-    const file = await readCatalogFile(DEMO_CATALOG_FILE);
-    if (!file.ok) throw new Error("demo catalog invalid");
-    await database.db.transaction((tx) => applyCatalog(tx, file.validation.catalog, at));
-    const { secret } = await createSecretKey(database.db, "bench", at);
     const accounts: string[] = [];
     for (let i = 0; i < ACCOUNTS; i++)
       await database.db.transaction(async (tx) => {
@@ -212,7 +188,6 @@ export default async function ingestBenchmark(): Promise<string> {
       `p99 batch latency ${result.p99.toFixed(1)} ms; ${result.failures} failed requests. Exactly-once check: ${accepted.toLocaleString("en-US")} accepted, ${duplicates.toLocaleString("en-US")} reported duplicate, ${stored.toLocaleString("en-US")} stored, counters sum ${counted.toLocaleString("en-US")}, for ${events.length.toLocaleString("en-US")} unique events: **${exact ? "exact" : "MISMATCH"}**.`,
     ].join("\n");
   } finally {
-    await database.close();
-    await admin(`drop database if exists ${name} with (force)`);
+    await drop();
   }
 }

@@ -4,7 +4,8 @@
  * the seats in use, the credit balance and the period's history, prices the change in core, and
  * stores the quote: several round trips, one transaction. Target: p99 < 10 ms.
  */
-import { autocannon, benchCustomer, startBenchServer } from "./billing-bench-kit.ts";
+import { benchCustomer, startBenchServer } from "./billing-bench-kit.ts";
+import { autocannon } from "./kit.ts";
 
 const CONNECTIONS = 50;
 const SECONDS = Number(process.env.BENCH_QUOTE_SECONDS ?? 8);

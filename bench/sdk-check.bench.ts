@@ -1,46 +1,15 @@
-/**
- * The SDK's cached check in one process: check() (async, as applications call it) and the same
- * decision through the cache with await, against a baseline of two Map lookups and a comparison
- * (the physical floor of a cached check), measured in the same run.
- */
-import { randomBytes } from "node:crypto";
-import pg from "pg";
 import { Uptier } from "../packages/sdk/src/index.ts";
 import { buildApp } from "../packages/server/src/app.ts";
-import { readCatalogFile } from "../packages/server/src/catalog-file.ts";
-import { openDatabase } from "../packages/server/src/db/client.ts";
-import { DEMO_CATALOG_FILE } from "../packages/server/src/demo/catalog-file.ts";
 import { createAccount } from "../packages/server/src/services/accounts.ts";
-import { applyCatalog } from "../packages/server/src/services/catalog.ts";
-import { createSecretKey } from "../packages/server/src/services/keys.ts";
 import { createSubscription } from "../packages/server/src/services/subscriptions.ts";
+import { benchDatabase } from "./kit.ts";
 
-const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const N = 3_000_000;
 
-async function admin(text: string) {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
-
 export default async function sdkCheckBenchmark(): Promise<string> {
-  const name = `uptier_bench_${randomBytes(5).toString("hex")}`;
-  await admin(`create database ${name}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  const database = await openDatabase({ databaseUrl: url.toString(), dataDir: "", poolSize: 4 });
+  const { database, secret, drop } = await benchDatabase(4);
   try {
-    await database.migrate();
     const at = new Date();
-    const file = await readCatalogFile(DEMO_CATALOG_FILE);
-    if (!file.ok) throw new Error("demo catalog invalid");
-    await database.db.transaction((tx) => applyCatalog(tx, file.validation.catalog, at));
-    const { secret } = await createSecretKey(database.db, "bench", at);
     const accounts: string[] = [];
     for (let i = 0; i < 100; i++)
       accounts.push(
@@ -95,7 +64,6 @@ export default async function sdkCheckBenchmark(): Promise<string> {
       `| await sdk.check(account, feature) (core decideCheck on the cached entitlements) | ${Math.round(rate).toLocaleString("en-US")} | ${(rate / baseRate).toFixed(2)} |`,
     ].join("\n");
   } finally {
-    await database.close();
-    await admin(`drop database if exists ${name} with (force)`);
+    await drop();
   }
 }

@@ -1,0 +1,84 @@
+/**
+ * What every benchmark shares: a fresh PostgreSQL database for the run (migrated, the demo catalog
+ * applied, a secret key), dropped afterwards; and autocannon in a child process, so the load
+ * generator does not share the server's event loop.
+ */
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import pg from "pg";
+import { readCatalogFile } from "../packages/server/src/catalog-file.ts";
+import { type Database, openDatabase } from "../packages/server/src/db/client.ts";
+import { DEMO_CATALOG_FILE } from "../packages/server/src/demo/catalog-file.ts";
+import { applyCatalog } from "../packages/server/src/services/catalog.ts";
+import { createSecretKey } from "../packages/server/src/services/keys.ts";
+
+export const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const AUTOCANNON = fileURLToPath(new URL("../node_modules/autocannon/autocannon.js", import.meta.url));
+
+export async function admin(text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface BenchDatabase {
+  readonly database: Database;
+  readonly url: string;
+  readonly secret: string;
+  /** closes the pool and drops the database */
+  drop(): Promise<void>;
+}
+
+export async function benchDatabase(poolSize: number): Promise<BenchDatabase> {
+  const name = `uptier_bench_${randomBytes(5).toString("hex")}`;
+  await admin(`create database ${name}`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  const database = await openDatabase({ databaseUrl: url.toString(), dataDir: "", poolSize });
+  const drop = async () => {
+    await database.close();
+    await admin(`drop database if exists ${name} with (force)`);
+  };
+  try {
+    await database.migrate();
+    const file = await readCatalogFile(DEMO_CATALOG_FILE);
+    if (!file.ok) throw new Error("demo catalog invalid");
+    await database.db.transaction((tx) => applyCatalog(tx, file.validation.catalog, new Date()));
+    const { secret } = await createSecretKey(database.db, "bench", new Date());
+    return { database, url: url.toString(), secret, drop };
+  } catch (error) {
+    await drop();
+    throw error;
+  }
+}
+
+export interface Run {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+}
+
+export async function autocannon(
+  url: string,
+  options: { connections: number; seconds: number; method?: string; body?: string; headers?: string[] },
+): Promise<Run> {
+  const args = [AUTOCANNON, "-c", String(options.connections), "-d", String(options.seconds), "-j"];
+  if (options.method) args.push("-m", options.method);
+  if (options.body) args.push("-b", options.body);
+  for (const h of options.headers ?? []) args.push("-H", h);
+  args.push(url);
+  const { stdout } = await promisify(execFile)(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 });
+  const r = JSON.parse(stdout) as {
+    requests: { average: number };
+    latency: { p50: number; p99: number };
+    non2xx: number;
+  };
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx };
+}
