@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import {
   type CheckReason,
   type CheckResult,
+  checkResultOf,
   decideCheck,
   EntitlementsView,
   type EventsBatchResponse,
@@ -98,6 +99,16 @@ const sleep = (ms: number) =>
  * local cache of each account's entitlements, kept fresh by the server's push channel (SSE) and
  * decided by the same function the server uses (@uptier/core's decideCheck).
  */
+/** A cached answer: the server's shape (built by core), marked with where it came from and its age. */
+function fromCache(result: CheckResult, stale: boolean, ageMs: number): Check {
+  // Assigned rather than spread: a spread here costs this hot path an order of magnitude.
+  const check = result as CheckResult & { source: "cache"; stale: boolean; ageMs: number };
+  check.source = "cache";
+  check.stale = stale;
+  check.ageMs = ageMs;
+  return check as Check;
+}
+
 export class Uptier {
   private readonly options: Required<Omit<UptierOptions, "onError" | "fetch">> &
     Pick<UptierOptions, "onError">;
@@ -270,24 +281,7 @@ export class Uptier {
     const entitlement = Object.hasOwn(view.features, feature) ? view.features[feature] : undefined;
     const decision = decideCheck(entitlement, view.active, quantity);
     if (decision.allowed && !decision.nearLimit)
-      return {
-        object: "check",
-        account: view.account,
-        feature,
-        allowed: true,
-        kind: decision.kind,
-        limit: decision.limit,
-        used: decision.used,
-        remaining: decision.remaining,
-        ratio: decision.ratio,
-        resetsAt: decision.resetsAt,
-        reason: decision.reason,
-        upgrade: null,
-        recorded: false,
-        source: "cache",
-        stale,
-        ageMs,
-      };
+      return fromCache(checkResultOf(view.account, feature, decision, null, false), stale, ageMs);
     const key = `${feature}\u0000${quantity}`;
     let asked = entry.asked.get(key);
     if (!asked) {
@@ -306,24 +300,7 @@ export class Uptier {
     }
     const server = await asked;
     if (server) return { ...server, source: "server", stale: false, ageMs };
-    return {
-      object: "check",
-      account: view.account,
-      feature,
-      allowed: decision.allowed,
-      kind: decision.kind,
-      limit: decision.limit,
-      used: decision.used,
-      remaining: decision.remaining,
-      ratio: decision.ratio,
-      resetsAt: decision.resetsAt,
-      reason: decision.reason,
-      upgrade: null,
-      recorded: false,
-      source: "cache",
-      stale: true,
-      ageMs,
-    };
+    return fromCache(checkResultOf(view.account, feature, decision, null, false), true, ageMs);
   }
 
   /** The account's cached entitlements (fetched if absent); null when the server is unreachable. */

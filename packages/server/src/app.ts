@@ -10,7 +10,7 @@ import {
 } from "fastify-type-provider-zod";
 import type { Db } from "./db/client.ts";
 import type { Gateways } from "./gateways/gateway.ts";
-import { authenticate } from "./http/auth.ts";
+import { authenticate, cachedCaller } from "./http/auth.ts";
 import { registerMetrics } from "./http/observability.ts";
 import { ApiError, frameworkProblem, registerProblemHandlers, sendProblem } from "./http/problem.ts";
 import type { Clock, RouteContext } from "./http/route-kit.ts";
@@ -34,8 +34,10 @@ export interface AppOptions {
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const level = options.logLevel ?? "info";
   const app = Fastify({
-    logger: { level: options.logLevel ?? "info" },
+    // "silent" logs nothing: no pino at all then, so a request costs no child logger
+    logger: level === "silent" ? false : { level },
     bodyLimit: BODY_LIMIT_BYTES,
     frameworkErrors: frameworkProblem,
   });
@@ -76,8 +78,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const ctx: RouteContext = { db: options.db, clock: options.clock ?? (() => new Date()) };
   await app.register(async (v1) => {
-    v1.addHook("onRequest", async (request) => {
-      request.caller = await authenticate(options.db, request);
+    // Callback style: a key in the cache is resolved without a promise.
+    v1.addHook("onRequest", (request, _reply, done) => {
+      const caller = cachedCaller(options.db, request);
+      if (caller !== undefined) {
+        request.caller = caller;
+        done();
+        return;
+      }
+      authenticate(options.db, request).then((c) => {
+        request.caller = c;
+        done();
+      }, done);
     });
     // first, so its read-your-writes hook covers every route of the API
     await meteringRoutes(v1, ctx, options.metering);

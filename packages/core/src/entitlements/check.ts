@@ -1,4 +1,4 @@
-import type { CheckReason, Entitlement } from "./api.ts";
+import type { CheckReason, CheckResult, Entitlement, UpgradeOption } from "./api.ts";
 
 export interface CheckDecision {
   readonly allowed: boolean;
@@ -85,4 +85,29 @@ export function decideCheck(
 /** The most a soft limit lets through: limit × (1 + grace%), rounded down to a whole unit. */
 export function graceLimit(limit: number, gracePercent: number): number {
   return Math.floor((limit * (100 + gracePercent)) / 100);
+}
+
+/** The wire answer of a check, built from its decision: the one shape the server and the SDK send. */
+export function checkResultOf(
+  account: string,
+  feature: string,
+  decision: CheckDecision,
+  upgrade: UpgradeOption | null,
+  recorded: boolean,
+): CheckResult {
+  return {
+    object: "check",
+    account,
+    feature,
+    allowed: decision.allowed,
+    kind: decision.kind,
+    limit: decision.limit,
+    used: decision.used,
+    remaining: decision.remaining,
+    ratio: decision.ratio,
+    resetsAt: decision.resetsAt,
+    reason: decision.reason,
+    upgrade,
+    recorded,
+  };
 }

@@ -23,13 +23,16 @@ declare module "fastify" {
  * Valid keys are remembered briefly, so a request costs no database round trip for its key. A
  * revocation in this process takes effect at once (forgetApiKey); one made elsewhere (the CLI,
  * another node) within KEY_CACHE_TTL_MS. Unknown and revoked keys are never cached.
+ *
+ * The cache is keyed by the raw Authorization header of a request that was accepted, so a cached
+ * request costs one Map lookup: no parsing and no hashing (the hash is taken only on a miss).
  */
 export const KEY_CACHE_TTL_MS = 5_000;
-const keyCache = new Map<string, { db: Db; id: string; until: number }>();
+const keyCache = new Map<string, { db: Db; id: string; caller: Caller; until: number }>();
 
 /** Drops a key from the cache (on revocation), so the next request with it is refused. */
 export function forgetApiKey(id: string): void {
-  for (const [hash, entry] of keyCache) if (entry.id === id) keyCache.delete(hash);
+  for (const [header, entry] of keyCache) if (entry.id === id) keyCache.delete(header);
 }
 
 /** The secret from `Bearer sk_…`, or from HTTP Basic with the key as the user name (Segment's write-key habit). */
@@ -44,27 +47,37 @@ function secretOf(header: string | undefined): string | undefined {
   return user || undefined;
 }
 
+/** The caller of a request whose key is in the cache (no await), or undefined: then call authenticate. */
+export function cachedCaller(db: Db, request: FastifyRequest): Caller | undefined {
+  const header = request.headers.authorization;
+  if (header === undefined) return undefined;
+  const cached = keyCache.get(header);
+  return cached !== undefined && cached.db === db && cached.until > Date.now() ? cached.caller : undefined;
+}
+
 /** Resolves `Authorization: Bearer sk_…` to the key's id; a missing, unknown or revoked key is a 401. */
 export async function authenticate(db: Db, request: FastifyRequest): Promise<Caller> {
-  const secret = secretOf(request.headers.authorization);
+  const cached = cachedCaller(db, request);
+  if (cached !== undefined) return cached;
+  const header = request.headers.authorization;
+  const now = Date.now();
+  const secret = secretOf(header);
   if (!secret)
     throw new ApiError(401, "missing_api_key", "Send your secret key as `Authorization: Bearer sk_…`.");
   if (!secret.startsWith("sk_"))
     throw new ApiError(401, "invalid_api_key", "That is not a secret key: secret keys start with sk_.");
   const hash = hashKey(secret);
-  const now = Date.now();
-  const cached = keyCache.get(hash);
-  if (cached && cached.db === db && cached.until > now) return { apiKeyId: cached.id };
   const [key] = await db
     .select({ id: apiKeys.id })
     .from(apiKeys)
     .where(and(eq(apiKeys.hash, hash), isNull(apiKeys.revokedAt)))
     .limit(1);
   if (!key) {
-    keyCache.delete(hash);
+    if (header !== undefined) keyCache.delete(header);
     throw new ApiError(401, "invalid_api_key", "The API key is unknown or has been revoked.");
   }
   if (keyCache.size > 10_000) keyCache.clear();
-  keyCache.set(hash, { db, id: key.id, until: now + KEY_CACHE_TTL_MS });
-  return { apiKeyId: key.id };
+  const caller: Caller = Object.freeze({ apiKeyId: key.id });
+  if (header !== undefined) keyCache.set(header, { db, id: key.id, caller, until: now + KEY_CACHE_TTL_MS });
+  return caller;
 }

@@ -1,10 +1,11 @@
 import { CheckInput, CheckResult } from "@uptier/core";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { compiledSerializer } from "../http/fast-serializer.ts";
 import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.ts";
 import { checkAndRecord, checkFromCache, resolveAccount } from "../services/entitlements.ts";
 import type { MeteringState } from "../services/metering-state.ts";
 import { NoQuery } from "./accounts.ts";
-import { retryingWrites } from "./metering.ts";
+import { markReadOnly, retryingWrites } from "./metering.ts";
 
 export function checkRoutes(app: FastifyInstance, ctx: RouteContext, state: MeteringState) {
   const r = typed(app);
@@ -20,26 +21,42 @@ export function checkRoutes(app: FastifyInstance, ctx: RouteContext, state: Mete
         querystring: NoQuery,
         response: { 200: CheckResult },
       },
+      // The hot path: the response is serialized by fast-json-stringify from the same zod schema.
+      serializerCompiler: compiledSerializer,
     },
-    async (request, reply) => {
+    (request, reply) => {
       const input = request.body;
+      // Without `record` a check changes no usage or plan (a denial is logged, but changes nothing
+      // cached): the read-your-writes poll after it would be wasted.
+      if (!input.record) markReadOnly(request);
       // A check that records nothing is a read (POST only carries the body): no transaction, no key.
+      // Answered synchronously when everything it needs is cached.
       if (!input.record && request.headers["idempotency-key"] === undefined)
         return checkFromCache(state, input, ctx.clock());
-      // Warm the plan part of the cache outside the transaction; the usage is read under a lock inside.
-      await state.entitlements(await resolveAccount(state, ctx.db, input.account));
-      let touched: string | null = null;
-      const sent = await retryingWrites(() =>
-        respondIdempotent(ctx, request, reply, async (tx) => {
-          const outcome = input.record
-            ? await checkAndRecord(tx, state, input, ctx.clock())
-            : { result: await checkFromCache(state, input, ctx.clock(), tx), touched: null };
-          touched = outcome.touched;
-          return { status: 200, body: outcome.result };
-        }),
-      );
-      if (touched) state.invalidate([touched], "usage");
-      return sent;
+      return checkInTransaction(ctx, state, request, reply, input);
     },
   );
+}
+
+async function checkInTransaction(
+  ctx: RouteContext,
+  state: MeteringState,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  input: CheckInput,
+) {
+  // Warm the plan part of the cache outside the transaction; the usage is read under a lock inside.
+  await state.entitlements(await resolveAccount(state, ctx.db, input.account));
+  let touched: string | null = null;
+  const sent = await retryingWrites(() =>
+    respondIdempotent(ctx, request, reply, async (tx) => {
+      const outcome = input.record
+        ? await checkAndRecord(tx, state, input, ctx.clock())
+        : { result: await checkFromCache(state, input, ctx.clock(), tx), touched: null };
+      touched = outcome.touched;
+      return { status: 200, body: outcome.result };
+    }),
+  );
+  if (touched) state.invalidate([touched], "usage");
+  return sent;
 }

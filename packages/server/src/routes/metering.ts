@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { RouteContext } from "../http/route-kit.ts";
 import { type MeteringOptions, MeteringState } from "../services/metering-state.ts";
 import { checkRoutes } from "./check.ts";
@@ -6,6 +6,16 @@ import { entitlementRoutes } from "./entitlements.ts";
 import { eventRoutes } from "./events.ts";
 import { segmentRoutes } from "./segment.ts";
 import { usageRoutes } from "./usage.ts";
+
+const READ_ONLY = Symbol("uptier.readOnly");
+
+/**
+ * Marks a non-GET request that changed nothing an entitlement is computed from (a check without
+ * `record`): the read-your-writes hook then skips its poll of the domain-event log for it.
+ */
+export function markReadOnly(request: FastifyRequest): void {
+  (request as unknown as Record<symbol, boolean>)[READ_ONLY] = true;
+}
 
 /**
  * Metering and entitlements: usage events (and Segment's format), checks, entitlements, usage and
@@ -20,9 +30,21 @@ export async function meteringRoutes(
   await state.start();
   app.addHook("onClose", () => state.close());
   // A committed change (a plan change, a cancellation, a checkout) is visible to the very next check.
-  app.addHook("onSend", async (request, reply) => {
-    if (request.method !== "GET" && request.method !== "HEAD" && reply.statusCode < 400)
-      await state.catchUp();
+  // A read (see markReadOnly) has nothing to catch up on: no poll for it.
+  app.addHook("onSend", (request, reply, payload, done) => {
+    if (
+      request.method === "GET" ||
+      request.method === "HEAD" ||
+      reply.statusCode >= 400 ||
+      (request as unknown as Record<symbol, boolean | undefined>)[READ_ONLY] === true
+    ) {
+      done(null, payload);
+      return;
+    }
+    state.catchUp().then(
+      () => done(null, payload),
+      (error: Error) => done(error),
+    );
   });
   eventRoutes(app, ctx, state);
   segmentRoutes(app, ctx, state);

@@ -3,6 +3,7 @@ import {
   type CheckInput,
   type CheckResult,
   cheapestUpgrade,
+  checkResultOf,
   dayOf,
   decideCheck,
   type Entitlement,
@@ -75,21 +76,7 @@ function toResult(
   upgrade: UpgradeOption | null,
   recorded: boolean,
 ): CheckResult {
-  return {
-    object: "check",
-    account: account.id,
-    feature,
-    allowed: decision.allowed,
-    kind: decision.kind,
-    limit: decision.limit,
-    used: decision.used,
-    remaining: decision.remaining,
-    ratio: decision.ratio,
-    resetsAt: decision.resetsAt,
-    reason: decision.reason,
-    upgrade,
-    recorded,
-  };
+  return checkResultOf(account.id, feature, decision, upgrade, recorded);
 }
 
 async function recordDenial(tx: Tx, result: CheckResult, quantity: number, at: Date): Promise<void> {
@@ -110,9 +97,26 @@ async function recordDenial(tx: Tx, result: CheckResult, quantity: number, at: D
 
 /**
  * A check answered from the in-memory entitlement cache: no database round trip unless it is
- * denied, which is recorded as a domain event (entitlement.denied — a signal for triggers).
+ * denied, which is recorded as a domain event (entitlement.denied — a signal for triggers). When the
+ * account, its entitlements and the catalog are all cached and the check is allowed, the answer is
+ * returned synchronously (no promise: this is the hot path of POST /v1/check).
  */
-export async function checkFromCache(
+export function checkFromCache(
+  state: MeteringState,
+  input: CheckInput,
+  at: Date,
+  tx?: Tx,
+): CheckResult | Promise<CheckResult> {
+  const account = state.knownAccount(input.account);
+  const computed = account && state.cachedEntitlements(account);
+  const snapshot = state.loadedCatalog;
+  if (account === undefined || computed === undefined || snapshot === undefined)
+    return checkFromCacheAsync(state, input, at, tx);
+  const result = decide(account, computed, snapshot, input);
+  return result.allowed ? result : recordDenied(state, result, input, at, tx);
+}
+
+async function checkFromCacheAsync(
   state: MeteringState,
   input: CheckInput,
   at: Date,
@@ -120,22 +124,40 @@ export async function checkFromCache(
 ): Promise<CheckResult> {
   const account = await resolveAccount(state, state.db, input.account);
   const computed = await state.entitlements(account);
+  const snapshot = await state.catalog();
+  const result = decide(account, computed, snapshot, input);
+  return result.allowed ? result : recordDenied(state, result, input, at, tx);
+}
+
+function decide(
+  account: AccountRef,
+  computed: Computed,
+  snapshot: CatalogSnapshot | null,
+  input: CheckInput,
+): CheckResult {
   const entitlement = Object.hasOwn(computed.view.features, input.feature)
     ? computed.view.features[input.feature]
     : undefined;
   const decision = decideCheck(entitlement, computed.view.active, input.quantity);
-  const snapshot = await state.catalog();
-  const result = toResult(
+  return toResult(
     account,
     input.feature,
     decision,
     upgradeFor(computed, snapshot, entitlement, decision),
     false,
   );
-  if (!result.allowed)
-    await (tx
-      ? recordDenial(tx, result, input.quantity, at)
-      : state.db.transaction((t) => recordDenial(t, result, input.quantity, at)));
+}
+
+async function recordDenied(
+  state: MeteringState,
+  result: CheckResult,
+  input: CheckInput,
+  at: Date,
+  tx?: Tx,
+): Promise<CheckResult> {
+  await (tx
+    ? recordDenial(tx, result, input.quantity, at)
+    : state.db.transaction((t) => recordDenial(t, result, input.quantity, at)));
   return result;
 }
 

@@ -140,6 +140,22 @@ export class MeteringState {
 
   // ---- accounts by id or external id --------------------------------------------------------------
 
+  /** The account a reference names, when the directory already knows it (no await: the check's fast path). */
+  knownAccount(ref: string): AccountRef | undefined {
+    return this.refs.get(ref);
+  }
+
+  /** The account's entitlements when cached and fresh (no await: the check's fast path), else undefined. */
+  cachedEntitlements(account: AccountRef): Computed | undefined {
+    const cached = this.entries.get(account.id)?.computedValue;
+    return cached !== undefined && cached.expiresAt > this.clock().getTime() ? cached : undefined;
+  }
+
+  /** The catalog when loaded (no await), else undefined: then call catalog(). */
+  get loadedCatalog(): CatalogSnapshot | null | undefined {
+    return this.catalogValue ?? undefined;
+  }
+
   /** Resolves account references (acct_… ids or external ids); unknown ones are absent from the map. */
   async resolveAccounts(db: Executor, refs: Iterable<string>): Promise<Map<string, AccountRef>> {
     const found = new Map<string, AccountRef>();
