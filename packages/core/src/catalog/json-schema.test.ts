@@ -1,13 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { readRepoFile } from "../testing/demo-catalog.ts";
 import { catalogJsonSchema } from "./json-schema.ts";
 
-// Core is type-checked without Node's types (`types: []`: the domain does no I/O), so the test
-// reaches the file system through an untyped import and names the one function it uses.
-const { readFileSync } = (await import("node:fs" as string)) as {
-  readFileSync(path: string, encoding: "utf8"): string;
-};
-const here = (import.meta as { dirname?: string }).dirname;
-const committed = readFileSync(`${here}/../../catalog.schema.json`, "utf8");
+const committed = readRepoFile("../../catalog.schema.json");
 
 type Schema = {
   $schema?: string;

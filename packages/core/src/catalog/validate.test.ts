@@ -1,16 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { DEMO_CATALOG_YAML } from "../testing/demo-catalog.ts";
 import type { Grant } from "./document.ts";
 import { type CatalogIssue, validateCatalog } from "./validate.ts";
 
-// Core is type-checked without Node's types (`types: []`: the domain does no I/O), so the test
-// reaches the file system through an untyped import and names the one function it uses.
-const { readFileSync } = (await import("node:fs" as string)) as {
-  readFileSync(path: string, encoding: "utf8"): string;
-};
-const here = (import.meta as { dirname?: string }).dirname;
-const demoYaml = readFileSync(`${here}/../../../server/demo/catalog.yaml`, "utf8");
+const demoYaml = DEMO_CATALOG_YAML;
 
 type Doc = Record<string, unknown>;
 

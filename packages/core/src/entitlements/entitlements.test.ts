@@ -1,20 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parse } from "yaml";
-import { validateCatalog } from "../catalog/validate.ts";
 import type { SubscriptionShape } from "../subscriptions/recurring.ts";
+import { DEMO_CATALOG } from "../testing/demo-catalog.ts";
 import type { Entitlement } from "./api.ts";
 import { decideCheck, graceLimit } from "./check.ts";
 import { computeEntitlements, type EntitlementSource } from "./compute.ts";
 import { cheapestUpgrade, type UpgradeCatalog } from "./upgrade.ts";
 
-const { readFileSync } = (await import("node:fs" as string)) as {
-  readFileSync(path: string, encoding: "utf8"): string;
-};
-const here = (import.meta as { dirname?: string }).dirname;
-const demo = validateCatalog(parse(readFileSync(`${here}/../../../server/demo/catalog.yaml`, "utf8")));
-if (!demo.ok) throw new Error("the demo catalog is invalid");
-const catalog = demo.catalog;
+const catalog = DEMO_CATALOG;
 const upgradeCatalog: UpgradeCatalog = { currency: "usd", plans: catalog.plans, addOns: catalog.add_ons };
 
 function shape(

@@ -1,6 +1,5 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parse } from "yaml";
 import { type ResolvedPlan, validateCatalog } from "../catalog/validate.ts";
 import { periodAt } from "../periods/billing-period.ts";
 import { prorationFraction } from "../pricing/proration.ts";
@@ -14,13 +13,7 @@ import {
 import type { SubscribedAddOn, SubscriptionShape } from "../subscriptions/recurring.ts";
 import { type QuoteInput, type QuotePlan, quoteChange } from "./quote-change.ts";
 
-const { readFileSync } = (await import("node:fs" as string)) as {
-  readFileSync(path: string, encoding: "utf8"): string;
-};
-const here = (import.meta as { dirname?: string }).dirname;
-const demo = validateCatalog(parse(readFileSync(`${here}/../../../server/demo/catalog.yaml`, "utf8")));
-if (!demo.ok) throw new Error("the demo catalog is invalid");
-const catalog = demo.catalog;
+const catalog = DEMO_CATALOG;
 const plan = (key: string) => catalog.plans[key] as ResolvedPlan;
 const addOn = (key: string, quantity = 1): SubscribedAddOn => ({
   key,
@@ -465,6 +458,7 @@ describe("quoteChange: properties", () => {
 
 import { recurringAmount } from "../pricing/price-model.ts";
 import { roundToSafeInteger } from "../pricing/rational.ts";
+import { DEMO_CATALOG } from "../testing/demo-catalog.ts";
 
 function recurring(model: Parameters<typeof recurringAmount>[0], quantity: number): number {
   return roundToSafeInteger(recurringAmount(model, quantity));

@@ -1,22 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parse } from "yaml";
 import type { AddOnDefinition } from "../catalog/document.ts";
 import type { PriceModel } from "../catalog/price-model.ts";
-import { type ResolvedPlan, validateCatalog } from "../catalog/validate.ts";
+import type { ResolvedPlan } from "../catalog/validate.ts";
 import { formatMoney } from "../money/money.ts";
 import type { BillingInterval } from "../periods/billing-period.ts";
+import { DEMO_CATALOG } from "../testing/demo-catalog.ts";
 import { annualContractValue, recurringCharges, type SubscribedAddOn } from "./recurring.ts";
 
-// Core is type-checked without Node's types (`types: []`: the domain does no I/O), so the test
-// reaches the file system through an untyped import and names the one function it uses.
-const { readFileSync } = (await import("node:fs" as string)) as {
-  readFileSync(path: string, encoding: "utf8"): string;
-};
-const here = (import.meta as { dirname?: string }).dirname;
-const demo = validateCatalog(parse(readFileSync(`${here}/../../../server/demo/catalog.yaml`, "utf8")));
-if (!demo.ok) throw new Error(`the demo catalog is invalid: ${JSON.stringify(demo.issues)}`);
-const catalog = demo.catalog;
+const catalog = DEMO_CATALOG;
 
 function plan(key: string): ResolvedPlan {
   const found = catalog.plans[key];
