@@ -5,7 +5,7 @@
  * and one applied change per quote, gap-free invoice numbers, a ledger that reconciles with the
  * invoices and with what the gateway collected. Target: ≥ 300 checkouts/s.
  */
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { checkouts, invoices, subscriptions } from "../packages/server/src/db/schema/index.ts";
 import { checkLedger } from "../packages/server/src/services/ledger.ts";
 import { benchCustomer, startBenchServer } from "./billing-bench-kit.ts";
@@ -83,6 +83,12 @@ export default async function checkoutBench(): Promise<string> {
       .sort((a, b) => a - b);
     if (numbers.length !== N || numbers.some((n, i) => n !== i + 1))
       problems.push("invoice numbers have a gap or a duplicate");
+    const numbered = await db.execute(
+      sql`select count(*)::int as n from domain_events e join invoices i on i.id = e.data -> 'invoice' ->> 'id'
+          where e.type = 'invoice.paid' and e.data -> 'invoice' ->> 'number' = i.number`,
+    );
+    const paidEvents = Number((numbered as unknown as { rows: { n: number }[] }).rows[0]?.n ?? 0);
+    if (paidEvents !== N) problems.push(`${paidEvents} invoice.paid events carry their invoice's number`);
     const ok = problems.length === 0 && failures === 0 && run.rps >= 300;
     return [
       "## Checkout on the sandbox gateway (`npm run bench -- checkout`)",

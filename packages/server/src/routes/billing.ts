@@ -44,11 +44,17 @@ export function billingRoutes(app: FastifyInstance, ctx: RouteContext, gateways?
         body: CreateQuoteInput,
       },
     },
-    (request, reply) =>
-      respondIdempotent(ctx, request, reply, async (tx) => ({
+    async (request, reply) => {
+      // Without an Idempotency-Key there is nothing to record with the quote: its reads need no
+      // transaction and its one insert is atomic on its own (a due scheduled change is applied in a
+      // transaction of its own first).
+      if (request.headers["idempotency-key"] === undefined)
+        return reply.code(201).send(await createQuote(ctx.db, request.body, ctx.clock()));
+      return respondIdempotent(ctx, request, reply, async (tx) => ({
         status: 201,
         body: await createQuote(tx, request.body, ctx.clock()),
-      })),
+      }));
+    },
   );
   r.get(
     "/v1/quotes/:id",

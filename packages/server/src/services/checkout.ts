@@ -1,8 +1,9 @@
-import { and, eq, inArray, lt, ne, sql } from "drizzle-orm";
+import { and, eq, inArray, lt, ne, or, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor, Tx } from "../db/client.ts";
 import {
   checkouts,
+  domainEvents,
   members,
   paymentMethods,
   quotes,
@@ -242,12 +243,22 @@ export async function beginCheckout(
       }
       const admin = await authorisingAdmin(tx, quote.accountId, input);
       const record = await lockSubscription(tx, quote.subscriptionId, at);
-      const [existing] = await tx
+      // This quote's checkout, and any live checkout of the subscription, in one round trip.
+      const related = await tx
         .select()
         .from(checkouts)
         .where(
-          and(eq(checkouts.quoteId, quote.id), inArray(checkouts.status, [...LIVE, "succeeded", "refunded"])),
+          or(
+            and(
+              eq(checkouts.quoteId, quote.id),
+              inArray(checkouts.status, [...LIVE, "succeeded", "refunded"]),
+            ),
+            and(eq(checkouts.subscriptionId, quote.subscriptionId), inArray(checkouts.status, LIVE)),
+          ),
         );
+      const existing = related.find(
+        (c) => c.quoteId === quote.id && [...LIVE, "succeeded", "refunded"].includes(c.status),
+      );
       if (existing) return { checkout: existing, created: false };
       if (at.getTime() >= quote.expiresAt.getTime())
         throw new ApiError(
@@ -258,10 +269,9 @@ export async function beginCheckout(
             param: "quote",
           },
         );
-      const busy = await tx
-        .select({ id: checkouts.id })
-        .from(checkouts)
-        .where(and(eq(checkouts.subscriptionId, quote.subscriptionId), inArray(checkouts.status, LIVE)));
+      const busy = related.filter(
+        (c) => c.subscriptionId === quote.subscriptionId && LIVE.includes(c.status),
+      );
       if (busy.length > 0)
         throw new ApiError(
           409,
@@ -485,12 +495,14 @@ async function completeCheckout(
   const target = quote.target as QuoteTarget;
   const used = state.seatsInUse;
   const previous = subscriptionView(record, used);
-  await tx
+  const cancelScheduled = tx
     .update(scheduledChanges)
     .set({ status: "canceled" })
     .where(and(eq(scheduledChanges.subscriptionId, record.id), eq(scheduledChanges.status, "scheduled")));
   if (plan.timing === "immediate") {
-    await tx
+    // The pending scheduled change canceled, the subscription changed and its add-ons cleared: one
+    // statement (three tables, no row touched twice).
+    const update = tx
       .update(subscriptions)
       .set({
         planKey: target.plan,
@@ -502,7 +514,10 @@ async function completeCheckout(
         updatedAt: at,
       })
       .where(eq(subscriptions.id, record.id));
-    await tx.delete(subscriptionAddOns).where(eq(subscriptionAddOns.subscriptionId, record.id));
+    const clear = tx.delete(subscriptionAddOns).where(eq(subscriptionAddOns.subscriptionId, record.id));
+    await tx.execute(
+      sql`with a as (${cancelScheduled.getSQL()}), b as (${update.getSQL()}), d as (${clear.getSQL()}) select 1`,
+    );
     if (target.addOns.length > 0)
       await tx.insert(subscriptionAddOns).values(
         target.addOns.map((a) => ({
@@ -515,6 +530,7 @@ async function completeCheckout(
         })),
       );
   } else {
+    await cancelScheduled;
     await tx.insert(scheduledChanges).values({
       id: newId("scheduledChange", at),
       accountId: record.row.accountId,
@@ -531,25 +547,13 @@ async function completeCheckout(
       .where(eq(subscriptions.id, record.id));
   }
 
-  const invoice =
-    plan.timing === "immediate" && plan.lines.length > 0
-      ? await issuePaidInvoice(tx, billing, {
-          accountId: record.row.accountId,
-          subscriptionId: record.id,
-          checkoutId: checkout.id,
-          currency: record.currency,
-          lines: plan.lines,
-          totals: plan.totals,
-          gatewayPaymentId: paymentId,
-          at,
-        })
-      : null;
+  const invoiceId = plan.timing === "immediate" && plan.lines.length > 0 ? newId("invoice", at) : null;
   const [done] = await tx
     .update(checkouts)
     .set({
       status: "succeeded",
       gatewayPaymentId: paymentId,
-      invoiceId: invoice?.id ?? null,
+      invoiceId,
       nextAction: null,
       attempts: checkout.attempts + 1,
       completedAt: at,
@@ -559,34 +563,57 @@ async function completeCheckout(
     .returning();
   const after = await lockSubscription(tx, record.id, at);
   const change = { quote: quote.id, checkout: checkout.id, timing: plan.timing, components: plan.components };
-  if (plan.timing === "immediate")
-    await recordEvent(tx, {
-      type: "subscription.updated",
-      accountId: record.row.accountId,
-      data: { previous, subscription: subscriptionView(after, used), change },
-      at,
-    });
-  else
-    await recordEvent(tx, {
-      type: "subscription.change_scheduled",
-      accountId: record.row.accountId,
-      data: { subscription: previous, effective_at: plan.effectiveAt.toISOString(), to: target, change },
-      at,
-    });
-  if (invoice)
-    await recordEvent(tx, {
-      type: "invoice.paid",
-      accountId: record.row.accountId,
-      data: { invoice: invoiceView(invoice, []), checkout: checkout.id },
-      at,
-    });
-  await recordEvent(tx, {
+  const accountId = record.row.accountId;
+  const changed =
+    plan.timing === "immediate"
+      ? {
+          type: "subscription.updated",
+          accountId,
+          data: { previous, subscription: subscriptionView(after, used), change },
+        }
+      : {
+          type: "subscription.change_scheduled",
+          accountId,
+          data: { subscription: previous, effective_at: plan.effectiveAt.toISOString(), to: target, change },
+        };
+  const succeeded = {
     type: "checkout.succeeded",
-    accountId: record.row.accountId,
+    accountId,
     data: { checkout: checkoutView(done as CheckoutRow) },
-    at,
-  });
+  };
+  // The invoice counter serialises every checkout: it is taken last, and the invoice, its lines,
+  // the ledger and the events follow in one statement.
+  if (invoiceId)
+    await issuePaidInvoice(tx, billing, {
+      id: invoiceId,
+      accountId,
+      subscriptionId: record.id,
+      checkoutId: checkout.id,
+      currency: record.currency,
+      lines: plan.lines,
+      totals: plan.totals,
+      gatewayPaymentId: paymentId,
+      at,
+      events: (invoice) => [
+        changed,
+        {
+          type: "invoice.paid",
+          accountId,
+          data: { invoice: invoiceView(invoice, []), checkout: checkout.id },
+        },
+        succeeded,
+      ],
+    });
+  else await recordEvents(tx, [changed, succeeded], at);
   return done as CheckoutRow;
+}
+
+async function recordEvents(
+  tx: Tx,
+  events: readonly { type: string; accountId: string | null; data: Record<string, unknown> }[],
+  at: Date,
+): Promise<void> {
+  await tx.insert(domainEvents).values(events.map((e) => ({ id: newId("event", at), ...e, createdAt: at })));
 }
 
 /** Evaluate + execute: charge (when anything is due) and settle. Other callers wait for the driver. */

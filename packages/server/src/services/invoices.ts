@@ -7,10 +7,10 @@ import {
   paymentPostings,
   type QuoteLine,
 } from "@uptier/core";
-import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, lt, type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor, Tx } from "../db/client.ts";
-import { accounts, invoiceCounters, invoiceLines, invoices, ledgerEntries } from "../db/schema/index.ts";
+import { accounts, invoiceLines, invoices, ledgerEntries } from "../db/schema/index.ts";
 import { notFound } from "../http/problem.ts";
 import { newId } from "../ids.ts";
 import type { BillingContext } from "./billing-context.ts";
@@ -31,24 +31,6 @@ export const ListInvoicesQuery = ListQuery.extend({
 
 type InvoiceRow = typeof invoices.$inferSelect;
 type LineRow = typeof invoiceLines.$inferSelect;
-
-async function nextInvoiceNumber(
-  tx: Tx,
-  billing: BillingContext,
-): Promise<{ sequence: number; number: string }> {
-  const [row] = await tx
-    .insert(invoiceCounters)
-    .values({ vendor: billing.vendor, prefix: billing.invoicePrefix, lastNumber: 1 })
-    .onConflictDoUpdate({
-      target: invoiceCounters.vendor,
-      set: { lastNumber: sqlIncrement() },
-    })
-    .returning();
-  const counter = row as typeof invoiceCounters.$inferSelect;
-  return { sequence: counter.lastNumber, number: formatInvoiceNumber(counter.prefix, counter.lastNumber) };
-}
-
-const sqlIncrement = () => sql`${invoiceCounters.lastNumber} + 1`;
 
 export async function postLedger(
   tx: Tx,
@@ -79,7 +61,19 @@ export async function postLedger(
   );
 }
 
-/** Issues a paid invoice for a checkout: number, lines, totals and the ledger, in the caller's tx. */
+export interface InvoiceEvent {
+  readonly type: string;
+  readonly accountId: string | null;
+  readonly data: Record<string, unknown>;
+}
+
+/**
+ * Issues a paid invoice for a checkout: number, lines, totals and the ledger, in the caller's tx.
+ * The counter row serialises every invoice of the vendor until the transaction commits, so it is
+ * taken last, and everything written after it goes in one statement: the invoice, its lines, both
+ * ledger postings and the caller's events (`events`, built from the issued invoice, in order).
+ * Callers should do all their other work before calling this.
+ */
 export async function issuePaidInvoice(
   tx: Tx,
   billing: BillingContext,
@@ -92,69 +86,131 @@ export async function issuePaidInvoice(
     totals: InvoiceTotals;
     gatewayPaymentId: string | null;
     at: Date;
+    /** the invoice's id, when the caller needs it before the invoice exists */
+    id?: string;
+    events?: (invoice: InvoiceRow) => readonly InvoiceEvent[];
   },
 ): Promise<InvoiceRow> {
-  const { sequence, number } = await nextInvoiceNumber(tx, billing);
-  const id = newId("invoice", input.at);
+  const id = input.id ?? newId("invoice", input.at);
   const starts = input.lines.map((l) => l.periodStart.getTime());
   const ends = input.lines.map((l) => l.periodEnd.getTime());
-  const [row] = await tx
-    .insert(invoices)
-    .values({
-      id,
-      accountId: input.accountId,
-      subscriptionId: input.subscriptionId,
-      checkoutId: input.checkoutId,
-      vendor: billing.vendor,
-      number,
-      sequence,
-      status: "paid",
-      currency: input.currency,
-      subtotal: input.totals.subtotal,
-      creditApplied: input.totals.creditApplied,
-      creditAdded: input.totals.creditAdded,
-      amountDue: input.totals.amountDue,
-      amountPaid: input.totals.amountDue,
-      gatewayPaymentId: input.gatewayPaymentId,
-      periodStart: starts.length ? new Date(Math.min(...starts)) : null,
-      periodEnd: ends.length ? new Date(Math.max(...ends)) : null,
-      issuedAt: input.at,
-      paidAt: input.at,
-      createdAt: input.at,
-    })
-    .returning();
-  if (input.lines.length > 0)
-    await tx.insert(invoiceLines).values(
-      input.lines.map((l, position) => ({
-        id: newId("invoiceLine", input.at),
-        invoiceId: id,
-        accountId: input.accountId,
-        subscriptionId: input.subscriptionId,
-        position,
-        item: l.item,
-        description: l.description,
-        quantity: l.quantity,
-        unitAmount: l.unitAmount,
-        amount: l.amount,
-        proration: l.proration,
-        kind: l.kind,
-        periodStart: l.periodStart,
-        periodEnd: l.periodEnd,
-      })),
-    );
-  const base = {
+  const lineRows = input.lines.map((l, position) => ({
+    id: newId("invoiceLine", input.at),
+    invoiceId: id,
     accountId: input.accountId,
-    currency: input.currency,
-    at: input.at,
+    subscriptionId: input.subscriptionId,
+    position,
+    item: l.item,
+    description: l.description,
+    quantity: l.quantity,
+    unitAmount: l.unitAmount,
+    amount: l.amount,
+    proration: l.proration,
+    kind: l.kind,
+    periodStart: l.periodStart,
+    periodEnd: l.periodEnd,
+  }));
+  const base = { accountId: input.accountId, currency: input.currency, createdAt: input.at };
+  const postings = [
+    { source: `invoice:${id}`, entries: invoicePostings(input.totals) },
+    { source: `payment:${input.checkoutId}`, entries: paymentPostings(input.totals.amountDue) },
+  ];
+  const ledgerRows = postings.flatMap(({ source, entries }) => {
+    const total = entries.reduce((s, e) => s + e.amount, 0);
+    if (total !== 0) throw new Error(`ledger posting ${source} does not balance: ${total}`);
+    return entries.map((e) => ({
+      ...base,
+      source,
+      invoiceId: id,
+      checkoutId: input.checkoutId,
+      ledgerAccount: e.ledgerAccount,
+      amount: e.amount,
+    }));
+  });
+
+  // The number is not known before the counter is taken: the events are built with a placeholder
+  // that the statement replaces.
+  const NUMBER = "@@uptier:invoice_number@@";
+  const row: InvoiceRow = {
+    id,
+    accountId: input.accountId,
+    subscriptionId: input.subscriptionId,
     checkoutId: input.checkoutId,
+    vendor: billing.vendor,
+    number: NUMBER,
+    sequence: 0,
+    status: "paid",
+    currency: input.currency,
+    subtotal: input.totals.subtotal,
+    creditApplied: input.totals.creditApplied,
+    creditAdded: input.totals.creditAdded,
+    amountDue: input.totals.amountDue,
+    amountPaid: input.totals.amountDue,
+    gatewayPaymentId: input.gatewayPaymentId,
+    periodStart: starts.length ? new Date(Math.min(...starts)) : null,
+    periodEnd: ends.length ? new Date(Math.max(...ends)) : null,
+    issuedAt: input.at,
+    paidAt: input.at,
+    createdAt: input.at,
   };
-  await postLedger(tx, { ...base, source: `invoice:${id}`, invoiceId: id }, invoicePostings(input.totals));
-  await postLedger(
-    tx,
-    { ...base, source: `payment:${input.checkoutId}`, invoiceId: id },
-    paymentPostings(input.totals.amountDue),
+  const iso = (d: Date | null) => d?.toISOString() ?? null;
+  const invoiceJson = {
+    id: row.id,
+    account_id: row.accountId,
+    subscription_id: row.subscriptionId,
+    checkout_id: row.checkoutId,
+    vendor: row.vendor,
+    status: row.status,
+    currency: row.currency,
+    subtotal: row.subtotal,
+    credit_applied: row.creditApplied,
+    credit_added: row.creditAdded,
+    amount_due: row.amountDue,
+    amount_paid: row.amountPaid,
+    gateway_payment_id: row.gatewayPaymentId,
+    period_start: iso(row.periodStart),
+    period_end: iso(row.periodEnd),
+    issued_at: iso(row.issuedAt),
+    paid_at: iso(row.paidAt),
+    created_at: iso(row.createdAt),
+  };
+  const events = (input.events?.(row) ?? []).map((e, ord) => ({
+    ord,
+    id: newId("event", input.at),
+    account_id: e.accountId,
+    type: e.type,
+    data: e.data,
+    created_at: input.at.toISOString(),
+  }));
+  const writes: SQL[] = [
+    sql`n as (select c.prefix, c.last_number,
+        c.prefix || '-' || case when length(c.last_number::text) >= 6 then c.last_number::text
+          else lpad(c.last_number::text, 6, '0') end as number from c)`,
+    sql`i as (insert into invoices select (jsonb_populate_record(null::invoices,
+        ${JSON.stringify(invoiceJson)}::jsonb || jsonb_build_object('number', n.number, 'sequence', n.last_number))).* from n)`,
+  ];
+  if (lineRows.length > 0) writes.push(sql`l as (${tx.insert(invoiceLines).values(lineRows).getSQL()})`);
+  if (ledgerRows.length > 0)
+    writes.push(sql`le as (${tx.insert(ledgerEntries).values(ledgerRows).getSQL()})`);
+  if (events.length > 0)
+    writes.push(sql`e as (insert into domain_events (id, account_id, type, data, created_at)
+        select e.id, e.account_id, e.type, replace(e.data::text, ${JSON.stringify(NUMBER)}, to_jsonb(n.number)::text)::jsonb, e.created_at
+        from n, jsonb_to_recordset(${JSON.stringify(events)}::jsonb)
+          as e(ord int, id text, account_id text, type text, data jsonb, created_at timestamptz)
+        order by e.ord)`);
+  // One statement takes the counter (from here on every other invoice of the vendor waits for our
+  // commit) and writes everything that follows it; the lines' foreign keys are checked at its end.
+  const result = await tx.execute(
+    sql`with c as (insert into invoice_counters (vendor, prefix, last_number)
+        values (${billing.vendor}, ${billing.invoicePrefix}, 1)
+        on conflict (vendor) do update set last_number = invoice_counters.last_number + 1
+        returning prefix, last_number), ${sql.join(writes, sql`, `)}
+      select prefix, last_number from n`,
   );
-  return row as InvoiceRow;
+  const counter = (result as unknown as { rows: { prefix: string; last_number: number | string }[] }).rows[0];
+  if (!counter) throw new Error("invoice counter returned nothing");
+  const sequence = Number(counter.last_number);
+  return { ...row, sequence, number: formatInvoiceNumber(counter.prefix, sequence) };
 }
 
 export function invoiceView(row: InvoiceRow, lines: readonly LineRow[]) {

@@ -10,26 +10,25 @@ import {
   type SubscriptionShape,
   subscriptionItems,
 } from "@uptier/core";
-import { and, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor, Tx } from "../db/client.ts";
 import {
+  accounts,
   addOnVersions,
   catalogVersions,
-  invoiceLines,
   ledgerEntries,
   planVersions,
   quotes,
-  subscriptionAddOns,
+  scheduledChanges,
   subscriptions,
 } from "../db/schema/index.ts";
 import { ApiError, notFound } from "../http/problem.ts";
 import { newId } from "../ids.ts";
-import { findAccount } from "./accounts.ts";
 
 import { applyDueScheduledChange } from "./scheduled-changes.ts";
 import { liveSubscriptionsOf, loadSubscriptions, type SubscriptionRecord } from "./subscription-records.ts";
-import { resolveAddOns, resolvePlan, seatsInUse } from "./subscriptions.ts";
+import { resolveAddOns, resolvePlan } from "./subscriptions.ts";
 
 /**
  * Quotes (Autumn's four layers): setup loads the subscription, prices and balances into one
@@ -116,21 +115,50 @@ export async function creditBalance(db: Executor, accountId: string, currency: s
 }
 
 /**
- * What was charged and credited per item in the current period, for the credit cap. The period's
- * opening charge (the renewal) is counted as the item's full-period amount.
+ * The seats in use, the credit balance, the downgrade policy of the latest catalog and the current
+ * period's history, read in one statement (one round trip, one snapshot).
  */
-async function periodHistory(db: Executor, record: SubscriptionRecord): Promise<Record<string, ItemHistory>> {
+export async function loadBillingState(db: Executor, record: SubscriptionRecord): Promise<BillingState> {
   const end = record.state.currentPeriodEnd;
-  if (!end) return {};
-  const rows = await db
-    .select({
-      item: invoiceLines.item,
-      charged: sql<string>`coalesce(sum(case when ${invoiceLines.amount} > 0 then ${invoiceLines.amount} else 0 end), 0)`,
-      credited: sql<string>`coalesce(sum(case when ${invoiceLines.amount} < 0 then -${invoiceLines.amount} else 0 end), 0)`,
-    })
-    .from(invoiceLines)
-    .where(and(eq(invoiceLines.subscriptionId, record.id), eq(invoiceLines.periodEnd, end)))
-    .groupBy(invoiceLines.item);
+  const accountId = record.row.accountId;
+  const result = await db.execute(sql`
+    select
+      (select count(*)::int from members where account_id = ${accountId} and status <> 'removed') as used,
+      (select coalesce(sum(amount), 0)::text from ledger_entries
+        where account_id = ${accountId} and ledger_account = 'customer_credit' and currency = ${record.currency}) as credit,
+      (select document -> 'policies' -> 'downgrades' from catalog_versions order by version desc limit 1) as policy,
+      ${
+        end
+          ? sql`(select coalesce(json_agg(json_build_object('item', h.item, 'charged', h.charged::text, 'credited', h.credited::text)), '[]'::json)
+        from (select item,
+                coalesce(sum(case when amount > 0 then amount else 0 end), 0) as charged,
+                coalesce(sum(case when amount < 0 then -amount else 0 end), 0) as credited
+              from invoice_lines where subscription_id = ${record.id} and period_end = ${end.toISOString()}::timestamptz
+              group by item) h)`
+          : sql`'[]'::json`
+      } as history`);
+  const row = (
+    result as unknown as { rows: { used: number; credit: string; policy: unknown; history: unknown }[] }
+  ).rows[0];
+  const policy = (row?.policy ?? null) as DowngradePolicy | null;
+  const historyRows = (typeof row?.history === "string" ? JSON.parse(row.history) : (row?.history ?? [])) as {
+    item: string;
+    charged: string;
+    credited: string;
+  }[];
+  return {
+    record,
+    seatsInUse: Number(row?.used ?? 0),
+    creditBalance: -Number(row?.credit ?? 0),
+    policy: policy ?? "period_end",
+    history: historyOf(record, historyRows),
+  };
+}
+
+function historyOf(
+  record: SubscriptionRecord,
+  rows: readonly { item: string; charged: string; credited: string }[],
+): Record<string, ItemHistory> {
   if (rows.length === 0) return {};
   const full = new Map(subscriptionItems(record.shape).map((i) => [i.key, roundToSafeInteger(i.full)]));
   return Object.fromEntries(
@@ -141,21 +169,32 @@ async function periodHistory(db: Executor, record: SubscriptionRecord): Promise<
   );
 }
 
-export async function loadBillingState(db: Executor, record: SubscriptionRecord): Promise<BillingState> {
-  // One after the other: inside a transaction they share one connection anyway.
-  const used = await seatsInUse(db, record.row.accountId);
-  const balance = await creditBalance(db, record.row.accountId, record.currency);
-  const policy = await downgradePolicy(db);
-  const history = await periodHistory(db, record);
-  return { record, seatsInUse: used, creditBalance: balance, policy, history };
-}
-
 export async function liveSubscriptionOf(
   db: Executor,
   accountId: string,
   at: Date,
 ): Promise<SubscriptionRecord> {
   const live = (await liveSubscriptionsOf(db, [accountId], at)).get(accountId);
+  if (!live)
+    throw new ApiError(
+      409,
+      "no_active_subscription",
+      `Account ${accountId} has no live subscription to change.`,
+      {
+        param: "account",
+      },
+    );
+  return live;
+}
+
+async function liveRecordOf(
+  db: Executor,
+  accountId: string,
+  rows: readonly (typeof subscriptions.$inferSelect)[],
+  at: Date,
+): Promise<SubscriptionRecord> {
+  // as liveSubscriptionsOf: the last of the account's subscriptions that is live at `at`
+  const live = (await loadSubscriptions(db, rows, at)).filter((r) => r.state.status !== "canceled").at(-1);
   if (!live)
     throw new ApiError(
       409,
@@ -196,14 +235,7 @@ export async function resolveTarget(
       `The ${plan.definition.name} plan is priced in ${plan.currency.toUpperCase()}, the subscription in ${row.currency.toUpperCase()}.`,
       { param: "plan" },
     );
-  const pinned = new Map(
-    (
-      await db
-        .select({ key: subscriptionAddOns.addOnKey, id: subscriptionAddOns.addOnVersionId })
-        .from(subscriptionAddOns)
-        .where(eq(subscriptionAddOns.subscriptionId, row.id))
-    ).map((i) => [i.key, i.id]),
-  );
+  const pinned = record.addOnVersionIds;
   let addOns: { selected: SubscribedAddOn; versionId: string }[];
   if (change.add_ons === undefined) {
     addOns = record.shape.addOns.map((a) => ({ selected: a, versionId: pinned.get(a.key) as string }));
@@ -375,15 +407,38 @@ export function quoteView(row: QuoteRow, now: Date) {
 export type QuoteView = ReturnType<typeof quoteView>;
 
 export async function createQuote(
-  tx: Tx,
+  tx: Executor,
   input: z.infer<typeof ChangeFields> & { account: string; expires_in?: number },
   at: Date,
   purpose: QuotePurpose = { type: "change" },
 ): Promise<QuoteView> {
-  await findAccount(tx, input.account);
-  let record = await liveSubscriptionOf(tx, input.account, at);
-  if (await applyDueScheduledChange(tx, record.id, at))
-    record = await liveSubscriptionOf(tx, input.account, at);
+  // The account, its subscriptions that are not canceled and whether a scheduled change is due, in
+  // one round trip; the due change (rare) is applied before pricing, as before.
+  const found = await tx
+    .select({
+      account: accounts.id,
+      subscription: subscriptions,
+      due: sql<boolean>`exists (select 1 from ${scheduledChanges} where ${scheduledChanges.subscriptionId} = ${subscriptions.id} and ${scheduledChanges.status} = 'scheduled' and ${scheduledChanges.effectiveAt} <= ${at.toISOString()}::timestamptz)`,
+    })
+    .from(accounts)
+    .leftJoin(
+      subscriptions,
+      and(eq(subscriptions.accountId, accounts.id), ne(subscriptions.status, "canceled")),
+    )
+    .where(eq(accounts.id, input.account));
+  if (found.length === 0) throw notFound("account", input.account);
+  let record = await liveRecordOf(
+    tx,
+    input.account,
+    found.flatMap((f) => (f.subscription ? [f.subscription] : [])),
+    at,
+  );
+  if (found.some((f) => f.subscription?.id === record.id && f.due)) {
+    const subscriptionId = record.id;
+    const apply = (t: Tx) => applyDueScheduledChange(t, subscriptionId, at);
+    if (await ("rollback" in tx ? apply(tx) : tx.transaction(apply)))
+      record = await liveSubscriptionOf(tx, input.account, at);
+  }
   const { shape, target } = await resolveTarget(tx, record, input);
   const state = await loadBillingState(tx, record);
   const plan = priceChange(state, shape, at);

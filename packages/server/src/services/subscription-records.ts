@@ -6,9 +6,9 @@ import {
   type SubscriptionShape,
   type SubscriptionStatus,
 } from "@uptier/core";
-import { and, eq, inArray, ne } from "drizzle-orm";
+import { and, inArray, ne, sql } from "drizzle-orm";
 import type { Executor } from "../db/client.ts";
-import { addOnVersions, planVersions, subscriptionAddOns, subscriptions } from "../db/schema/index.ts";
+import { planVersions, subscriptions } from "../db/schema/index.ts";
 
 type SubscriptionRow = typeof subscriptions.$inferSelect;
 
@@ -20,6 +20,8 @@ export interface SubscriptionRecord {
   readonly planVersion: number;
   readonly shape: SubscriptionShape;
   readonly addOnVersions: ReadonlyMap<string, number>;
+  /** the add-on version each add-on key pins (its id) */
+  readonly addOnVersionIds: ReadonlyMap<string, string>;
   readonly state: LifecycleState;
 }
 
@@ -29,26 +31,34 @@ export async function loadSubscriptions(
   at: Date,
 ): Promise<SubscriptionRecord[]> {
   if (rows.length === 0) return [];
+  // The plan versions and the add-ons (with the versions they pin) in one round trip.
+  const subscriptionIds = rows.map((r) => r.id);
   const planRows = await db
-    .select()
+    .select({
+      plan: planVersions,
+      addOns: sql<unknown>`(select coalesce(json_agg(json_build_object(
+          'subscriptionId', sa.subscription_id, 'addOnKey', sa.add_on_key, 'quantity', sa.quantity,
+          'id', av.id, 'version', av.version, 'definition', av.definition
+        ) order by sa.add_on_key), '[]'::json)
+        from subscription_add_ons sa inner join add_on_versions av on av.id = sa.add_on_version_id
+        where sa.subscription_id in ${subscriptionIds})`,
+    })
     .from(planVersions)
     .where(inArray(planVersions.id, [...new Set(rows.map((r) => r.planVersionId))]));
-  const plansById = new Map(planRows.map((p) => [p.id, p]));
-  const addOnRows = await db
-    .select({ item: subscriptionAddOns, version: addOnVersions })
-    .from(subscriptionAddOns)
-    .innerJoin(addOnVersions, eq(addOnVersions.id, subscriptionAddOns.addOnVersionId))
-    .where(
-      inArray(
-        subscriptionAddOns.subscriptionId,
-        rows.map((r) => r.id),
-      ),
-    )
-    .orderBy(subscriptionAddOns.addOnKey);
+  const plansById = new Map(planRows.map((p) => [p.plan.id, p.plan]));
+  const json = planRows[0]?.addOns ?? [];
+  const addOnRows = (typeof json === "string" ? JSON.parse(json) : json) as {
+    subscriptionId: string;
+    addOnKey: string;
+    quantity: number;
+    id: string;
+    version: number;
+    definition: unknown;
+  }[];
   return rows.map((row) => {
     const plan = plansById.get(row.planVersionId);
     if (!plan) throw new Error(`subscription ${row.id} pins a missing plan version ${row.planVersionId}`);
-    const items = addOnRows.filter((a) => a.item.subscriptionId === row.id);
+    const items = addOnRows.filter((a) => a.subscriptionId === row.id);
     return {
       id: row.id,
       row,
@@ -59,12 +69,13 @@ export async function loadSubscriptions(
         interval: row.interval as "month" | "year",
         seats: row.seats,
         addOns: items.map((a) => ({
-          key: a.item.addOnKey,
-          definition: a.version.definition as AddOnDefinition,
-          quantity: a.item.quantity,
+          key: a.addOnKey,
+          definition: a.definition as AddOnDefinition,
+          quantity: a.quantity,
         })),
       },
-      addOnVersions: new Map(items.map((a) => [a.item.addOnKey, a.version.version])),
+      addOnVersions: new Map(items.map((a) => [a.addOnKey, a.version])),
+      addOnVersionIds: new Map(items.map((a) => [a.addOnKey, a.id])),
       state: lifecycleAt(
         {
           status: row.status as SubscriptionStatus,
