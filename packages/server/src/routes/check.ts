@@ -5,7 +5,7 @@ import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.t
 import { checkAndRecord, checkFromCache, resolveAccount } from "../services/entitlements.ts";
 import type { MeteringState } from "../services/metering-state.ts";
 import { NoQuery } from "./accounts.ts";
-import { markReadOnly, retryingWrites } from "./metering.ts";
+import { retryingWrites, skipCatchUp } from "./metering.ts";
 
 export function checkRoutes(app: FastifyInstance, ctx: RouteContext, state: MeteringState) {
   const r = typed(app);
@@ -28,7 +28,7 @@ export function checkRoutes(app: FastifyInstance, ctx: RouteContext, state: Mete
       const input = request.body;
       // Without `record` a check changes no usage or plan (a denial is logged, but changes nothing
       // cached): the read-your-writes poll after it would be wasted.
-      if (!input.record) markReadOnly(request);
+      if (!input.record) skipCatchUp(request);
       // A check that records nothing is a read (POST only carries the body): no transaction, no key.
       // Answered synchronously when everything it needs is cached.
       if (!input.record && request.headers["idempotency-key"] === undefined)

@@ -5,7 +5,7 @@ import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.t
 import { ingestEvents, prepareIngest } from "../services/events.ts";
 import type { MeteringState } from "../services/metering-state.ts";
 import { NoQuery } from "./accounts.ts";
-import { retryingWrites } from "./metering.ts";
+import { retryingWrites, skipCatchUp } from "./metering.ts";
 
 export function eventRoutes(app: FastifyInstance, ctx: RouteContext, state: MeteringState) {
   const r = typed(app);
@@ -23,6 +23,8 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext, state: Mete
       },
     },
     async (request, reply) => {
+      // The accounts these events touch are invalidated below: no outbox poll is needed after it.
+      skipCatchUp(request);
       const body = request.body as { events?: unknown[] };
       const raws = Array.isArray(body.events) ? body.events : [request.body];
       const incoming = raws.map((raw) => ({ raw, bytes: Buffer.byteLength(JSON.stringify(raw) ?? "") }));

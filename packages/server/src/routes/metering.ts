@@ -10,10 +10,11 @@ import { usageRoutes } from "./usage.ts";
 const READ_ONLY = Symbol("uptier.readOnly");
 
 /**
- * Marks a non-GET request that changed nothing an entitlement is computed from (a check without
- * `record`): the read-your-writes hook then skips its poll of the domain-event log for it.
+ * Marks a non-GET request after which the cache needs no poll of the domain-event log: it changed
+ * nothing an entitlement is computed from (a check without `record`), or it invalidated what it
+ * changed itself (usage events).
  */
-export function markReadOnly(request: FastifyRequest): void {
+export function skipCatchUp(request: FastifyRequest): void {
   (request as unknown as Record<symbol, boolean>)[READ_ONLY] = true;
 }
 
@@ -30,7 +31,7 @@ export async function meteringRoutes(
   await state.start();
   app.addHook("onClose", () => state.close());
   // A committed change (a plan change, a cancellation, a checkout) is visible to the very next check.
-  // A read (see markReadOnly) has nothing to catch up on: no poll for it.
+  // A request marked by skipCatchUp has nothing to catch up on: no poll for it.
   app.addHook("onSend", (request, reply, payload, done) => {
     if (
       request.method === "GET" ||

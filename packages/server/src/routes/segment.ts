@@ -11,7 +11,7 @@ import {
   SegmentTrack,
 } from "../services/segment.ts";
 import { NoQuery } from "./accounts.ts";
-import { retryingWrites } from "./metering.ts";
+import { retryingWrites, skipCatchUp } from "./metering.ts";
 
 const CALLS: Record<"track" | "identify" | "group", ZodType> = {
   track: SegmentTrack,
@@ -31,6 +31,8 @@ export function segmentRoutes(app: FastifyInstance, ctx: RouteContext, state: Me
     messages: { message: unknown; type: string | undefined }[],
     context: Record<string, unknown> | undefined,
   ) => {
+    // The accounts these events touch are invalidated below: no outbox poll is needed after it.
+    skipCatchUp(request);
     let touched: ReadonlySet<string> = new Set();
     const sent = await retryingWrites(() =>
       respondIdempotent(ctx, request, reply, async (tx) => {
