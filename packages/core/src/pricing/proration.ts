@@ -253,31 +253,30 @@ export function prorateQuantityChange(
   });
 }
 
-/** An item added mid-period (seat pack, add-on): one charge +R(A·f). */
-export function prorateAddition(
-  input: ProrationAt & { readonly item: PricedItem; readonly description?: string },
-): InvoiceLine {
+type ItemAt = ProrationAt & { readonly item: PricedItem; readonly description?: string };
+
+/** One prorated line for a whole item: a charge for what is added, a credit for what is removed. */
+function prorateItem(kind: "charge" | "credit", input: ItemAt): InvoiceLine {
   const { item } = input;
-  return prorationLine("charge", itemAmount(item), windowOf(input), input.currency, {
-    description: input.description ?? remainingTime(item.quantity, item.name, input.at),
+  const describe = kind === "charge" ? remainingTime : unusedTime;
+  return prorationLine(kind, itemAmount(item), windowOf(input), input.currency, {
+    description: input.description ?? describe(item.quantity, item.name, input.at),
     quantity: item.quantity,
     unitAmount: item.unitAmount,
   });
+}
+
+/** An item added mid-period (seat pack, add-on): one charge +R(A·f). */
+export function prorateAddition(input: ItemAt): InvoiceLine {
+  return prorateItem("charge", input);
 }
 
 /**
  * An item removed mid-period with immediate credit (only when configured: by default removals apply
  * at period end with no credit): one credit −R(A·f). Cap it with `capCreditLine`.
  */
-export function prorateRemoval(
-  input: ProrationAt & { readonly item: PricedItem; readonly description?: string },
-): InvoiceLine {
-  const { item } = input;
-  return prorationLine("credit", itemAmount(item), windowOf(input), input.currency, {
-    description: input.description ?? unusedTime(item.quantity, item.name, input.at),
-    quantity: item.quantity,
-    unitAmount: item.unitAmount,
-  });
+export function prorateRemoval(input: ItemAt): InvoiceLine {
+  return prorateItem("credit", input);
 }
 
 /**

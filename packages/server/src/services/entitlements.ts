@@ -182,18 +182,20 @@ export async function checkAndRecord(
     new ApiError(422, "record_not_supported", `"${input.feature}" cannot be recorded by a check: ${why}.`, {
       param: "record",
     });
-  if (!entitlement || !computed.view.active || !entitlement.granted) {
-    const decision = decideCheck(entitlement, computed.view.active, input.quantity);
+  // A denial records the signal and changes no usage.
+  const deny = async (seen: Entitlement | undefined, decision: CheckDecision) => {
     const result = toResult(
       account,
       input.feature,
       decision,
-      upgradeFor(computed, snapshot, entitlement, decision),
+      upgradeFor(computed, snapshot, seen, decision),
       false,
     );
     await recordDenial(tx, result, input.quantity, at);
     return { result, touched: null };
-  }
+  };
+  if (!entitlement || !computed.view.active || !entitlement.granted)
+    return deny(entitlement, decideCheck(entitlement, computed.view.active, input.quantity));
   let used: number;
   let write: () => Promise<void>;
   if (entitlement.kind === "metered") {
@@ -262,17 +264,7 @@ export async function checkAndRecord(
   }
   const fresh = { ...entitlement, used };
   const decision = decideCheck(fresh, true, input.quantity);
-  if (!decision.allowed) {
-    const result = toResult(
-      account,
-      input.feature,
-      decision,
-      upgradeFor(computed, snapshot, fresh, decision),
-      false,
-    );
-    await recordDenial(tx, result, input.quantity, at);
-    return { result, touched: null };
-  }
+  if (!decision.allowed) return deny(fresh, decision);
   await write();
   await recordEvent(tx, {
     type: "usage.recorded",
