@@ -5,12 +5,11 @@
  * same connection count) into a plain copy of the table.
  */
 import { randomBytes } from "node:crypto";
-import { Worker } from "node:worker_threads";
 import pg from "pg";
 import { buildApp } from "../packages/server/src/app.ts";
 import { createAccount } from "../packages/server/src/services/accounts.ts";
 import { createSubscription } from "../packages/server/src/services/subscriptions.ts";
-import { benchDatabase } from "./kit.ts";
+import { benchDatabase, loadInWorker } from "./kit.ts";
 
 const ACCOUNTS = 1000;
 const BATCHES = Number(process.env.BENCH_INGEST_BATCHES ?? 3000);
@@ -19,59 +18,6 @@ const DUPLICATES = 10;
 const CONNECTIONS = Number(process.env.BENCH_INGEST_CONNECTIONS ?? 16);
 /** the server's database pool: ingestion is bound by row locks on hot counters, so fewer concurrent transactions queue better */
 const SERVER_POOL = Number(process.env.BENCH_INGEST_POOL ?? 4);
-
-/** Posts each body once over `connections` keep-alive connections; resolves with the wall time. */
-export function loadInWorker(
-  url: string,
-  headers: Record<string, string>,
-  bodies: string[],
-  connections: number,
-) {
-  const code = `
-    const { parentPort, workerData } = require("node:worker_threads");
-    const http = require("node:http");
-    const { url, headers, bodies, connections } = workerData;
-    const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-    const target = new URL(url);
-    let next = 0, failures = 0;
-    const latencies = [];
-    function post(body) {
-      return new Promise((resolve) => {
-        const t0 = process.hrtime.bigint();
-        const req = http.request({ agent, host: target.hostname, port: target.port, path: target.pathname, method: "POST",
-          headers: { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
-          const chunks = [];
-          res.on("data", (c) => chunks.push(c));
-          res.on("end", () => {
-            latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-            if (res.statusCode !== 200) failures++;
-            resolve(Buffer.concat(chunks).toString());
-          });
-        });
-        req.on("error", () => { failures++; resolve(null); });
-        req.end(body);
-      });
-    }
-    const answers = [];
-    async function loop() { while (next < bodies.length) { const i = next++; answers[i] = await post(bodies[i]); } }
-    const start = Date.now();
-    Promise.all(Array.from({ length: connections }, loop)).then(() => {
-      agent.destroy();
-      latencies.sort((a, b) => a - b);
-      parentPort.postMessage({ ms: Date.now() - start, failures, answers, p99: latencies[Math.floor(latencies.length * 0.99)] });
-    });
-  `;
-  return new Promise<{ ms: number; failures: number; answers: (string | null)[]; p99: number }>(
-    (resolve, reject) => {
-      const worker = new Worker(code, { eval: true, workerData: { url, headers, bodies, connections } });
-      worker.once("message", (m) => {
-        resolve(m);
-        void worker.terminate();
-      });
-      worker.once("error", reject);
-    },
-  );
-}
 
 export default async function ingestBenchmark(): Promise<string> {
   const { database, url, secret, drop } = await benchDatabase(SERVER_POOL);

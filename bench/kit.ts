@@ -3,10 +3,12 @@
  * applied, a secret key), dropped afterwards; and autocannon in a child process, so the load
  * generator does not share the server's event loop.
  */
+
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { Worker } from "node:worker_threads";
 import pg from "pg";
 import { readCatalogFile } from "../packages/server/src/catalog-file.ts";
 import { type Database, openDatabase } from "../packages/server/src/db/client.ts";
@@ -81,4 +83,62 @@ export async function autocannon(
     non2xx: number;
   };
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx };
+}
+
+/**
+ * Sends each body once (POST; or a GET per null body) over `connections` keep-alive connections from a
+ * worker thread, so the load generator does not share the server's event loop. Resolves with the
+ * wall time, the failures (non-200), every answer in order and the latency percentiles.
+ */
+export function loadInWorker(
+  url: string,
+  headers: Record<string, string>,
+  bodies: (string | null)[],
+  connections: number,
+) {
+  const code = `
+    const { parentPort, workerData } = require("node:worker_threads");
+    const http = require("node:http");
+    const { url, headers, bodies, connections } = workerData;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+    const target = new URL(url);
+    let next = 0, failures = 0;
+    const latencies = [];
+    function post(body) {
+      return new Promise((resolve) => {
+        const t0 = process.hrtime.bigint();
+        const req = http.request({ agent, host: target.hostname, port: target.port, path: target.pathname, method: body === null ? "GET" : "POST",
+          headers: body === null ? headers : { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+          const chunks = [];
+          res.on("data", (c) => chunks.push(c));
+          res.on("end", () => {
+            latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+            if (res.statusCode !== 200) failures++;
+            resolve(Buffer.concat(chunks).toString());
+          });
+        });
+        req.on("error", () => { failures++; resolve(null); });
+        req.end(body ?? undefined);
+      });
+    }
+    const answers = [];
+    async function loop() { while (next < bodies.length) { const i = next++; answers[i] = await post(bodies[i]); } }
+    const start = Date.now();
+    Promise.all(Array.from({ length: connections }, loop)).then(() => {
+      agent.destroy();
+      latencies.sort((a, b) => a - b);
+      const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))];
+      parentPort.postMessage({ ms: Date.now() - start, failures, answers, p50: at(0.5), p99: at(0.99) });
+    });
+  `;
+  return new Promise<{ ms: number; failures: number; answers: (string | null)[]; p50: number; p99: number }>(
+    (resolve, reject) => {
+      const worker = new Worker(code, { eval: true, workerData: { url, headers, bodies, connections } });
+      worker.once("message", (m) => {
+        resolve(m);
+        void worker.terminate();
+      });
+      worker.once("error", reject);
+    },
+  );
 }

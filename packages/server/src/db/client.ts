@@ -17,6 +17,10 @@ export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelati
 /** Anything a query can run on: the database or an open transaction. */
 export type Executor = Db | Tx;
 
+export function isTransaction(db: Executor): db is Tx {
+  return "rollback" in db;
+}
+
 export interface Database {
   readonly db: Db;
   readonly engine: "pglite" | "postgres";

@@ -1,6 +1,7 @@
 import { EventsBatchInput, EventsBatchResponse, UsageEventInput } from "@uptier/core";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
+import type { Executor } from "../db/client.ts";
 import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.ts";
 import { ingestEvents, prepareIngest } from "../services/events.ts";
 import type { MeteringState } from "../services/metering-state.ts";
@@ -30,13 +31,19 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext, state: Mete
       const incoming = raws.map((raw) => ({ raw, bytes: Buffer.byteLength(JSON.stringify(raw) ?? "") }));
       await prepareIngest(state, incoming);
       let touched: ReadonlySet<string> = new Set();
-      const sent = await retryingWrites(() =>
-        respondIdempotent(ctx, request, reply, async (tx) => {
-          const outcome = await ingestEvents(tx, state, incoming, ctx.clock());
-          touched = outcome.touched;
-          return { status: 200, body: outcome.response };
-        }),
-      );
+      const ingest = async (db: Executor) => {
+        const outcome = await ingestEvents(db, state, incoming, ctx.clock());
+        touched = outcome.touched;
+        return { status: 200 as const, body: outcome.response };
+      };
+      // Without an Idempotency-Key (events are idempotent by id already) a batch is one atomic
+      // statement: no transaction, no round trips for BEGIN and COMMIT.
+      const sent = await retryingWrites(async () => {
+        if (request.headers["idempotency-key"] !== undefined)
+          return respondIdempotent(ctx, request, reply, ingest);
+        const { status, body } = await ingest(ctx.db);
+        return reply.code(status).send(body);
+      });
       state.invalidate(touched, "usage");
       return sent;
     },

@@ -10,7 +10,7 @@ import {
   usageWindowAt,
 } from "@uptier/core";
 import { sql } from "drizzle-orm";
-import type { Tx } from "../db/client.ts";
+import { type Executor, isTransaction } from "../db/client.ts";
 import { ApiError } from "../http/problem.ts";
 import { newId } from "../ids.ts";
 import { type AccountRef, type MeteringState, queryRows } from "./metering-state.ts";
@@ -59,7 +59,7 @@ export function assertBatchSize(count: number): void {
  * transaction. One domain event (usage.recorded) names the accounts whose usage moved.
  */
 export async function ingestEvents(
-  tx: Tx,
+  db: Executor,
   state: MeteringState,
   incoming: readonly IncomingEvent[],
   receivedAt: Date,
@@ -82,14 +82,17 @@ export async function ingestEvents(
   });
 
   const refs = await state.resolveAccounts(
-    tx,
+    db,
     judged.map((j) => j.event.account),
   );
   const unknown = [...new Set(judged.map((j) => j.event.account).filter((a) => !refs.has(a)))];
-  if (unknown.length > 0 && state.options.unknownAccounts === "create")
-    for (const [ref, account] of await state.createAccounts(tx, unknown, receivedAt)) refs.set(ref, account);
+  if (unknown.length > 0 && state.options.unknownAccounts === "create") {
+    // creating accounts and counting their events must commit together
+    if (!isTransaction(db)) return db.transaction((tx) => ingestEvents(tx, state, incoming, receivedAt));
+    for (const [ref, account] of await state.createAccounts(db, unknown, receivedAt)) refs.set(ref, account);
+  }
 
-  const snapshot = await state.catalog(tx);
+  const snapshot = await state.catalog(db);
   const counted: Counted[] = [];
   const seen = new Set<string>();
   for (const { index, event } of judged) {
@@ -104,7 +107,7 @@ export async function ingestEvents(
       continue;
     }
     const meters = snapshot?.byEvent.get(event.event) ?? [];
-    const profile = meters.length > 0 ? await state.profile(account, tx) : null;
+    const profile = meters.length > 0 ? await state.profile(account, db) : null;
     const contributions: Counted["contributions"][number][] = [];
     let bad: string | null = null;
     for (const { key: meterKey, meter } of meters) {
@@ -133,97 +136,12 @@ export async function ingestEvents(
 
   const touched = new Set<string>();
   if (counted.length > 0) {
-    const rows = counted.map((c) => ({
-      account_id: c.account.id,
-      id: c.event.id,
-      event: c.event.event,
-      user_id: c.event.user ?? null,
-      timestamp: c.event.timestamp.toISOString(),
-      properties: c.event.properties,
-    }));
-    // One statement for the whole batch; rows in key order so concurrent batches lock alike.
-    const inserted = await queryRows<{ account_id: string; id: string }>(
-      tx,
-      sql`
-      insert into usage_events (account_id, id, event, user_id, timestamp, properties, created_at)
-      select account_id, id, event, user_id, timestamp, properties, ${receivedAt.toISOString()}::timestamptz
-      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-        as x(account_id text, id text, event text, user_id text, timestamp timestamptz, properties jsonb)
-      order by account_id, id
-      on conflict do nothing
-      returning account_id, id`,
-    );
-    const fresh = new Set(inserted.map((r) => `${r.account_id}\u0000${r.id}`));
-    const counters = new Map<
-      string,
-      { account_id: string; meter: string; start: string; day: string; aggregation: string; value: number }
-    >();
-    const uniques = new Map<
-      string,
-      { account_id: string; meter: string; start: string; value: string; day: string }
-    >();
-    const add = (accountId: string, c: Counted["contributions"][number], value: number) => {
-      const key = `${accountId}\u0000${c.meter}\u0000${c.start}\u0000${c.day}`;
-      const counter = counters.get(key);
-      if (counter)
-        counter.value = c.aggregation === "max" ? Math.max(counter.value, value) : counter.value + value;
-      else
-        counters.set(key, {
-          account_id: accountId,
-          meter: c.meter,
-          start: c.start,
-          day: c.day,
-          aggregation: c.aggregation,
-          value,
-        });
-    };
+    const fresh = await writeBatch(db, counted, receivedAt);
     for (const c of counted) {
       const isNew = fresh.has(`${c.account.id}\u0000${c.event.id}`);
       results[c.index] = { index: c.index, id: c.event.id, status: isNew ? "accepted" : "duplicate" };
-      if (!isNew) continue;
-      touched.add(c.account.id);
-      for (const contribution of c.contributions) {
-        if (contribution.unique === undefined) {
-          add(c.account.id, contribution, contribution.value);
-          continue;
-        }
-        const uk = `${c.account.id}\u0000${contribution.meter}\u0000${contribution.start}\u0000${contribution.unique}`;
-        const earlier = uniques.get(uk);
-        if (!earlier || contribution.day < earlier.day)
-          uniques.set(uk, {
-            account_id: c.account.id,
-            meter: contribution.meter,
-            start: contribution.start,
-            value: contribution.unique,
-            day: contribution.day,
-          });
-      }
+      if (isNew) touched.add(c.account.id);
     }
-    if (uniques.size > 0) {
-      const list = [...uniques.values()];
-      const novel = await queryRows<{ account_id: string; meter: string; value: string; start: string }>(
-        tx,
-        sql`
-        insert into usage_unique_values (account_id, meter, period_start, value)
-        select account_id, meter, start, value
-        from jsonb_to_recordset(${JSON.stringify(list)}::jsonb)
-          as x(account_id text, meter text, start timestamptz, value text)
-        order by account_id, meter, start, value
-        on conflict do nothing
-        returning account_id, meter, value, period_start as start`,
-      );
-      for (const row of novel) {
-        const startIso = new Date(row.start).toISOString();
-        const u = uniques.get(`${row.account_id}\u0000${row.meter}\u0000${startIso}\u0000${row.value}`);
-        if (u)
-          add(
-            row.account_id,
-            { meter: u.meter, aggregation: "unique_count", start: u.start, day: u.day, value: 1 },
-            1,
-          );
-      }
-    }
-    if (touched.size > 0) await writeCounters(tx, [...counters.values()], touched, receivedAt);
   }
 
   let accepted = 0;
@@ -237,43 +155,88 @@ export async function ingestEvents(
 }
 
 /**
- * Adds to the per-window, per-day counters and writes the usage.recorded domain event, in one
- * statement: count, sum and unique_count add; max keeps the larger. Rows in key order, so
- * concurrent batches take their row locks alike and do not deadlock.
+ * Writes a batch in ONE statement, so that without an Idempotency-Key it needs no transaction: the
+ * events are inserted once by (account, id); the counters (count, sum and unique_count add, max
+ * keeps the larger) and the unique values are updated from exactly the rows inserted (a duplicate,
+ * also one racing on another connection, inserts nothing and counts nothing); one usage.recorded
+ * domain event names the accounts whose usage moved. A single statement holds its counter row locks
+ * only while PostgreSQL runs it (autocommit), not across a round trip to us, which is what bounded
+ * concurrent batches before. Rows go in key order, so concurrent batches lock alike.
+ * Returns the keys (account, id) of the events inserted.
  */
-async function writeCounters(
-  tx: Tx,
-  counters: readonly {
-    account_id: string;
-    meter: string;
-    start: string;
-    day: string;
-    aggregation: string;
-    value: number;
-  }[],
-  touched: ReadonlySet<string>,
-  at: Date,
-): Promise<void> {
-  const accounts = [...touched].sort();
-  const only = accounts.length === 1 ? accounts[0] : null;
-  await tx.execute(sql`
-    with c as (
+async function writeBatch(db: Executor, counted: readonly Counted[], at: Date): Promise<Set<string>> {
+  const events = counted.map((c) => ({
+    account_id: c.account.id,
+    id: c.event.id,
+    event: c.event.event,
+    user_id: c.event.user ?? null,
+    timestamp: c.event.timestamp.toISOString(),
+    properties: c.event.properties,
+  }));
+  const contributions = counted.flatMap((c) =>
+    c.contributions.map((k) => ({
+      account_id: c.account.id,
+      id: c.event.id,
+      meter: k.meter,
+      aggregation: k.aggregation,
+      start: k.start,
+      day: k.day,
+      value: k.value,
+      uniq: k.unique ?? null,
+    })),
+  );
+  const when = at.toISOString();
+  const inserted = await queryRows<{ account_id: string; id: string }>(
+    db,
+    sql`
+    with ins as (
+      insert into usage_events (account_id, id, event, user_id, timestamp, properties, created_at)
+      select account_id, id, event, user_id, timestamp, properties, ${when}::timestamptz
+      from jsonb_to_recordset(${JSON.stringify(events)}::jsonb)
+        as x(account_id text, id text, event text, user_id text, timestamp timestamptz, properties jsonb)
+      order by account_id, id
+      on conflict do nothing
+      returning account_id, id
+    ), k as (
+      select k.* from jsonb_to_recordset(${JSON.stringify(contributions)}::jsonb)
+        as k(account_id text, id text, meter text, aggregation text, start timestamptz, day date, value numeric, uniq text)
+      join ins using (account_id, id)
+    ), u as (
+      insert into usage_unique_values (account_id, meter, period_start, value)
+      select distinct account_id, meter, start, uniq from k where uniq is not null
+      order by account_id, meter, start, uniq
+      on conflict do nothing
+      returning account_id, meter, period_start, value
+    ), counted as (
+      select account_id, meter, start, day, aggregation, value from k where uniq is null
+      union all
+      -- a value new to the window counts once, on the first day it was seen in this batch
+      select u.account_id, u.meter, u.period_start, min(k.day), 'unique_count', 1
+      from u join k on k.account_id = u.account_id and k.meter = u.meter and k.start = u.period_start and k.uniq = u.value
+      group by u.account_id, u.meter, u.period_start, u.value
+    ), c as (
       insert into usage_counters (account_id, meter, period_start, day, aggregation, value, updated_at)
-      select account_id, meter, start, day, aggregation, value, ${at.toISOString()}::timestamptz
-      from jsonb_to_recordset(${JSON.stringify(counters)}::jsonb)
-        as x(account_id text, meter text, start timestamptz, day date, aggregation text, value numeric)
+      select account_id, meter, start, day, aggregation,
+        case when aggregation = 'max' then max(value) else sum(value) end, ${when}::timestamptz
+      from counted
+      group by account_id, meter, start, day, aggregation
       order by account_id, meter, start, day
       on conflict (account_id, meter, period_start, day) do update set
         value = case when usage_counters.aggregation = 'max'
           then greatest(usage_counters.value, excluded.value)
           else usage_counters.value + excluded.value end,
         updated_at = excluded.updated_at
-      returning 1
+    ), e as (
+      insert into domain_events (id, account_id, type, data, created_at)
+      select ${newId("event", at)}, case when count(distinct account_id) = 1 then min(account_id) end,
+        'usage.recorded', jsonb_build_object('accounts', jsonb_agg(distinct account_id order by account_id)),
+        ${when}::timestamptz
+      from ins
+      having count(*) > 0
     )
-    insert into domain_events (id, account_id, type, data, created_at)
-    select ${newId("event", at)}, ${only}, 'usage.recorded',
-      ${JSON.stringify({ accounts })}::jsonb, ${at.toISOString()}::timestamptz
-    where (select count(*) from c) >= 0`);
+    select account_id, id from ins`,
+  );
+  return new Set(inserted.map((r) => `${r.account_id}\u0000${r.id}`));
 }
 
 /**

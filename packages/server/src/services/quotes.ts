@@ -12,7 +12,7 @@ import {
 } from "@uptier/core";
 import { and, desc, eq, inArray, ne, sql } from "drizzle-orm";
 import { z } from "zod";
-import type { Executor, Tx } from "../db/client.ts";
+import { type Executor, isTransaction, type Tx } from "../db/client.ts";
 import {
   accounts,
   addOnVersions,
@@ -436,7 +436,7 @@ export async function createQuote(
   if (found.some((f) => f.subscription?.id === record.id && f.due)) {
     const subscriptionId = record.id;
     const apply = (t: Tx) => applyDueScheduledChange(t, subscriptionId, at);
-    if (await ("rollback" in tx ? apply(tx) : tx.transaction(apply)))
+    if (await (isTransaction(tx) ? apply(tx) : tx.transaction(apply)))
       record = await liveSubscriptionOf(tx, input.account, at);
   }
   const { shape, target } = await resolveTarget(tx, record, input);
