@@ -80,9 +80,3 @@ export function paymentPostings(amount: number): LedgerPosting[] {
     { ledgerAccount: "receivable", amount: -amount },
   ];
 }
-
-/** Gap-free invoice numbers: the vendor's prefix and a zero-padded counter ("UPT-000042"). */
-export function formatInvoiceNumber(prefix: string, sequence: number): string {
-  if (!Number.isSafeInteger(sequence) || sequence < 1) throw new RangeError("sequence must be ≥ 1");
-  return `${prefix}-${String(sequence).padStart(6, "0")}`;
-}

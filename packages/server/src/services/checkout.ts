@@ -65,6 +65,7 @@ export const AuthorizeInput = z
 
 type CheckoutRow = typeof checkouts.$inferSelect;
 type QuoteRow = typeof quotes.$inferSelect;
+type PaymentMethodRow = typeof paymentMethods.$inferSelect;
 
 const LIVE = ["pending", "requires_action", "refund_pending"];
 const CHARGE_ATTEMPTS = 3;
@@ -205,6 +206,13 @@ async function loadQuote(db: Executor, id: string): Promise<QuoteRow> {
   return row;
 }
 
+/** A begun checkout: the payment method read with it rides along, so charging needs no second read. */
+export interface BegunCheckout {
+  readonly checkout: CheckoutRow;
+  readonly created: boolean;
+  readonly method?: PaymentMethodRow | null;
+}
+
 /**
  * Setup and intent: validates the quote against the locked subscription, re-prices it with the
  * same pure function at its frozen instant, and commits a `pending` checkout. Returns the live
@@ -220,7 +228,7 @@ export async function beginCheckout(
     /** the invite path: the quote must be a seat quote of this account for this email */
     invite?: { accountId: string; email: string };
   },
-): Promise<{ checkout: CheckoutRow; created: boolean }> {
+): Promise<BegunCheckout> {
   const at = billing.clock();
   try {
     return await billing.db.transaction(async (tx) => {
@@ -321,7 +329,7 @@ export async function beginCheckout(
           updatedAt: at,
         })
         .returning();
-      return { checkout: row as CheckoutRow, created: true };
+      return { checkout: row as CheckoutRow, created: true, method };
     });
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
@@ -344,7 +352,7 @@ export async function beginCheckout(
 export async function beginAuthorisedCheckout(
   billing: BillingContext,
   input: Parameters<typeof beginCheckout>[1],
-): Promise<{ checkout: CheckoutRow; created: boolean }> {
+): Promise<BegunCheckout> {
   try {
     return await beginCheckout(billing, input);
   } catch (error) {
@@ -368,11 +376,18 @@ function gatewayOf(billing: BillingContext, checkout: CheckoutRow): PaymentGatew
 }
 
 /** Asks the gateway to charge (or re-answer) with the checkout's key; null when it never answered. */
-async function askGateway(billing: BillingContext, checkout: CheckoutRow): Promise<ChargeOutcome | null> {
-  const [method] = await billing.db
-    .select()
-    .from(paymentMethods)
-    .where(eq(paymentMethods.id, checkout.paymentMethodId ?? ""));
+async function askGateway(
+  billing: BillingContext,
+  checkout: CheckoutRow,
+  known?: PaymentMethodRow | null,
+): Promise<ChargeOutcome | null> {
+  const [method] =
+    known && known.id === checkout.paymentMethodId
+      ? [known]
+      : await billing.db
+          .select()
+          .from(paymentMethods)
+          .where(eq(paymentMethods.id, checkout.paymentMethodId ?? ""));
   if (!method) throw new Error(`checkout ${checkout.id} has no payment method`);
   const gateway = gatewayOf(billing, checkout);
   for (let attempt = 1; attempt <= CHARGE_ATTEMPTS; attempt++) {
@@ -617,14 +632,11 @@ async function recordEvents(
 }
 
 /** Evaluate + execute: charge (when anything is due) and settle. Other callers wait for the driver. */
-export async function driveCheckout(
-  billing: BillingContext,
-  begun: { checkout: CheckoutRow; created: boolean },
-): Promise<CheckoutRow> {
+export async function driveCheckout(billing: BillingContext, begun: BegunCheckout): Promise<CheckoutRow> {
   const { checkout } = begun;
   if (!begun.created) return waitWhilePending(billing, checkout.id);
   if (checkout.amount === 0) return settleOutcome(billing, checkout.id, "nothing_due");
-  return settleOutcome(billing, checkout.id, await askGateway(billing, checkout));
+  return settleOutcome(billing, checkout.id, await askGateway(billing, checkout, begun.method));
 }
 
 async function waitWhilePending(

@@ -1,5 +1,4 @@
 import {
-  formatInvoiceNumber,
   formatMoney,
   type InvoiceTotals,
   invoicePostings,
@@ -182,6 +181,8 @@ export async function issuePaidInvoice(
     data: e.data,
     created_at: input.at.toISOString(),
   }));
+  // The invoice number is formatted here and only here: the vendor's prefix and the counter, zero
+  // padded to six digits ("UPT-000042"), longer once it outgrows them.
   const writes: SQL[] = [
     sql`n as (select c.prefix, c.last_number,
         c.prefix || '-' || case when length(c.last_number::text) >= 6 then c.last_number::text
@@ -205,12 +206,11 @@ export async function issuePaidInvoice(
         values (${billing.vendor}, ${billing.invoicePrefix}, 1)
         on conflict (vendor) do update set last_number = invoice_counters.last_number + 1
         returning prefix, last_number), ${sql.join(writes, sql`, `)}
-      select prefix, last_number from n`,
+      select number, last_number from n`,
   );
-  const counter = (result as unknown as { rows: { prefix: string; last_number: number | string }[] }).rows[0];
+  const counter = (result as unknown as { rows: { number: string; last_number: number | string }[] }).rows[0];
   if (!counter) throw new Error("invoice counter returned nothing");
-  const sequence = Number(counter.last_number);
-  return { ...row, sequence, number: formatInvoiceNumber(counter.prefix, sequence) };
+  return { ...row, sequence: Number(counter.last_number), number: counter.number };
 }
 
 export function invoiceView(row: InvoiceRow, lines: readonly LineRow[]) {

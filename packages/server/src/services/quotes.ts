@@ -10,21 +10,20 @@ import {
   type SubscriptionShape,
   subscriptionItems,
 } from "@uptier/core";
-import { and, desc, eq, inArray, ne, sql } from "drizzle-orm";
+import { and, desc, eq, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type Executor, isTransaction, type Tx } from "../db/client.ts";
 import {
   accounts,
-  addOnVersions,
   catalogVersions,
   ledgerEntries,
-  planVersions,
   quotes,
   scheduledChanges,
   subscriptions,
 } from "../db/schema/index.ts";
 import { ApiError, notFound } from "../http/problem.ts";
 import { newId } from "../ids.ts";
+import { versionDefinitions } from "./catalog-versions.ts";
 
 import { applyDueScheduledChange } from "./scheduled-changes.ts";
 import { liveSubscriptionsOf, loadSubscriptions, type SubscriptionRecord } from "./subscription-records.ts";
@@ -247,23 +246,16 @@ export async function resolveTarget(
     const pinnedDefs = new Map(record.shape.addOns.map((a) => [a.key, a.definition]));
     addOns = fresh.map((f) => {
       const keep = pinned.get(f.selected.key);
-      const definition = keep ? (pinnedDefs.get(f.selected.key) as AddOnDefinition) : f.selected.definition;
-      return { selected: { ...f.selected, definition }, versionId: keep ?? f.versionId };
-    });
-    const currencies = await db
-      .select({ id: addOnVersions.id, currency: addOnVersions.currency })
-      .from(addOnVersions)
-      .where(inArray(addOnVersions.id, [...addOns.map((a) => a.versionId), ""]));
-    currencies.forEach((c) => {
-      if (c.currency !== row.currency)
+      // a pinned version was checked against the subscription's currency when it was bought
+      if (!keep && f.currency !== row.currency)
         throw new ApiError(
           422,
           "currency_mismatch",
-          `An add-on is priced in ${c.currency.toUpperCase()}, the subscription in ${row.currency.toUpperCase()}.`,
-          {
-            param: "add_ons",
-          },
+          `The ${f.selected.key} add-on is priced in ${f.currency.toUpperCase()}, the subscription in ${row.currency.toUpperCase()}.`,
+          { param: "add_ons" },
         );
+      const definition = keep ? (pinnedDefs.get(f.selected.key) as AddOnDefinition) : f.selected.definition;
+      return { selected: { ...f.selected, definition }, versionId: keep ?? f.versionId };
     });
   }
   const interval = change.interval ?? record.shape.interval;
@@ -286,28 +278,18 @@ export async function resolveTarget(
 
 /** Rebuilds a stored target with the very versions the quote locked. */
 export async function shapeOfTarget(db: Executor, target: QuoteTarget): Promise<SubscriptionShape> {
-  const [plan] = await db.select().from(planVersions).where(eq(planVersions.id, target.planVersionId));
-  if (!plan) throw new Error(`quote target pins a missing plan version ${target.planVersionId}`);
-  const versions =
-    target.addOns.length === 0
-      ? []
-      : await db
-          .select()
-          .from(addOnVersions)
-          .where(
-            inArray(
-              addOnVersions.id,
-              target.addOns.map((a) => a.versionId),
-            ),
-          );
+  const versions = await versionDefinitions(db, {
+    plans: [target.planVersionId],
+    addOns: target.addOns.map((a) => a.versionId),
+  });
   return {
-    plan: plan.definition as ResolvedPlan,
+    plan: versions.plans.get(target.planVersionId) as ResolvedPlan,
     interval: target.interval,
     seats: target.seats,
     addOns: target.addOns.map((a) => ({
       key: a.key,
       quantity: a.quantity,
-      definition: versions.find((v) => v.id === a.versionId)?.definition as AddOnDefinition,
+      definition: versions.addOns.get(a.versionId) as AddOnDefinition,
     })),
   };
 }

@@ -116,6 +116,7 @@ export async function resolveAddOns(db: Executor, selections: readonly { key: st
     return {
       versionId: row.version.id,
       version: row.version.version,
+      currency: row.version.currency,
       selected: {
         key: s.key,
         quantity: s.quantity,
