@@ -9,6 +9,7 @@ import {
   MAX_BATCH_EVENTS,
   type UsageEventInput,
 } from "@uptier/core";
+import { applyTracked, type CachedUsage } from "./optimistic.ts";
 import { EventStream } from "./stream.ts";
 
 export interface UptierOptions {
@@ -68,14 +69,32 @@ export interface Check extends Omit<CheckResult, "reason"> {
   readonly ageMs: number | null;
 }
 
-interface Entry {
-  view: EntitlementsView;
+interface Entry extends CachedUsage {
+  /** the tick at which the snapshot (`base`) was requested */
+  since: number;
   fetchedAt: number;
   failed: boolean;
   refreshing: Promise<void> | null;
   again: boolean;
-  /** the server's answers for denied / near-limit checks, until the next refresh */
+  /** the server's answers for near-limit checks, until the next refresh */
   asked: Map<string, Promise<CheckResult | null>>;
+  /** …and for checks denied here, until the next refresh or until tracked usage moves */
+  askedDenied: Map<string, Promise<CheckResult | null>>;
+}
+
+/**
+ * A tracked event that a cached snapshot may not count yet. Ticks order requests: a snapshot
+ * requested after the server acknowledged an event counts it; one requested before the event was
+ * sent does not; one requested in between may or may not, and is requested again after the ack.
+ */
+interface Tracked {
+  readonly event: UsageEventInput;
+  /** the event's timestamp in ms */
+  readonly at: number;
+  /** the tick its first delivery was sent at; null while queued */
+  sent: number | null;
+  /** the tick the server acknowledged it at (counted now or before); null until then */
+  acked: number | null;
 }
 
 class HttpError extends Error {
@@ -116,7 +135,16 @@ export class Uptier {
   private readonly cache = new Map<string, Entry>();
   /** Uptier account id → the keys (id or external id) its entitlements are cached under */
   private readonly keysById = new Map<string, Set<string>>();
+  /** account id and external id → the keys its entitlements are cached under (tracked events name either) */
+  private readonly keysByRef = new Map<string, Set<string>>();
   private readonly loading = new Map<string, Promise<Entry | null>>();
+  /** the ticks at which the loads in flight were requested */
+  private readonly loadsSince = new Map<string, number>();
+  /** tracked events until a cached snapshot counts them, by account reference as tracked, then id */
+  private readonly tracked = new Map<string, Map<string, Tracked>>();
+  /** references whose acknowledged events are kept only because a load was in flight */
+  private readonly heldForLoads = new Set<string>();
+  private ticks = 0;
   private queue: UsageEventInput[] = [];
   private flushing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -181,7 +209,10 @@ export class Uptier {
 
   // ---- track ------------------------------------------------------------------------------------
 
-  /** Queues a usage event and returns its id. Sent in batches; retried with the same id. */
+  /**
+   * Queues a usage event and returns its id. Sent in batches; retried with the same id. The cached
+   * usage of the meters that count it moves at once (the server's count replaces it when it comes).
+   */
   track(event: TrackEvent): string {
     if (this.closed) throw new Error("this Uptier client is closed");
     const id = event.id ?? `evt_${randomUUID()}`;
@@ -191,16 +222,19 @@ export class Uptier {
         : typeof event.timestamp === "string"
           ? event.timestamp
           : event.timestamp.toISOString();
-    this.queue.push({
+    const input: UsageEventInput = {
       id,
       account: event.account,
       event: event.event,
       ...(event.user ? { user: event.user } : {}),
       timestamp,
       properties: event.properties ?? {},
-    });
+    };
+    this.queue.push(input);
+    this.note(input, Date.parse(timestamp));
     if (this.queue.length > this.options.maxQueueSize) {
       const dropped = this.queue.splice(0, this.queue.length - this.options.maxQueueSize);
+      this.forget(dropped);
       this.emitError({
         kind: "queue_overflow",
         message: `Dropped ${dropped.length} events: the queue is full.`,
@@ -239,6 +273,11 @@ export class Uptier {
 
   /** Sends one batch, retrying network failures, 5xx and 429 with jittered backoff; ids never change. */
   private async deliver(batch: UsageEventInput[]): Promise<void> {
+    const sent = this.tick();
+    for (const e of batch) {
+      const t = this.tracked.get(e.account)?.get(e.id);
+      if (t && t.sent === null) t.sent = sent;
+    }
     try {
       const response = (await this.request(
         "POST",
@@ -246,6 +285,7 @@ export class Uptier {
         { events: batch },
         { retries: this.options.maxRetries },
       )) as EventsBatchResponse;
+      this.acknowledge(batch, response);
       const rejected = response.results.filter((r) => r.status === "rejected");
       if (rejected.length > 0)
         this.emitError({
@@ -254,6 +294,8 @@ export class Uptier {
           detail: rejected,
         });
     } catch (error) {
+      // Given up: the server will not count them (a lost answer to a counted batch is corrected by its push).
+      this.forget(batch);
       this.emitError({
         kind: "delivery_failed",
         message: `Gave up on ${batch.length} events.`,
@@ -282,28 +324,43 @@ export class Uptier {
     const decision = decideCheck(entitlement, view.active, quantity);
     if (decision.allowed && !decision.nearLimit)
       return fromCache(checkResultOf(view.account, feature, decision, null, false), stale, ageMs);
+    // Denied or near the limit: the server confirms it (and names the upgrade), answering each
+    // question once until the next refresh — or, for a denial, until tracked usage moves again.
+    const denied = !decision.allowed;
     const key = `${feature}\u0000${quantity}`;
-    let asked = entry.asked.get(key);
+    let asked = (denied ? entry.askedDenied : entry.asked).get(key);
     if (!asked) {
-      asked = (
-        this.request(
-          "POST",
-          "/v1/check",
-          { account: view.account, feature, quantity },
-          { retries: 1 },
-        ) as Promise<CheckResult>
-      ).catch(() => {
-        entry.asked.delete(key);
-        return null;
-      });
-      entry.asked.set(key, asked);
+      // Usage tracked here and not yet counted by the server is sent first, or the server would
+      // answer without it (and overturn a denial it caused).
+      const usage = decision.reason === "limit_reached" || decision.allowed;
+      if (usage && this.unacknowledged(view) && !(await this.flushWithin(this.options.requestTimeoutMs)))
+        return fromCache(checkResultOf(view.account, feature, decision, null, false), true, ageMs);
+      const memo = denied ? entry.askedDenied : entry.asked;
+      asked = memo.get(key);
+      if (!asked) {
+        asked = (
+          this.request(
+            "POST",
+            "/v1/check",
+            { account: view.account, feature, quantity },
+            { retries: 1 },
+          ) as Promise<CheckResult>
+        ).catch(() => {
+          memo.delete(key);
+          return null;
+        });
+        memo.set(key, asked);
+      }
     }
     const server = await asked;
     if (server) return { ...server, source: "server", stale: false, ageMs };
     return fromCache(checkResultOf(view.account, feature, decision, null, false), true, ageMs);
   }
 
-  /** The account's cached entitlements (fetched if absent); null when the server is unreachable. */
+  /**
+   * The account's cached entitlements (fetched if absent), with the events tracked here and not yet
+   * counted by the server applied; null when the server is unreachable.
+   */
   async entitlements(account: string): Promise<EntitlementsView | null> {
     return (this.cache.get(account) ?? (await this.load(account)))?.view ?? null;
   }
@@ -342,32 +399,203 @@ export class Uptier {
   private load(account: string): Promise<Entry | null> {
     let p = this.loading.get(account);
     if (!p) {
+      const since = this.tick();
+      this.loadsSince.set(account, since);
       p = this.fetchView(account)
-        .then((view) => this.store(account, view))
+        .then((view) => {
+          const entry = this.store(account, view, since);
+          if (this.ambiguous(entry)) this.refresh(account);
+          for (const ref of new Set([view.account, view.external_id])) this.prune(ref);
+          return entry;
+        })
         .catch(() => null)
-        .finally(() => this.loading.delete(account));
+        .finally(() => {
+          this.loading.delete(account);
+          this.loadsSince.delete(account);
+          if (this.loading.size === 0) {
+            for (const ref of this.heldForLoads) this.prune(ref);
+            this.heldForLoads.clear();
+          }
+        });
       this.loading.set(account, p);
     }
     return p;
   }
 
-  private store(key: string, view: EntitlementsView): Entry {
+  private store(key: string, view: EntitlementsView, since: number): Entry {
     const entry: Entry = {
+      base: view,
       view,
+      uniques: null,
+      since,
       fetchedAt: Date.now(),
       failed: false,
       refreshing: null,
       again: false,
       asked: new Map(),
+      askedDenied: new Map(),
     };
     this.cache.set(key, entry);
-    let keys = this.keysById.get(view.account);
-    if (!keys) {
-      keys = new Set();
-      this.keysById.set(view.account, keys);
+    for (const [map, ref] of [
+      [this.keysById, view.account],
+      [this.keysByRef, view.account],
+      [this.keysByRef, view.external_id],
+    ] as const) {
+      let keys = map.get(ref);
+      if (!keys) {
+        keys = new Set();
+        map.set(ref, keys);
+      }
+      keys.add(key);
     }
-    keys.add(key);
+    this.rebase(entry, view, since);
     return entry;
+  }
+
+  // ---- tracked usage on top of the snapshots ----------------------------------------------------
+
+  private tick(): number {
+    this.ticks += 1;
+    return this.ticks;
+  }
+
+  /** The tracked events of the account a snapshot is of (tracked by its id or its external id). */
+  private *trackedFor(view: EntitlementsView): Generator<Tracked> {
+    yield* this.tracked.get(view.account)?.values() ?? [];
+    if (view.external_id !== view.account) yield* this.tracked.get(view.external_id)?.values() ?? [];
+  }
+
+  /** Remembers a tracked event and applies it to the account's cached snapshots. */
+  private note(event: UsageEventInput, at: number): void {
+    let byId = this.tracked.get(event.account);
+    // The same id again: the server counts it once.
+    if (byId?.has(event.id)) return;
+    if (!byId) {
+      byId = new Map();
+      this.tracked.set(event.account, byId);
+    }
+    byId.set(event.id, { event, at, sent: null, acked: null });
+    for (const key of this.keysByRef.get(event.account) ?? []) {
+      const entry = this.cache.get(key);
+      // A server answer to a check denied here is stale once usage moves again.
+      if (entry && applyTracked(entry, event, at) && entry.askedDenied.size > 0)
+        entry.askedDenied = new Map();
+    }
+  }
+
+  /** A new snapshot: the tracked events it does not count (all but those acknowledged before it was requested) go on top. */
+  private rebase(entry: Entry, view: EntitlementsView, since: number): void {
+    entry.base = view;
+    entry.view = view;
+    entry.uniques = null;
+    entry.since = since;
+    for (const t of this.trackedFor(view))
+      if (t.acked === null || t.acked > since) applyTracked(entry, t.event, t.at);
+  }
+
+  /**
+   * Whether the snapshot may or may not count an event already: it was requested after the event was
+   * sent and before the server acknowledged it. The event stays on top (usage may read high, never
+   * low) until a snapshot requested after the acknowledgement replaces it.
+   */
+  private ambiguous(entry: Entry): boolean {
+    for (const t of this.trackedFor(entry.base))
+      if (t.sent !== null && t.sent < entry.since && t.acked !== null && t.acked > entry.since) return true;
+    return false;
+  }
+
+  /** Whether the account has tracked events the server has not acknowledged. */
+  private unacknowledged(view: EntitlementsView): boolean {
+    for (const t of this.trackedFor(view)) if (t.acked === null) return true;
+    return false;
+  }
+
+  /** The server answered a batch: counted (or already counted) events are acknowledged, rejected ones forgotten. */
+  private acknowledge(batch: readonly UsageEventInput[], response: EventsBatchResponse): void {
+    const acked = this.tick();
+    const refs = new Set<string>();
+    /** a duplicate was counted before: any snapshot may count it, and no push will follow */
+    const counted = new Set<string>();
+    const rejected: UsageEventInput[] = [];
+    for (const r of response.results) {
+      const e = batch[r.index];
+      if (!e) continue;
+      if (r.status === "rejected") {
+        rejected.push(e);
+        continue;
+      }
+      const t = this.tracked.get(e.account)?.get(e.id);
+      if (t && t.acked === null) t.acked = acked;
+      refs.add(e.account);
+      if (r.status === "duplicate") counted.add(e.account);
+    }
+    if (rejected.length > 0) this.forget(rejected);
+    for (const ref of refs) {
+      for (const key of this.keysByRef.get(ref) ?? []) {
+        const entry = this.cache.get(key);
+        if (!entry || this.closed) continue;
+        // An ambiguous snapshot is asked for again (one in flight checks itself when it lands);
+        // otherwise the push brings the server's count. Without a live push, an old snapshot is
+        // refreshed too, so that the acknowledged events can go.
+        if (
+          counted.has(ref) ||
+          (!entry.refreshing &&
+            (this.ambiguous(entry) ||
+              (!this.live && Date.now() - entry.fetchedAt > this.options.staleAfterMs)))
+        )
+          this.refresh(key);
+      }
+      this.prune(ref);
+    }
+  }
+
+  /** Forgets tracked events the server will not count (rejected, given up, dropped) and takes them off the cache. */
+  private forget(events: readonly UsageEventInput[]): void {
+    const refs = new Set<string>();
+    for (const e of events) {
+      const byId = this.tracked.get(e.account);
+      if (!byId?.delete(e.id)) continue;
+      refs.add(e.account);
+      if (byId.size === 0) this.tracked.delete(e.account);
+    }
+    for (const ref of refs)
+      for (const key of this.keysByRef.get(ref) ?? []) {
+        const entry = this.cache.get(key);
+        if (entry) this.rebase(entry, entry.base, entry.since);
+      }
+  }
+
+  /**
+   * Drops the acknowledged events every snapshot of the account counts: those acknowledged before
+   * the oldest of its snapshots, or of the loads in flight (which may be of the same account under
+   * another reference), was requested.
+   */
+  private prune(ref: string): void {
+    const byId = this.tracked.get(ref);
+    if (!byId) return;
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const key of this.keysByRef.get(ref) ?? []) {
+      const entry = this.cache.get(key);
+      if (entry) oldest = Math.min(oldest, entry.since);
+    }
+    for (const since of this.loadsSince.values()) oldest = Math.min(oldest, since);
+    if (this.loadsSince.size > 0 && !this.keysByRef.has(ref)) this.heldForLoads.add(ref);
+    for (const [id, t] of byId) if (t.acked !== null && t.acked < oldest) byId.delete(id);
+    if (byId.size === 0) this.tracked.delete(ref);
+  }
+
+  /** Sends what is queued, waiting at most `ms`; true when it was sent (or given up). */
+  private async flushWithin(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+      timer.unref?.();
+    });
+    try {
+      return await Promise.race([this.flush().then(() => true), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Refetches one cached account; coalesced, and repeated once if invalidated meanwhile. */
@@ -381,12 +609,16 @@ export class Uptier {
     entry.refreshing = (async () => {
       do {
         entry.again = false;
+        const since = this.tick();
         try {
           const view = await this.fetchView(key);
-          entry.view = view;
+          this.rebase(entry, view, since);
           entry.fetchedAt = Date.now();
           entry.failed = false;
           entry.asked = new Map();
+          entry.askedDenied = new Map();
+          if (this.ambiguous(entry)) entry.again = true;
+          for (const ref of new Set([view.account, view.external_id])) this.prune(ref);
         } catch (error) {
           entry.failed = true;
           this.emitError({

@@ -214,3 +214,138 @@ describe("OpenFeature provider", () => {
     await OpenFeature.close();
   });
 });
+
+describe("track() moves the cached usage at once", () => {
+  const entitlement = async (account: string, feature: string) =>
+    (await api.request("GET", `/v1/accounts/${account}/entitlements`)).json().features[feature].used;
+  /** every tracked event is counted by a cached snapshot: nothing is held on top of them any more */
+  const settled = (sdk: Uptier) => (sdk as unknown as { tracked: Map<string, unknown> }).tracked.size === 0;
+
+  it("by the server's meter rules, without a request; the server's count then replaces it, never doubled", async () => {
+    const { account, external } = await api.accountOn("starter");
+    const net = switchableFetch();
+    // a long flush interval: the events stay queued until flushed below
+    const sdk = client({ fetch: net.fetch, flushIntervalMs: 60_000 });
+    await until(() => sdk.connected);
+    expect((await sdk.check(account, "api_calls")).used).toBe(0);
+    const requests = net.calls;
+
+    for (let i = 0; i < 5; i++) sdk.track({ account: external, event: "api.call" }); // by external id
+    sdk.track({ account, event: "api.call", id: "twice" });
+    sdk.track({ account, event: "api.call", id: "twice" }); // the same id is counted once
+    // an hour ago: before this account's first period, so counted in the one before
+    sdk.track({ account, event: "api.call", timestamp: new Date(Date.now() - 3_600_000) });
+    sdk.track({ account, event: "file.stored", properties: { bytes: "1500" } });
+    sdk.track({ account, event: "file.stored", properties: { bytes: 500 } });
+    sdk.track({ account, event: "file.stored", properties: { bytes: "lots" } }); // rejected by the server
+    sdk.track({ account, event: "jobs.sampled", properties: { running: 4 } });
+    sdk.track({ account, event: "jobs.sampled", properties: { running: 2 } });
+    for (const user_id of ["u1", "u1", "u2"])
+      sdk.track({ account, event: "user.active", properties: { user_id } });
+
+    const used = async () =>
+      Object.fromEntries(
+        await Promise.all(
+          ["api_calls", "storage", "peak_jobs", "active_users"].map(async (f) => {
+            const c = await sdk.check(account, f);
+            expect(c.source).toBe("cache");
+            return [f, c.used];
+          }),
+        ),
+      );
+    expect(await used()).toEqual({ api_calls: 6, storage: 2000, peak_jobs: 4, active_users: 2 });
+    expect(net.calls).toBe(requests); // no round trip: nothing was sent, nothing asked
+
+    // Someone else's usage reaches the server first: its snapshot (without our queued events) arrives
+    // before our events are counted, and ours stay on top of it.
+    await api.events([{ id: `other-${account}`, account, event: "api.call" }]);
+    await until(async () => (await entitlement(account, "api_calls")) === 1);
+    await until(async () => (await sdk.check(account, "api_calls")).used === 7);
+
+    // Now the server counts ours: after its push the cache holds the server's values, not ours twice.
+    await sdk.flush();
+    const server = {
+      api_calls: await entitlement(account, "api_calls"),
+      storage: await entitlement(account, "storage"),
+      peak_jobs: await entitlement(account, "peak_jobs"),
+      active_users: await entitlement(account, "active_users"),
+    };
+    expect(server).toEqual({ api_calls: 7, storage: 2000, peak_jobs: 4, active_users: 2 });
+    await until(async () => JSON.stringify(await used()) === JSON.stringify(server));
+    await until(() => settled(sdk)); // pushes and refreshes are done: still not doubled
+    expect(await used()).toEqual(server);
+  });
+
+  it("a snapshot taken while events were in flight reads high, then the server's count once they are acknowledged", async () => {
+    const { account } = await api.accountOn("starter");
+    let open = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const sdk = client({
+      flushIntervalMs: 60_000,
+      // the server's answer to the batch is held back: its push (and the refresh) come first
+      fetch: (async (input, init) => {
+        const response = await fetch(input, init);
+        if (String(input).endsWith("/v1/events")) await gate;
+        return response;
+      }) as typeof fetch,
+    });
+    await until(() => sdk.connected);
+    expect((await sdk.check(account, "api_calls")).used).toBe(0);
+    for (let i = 0; i < 3; i++) sdk.track({ account, event: "api.call" });
+    const refreshed = new Promise((resolve) => sdk.onChange(resolve));
+    const flushed = sdk.flush();
+    await refreshed;
+    await new Promise((r) => setTimeout(r, 300)); // the server's later pushes (its log poll) too
+    // This snapshot counts the 3 already, but nothing says so yet: they stay on top (high, never low).
+    expect((await sdk.check(account, "api_calls")).used).toBe(6);
+    open();
+    await flushed;
+    // Acknowledged after that snapshot was requested: it is requested again, and holds the server's count.
+    await until(async () => (await sdk.check(account, "api_calls")).used === 3);
+    await until(() => settled(sdk));
+    expect((await sdk.check(account, "api_calls")).used).toBe(3);
+  });
+
+  it("a limit crossed by tracked events is denied at once, and the server confirms it once it has them", async () => {
+    const { account } = await api.accountOn("free"); // exports: 10, hard
+    const sdk = client({ flushIntervalMs: 60_000 });
+    expect(await sdk.check(account, "exports")).toMatchObject({ allowed: true, used: 0, source: "cache" });
+    for (let i = 0; i < 10; i++) sdk.track({ account, event: "export.created" });
+    // Without the bump the cache would answer "allowed, 0 used" here.
+    expect(await sdk.check(account, "exports")).toMatchObject({
+      allowed: false,
+      reason: "limit_reached",
+      used: 10,
+      source: "server",
+    });
+    // asked only after the server had the queued events (else it would have allowed it)
+    const stored = await api.database.db.select().from(usageEvents).where(eq(usageEvents.accountId, account));
+    expect(stored).toHaveLength(10);
+  });
+
+  it("unique_count is counted conservatively: a value the server already has reads high until its count comes", async () => {
+    const { account } = await api.accountOn("free"); // active_users: 3, hard
+    const sdk = client({ flushIntervalMs: 60_000 });
+    await until(() => sdk.connected);
+    await sdk.check(account, "active_users");
+    for (const user_id of ["u1", "u1", "u2"])
+      sdk.track({ account, event: "user.active", properties: { user_id } });
+    expect((await sdk.check(account, "active_users")).used).toBe(2);
+    await sdk.flush();
+    await until(async () => (await entitlement(account, "active_users")) === 2);
+    await until(() => settled(sdk));
+
+    // u1 again: the SDK cannot know the server has seen it, so it counts it (3 of 3: one more is
+    // denied here); the server, sent the event first, answers with its exact count.
+    sdk.track({ account, event: "user.active", properties: { user_id: "u1" } });
+    expect((await sdk.entitlements(account))?.features.active_users?.used).toBe(3);
+    expect(await sdk.check(account, "active_users")).toMatchObject({
+      allowed: true,
+      used: 2,
+      source: "server",
+    });
+    await until(async () => (await sdk.entitlements(account))?.features.active_users?.used === 2);
+  });
+});

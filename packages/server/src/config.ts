@@ -1,4 +1,29 @@
 import { z } from "zod";
+import type { MeteringOptions } from "./services/metering-state.ts";
+
+const HOUR_MS = 3_600_000;
+const MAX_LATE_EVENT_WINDOW_MS = 366 * 24 * HOUR_MS;
+/** An unset variable is also an empty one (as DATABASE_URL). */
+const unsetWhenEmpty = (v: unknown) => (v === "" ? undefined : v);
+
+/** A duration in whole hours or days ("36h", "7d"), to milliseconds. */
+const LateEventWindow = z.preprocess(
+  unsetWhenEmpty,
+  z
+    .string()
+    .default("7d")
+    .transform((value, ctx) => {
+      const match = /^([1-9]\d*)([hd])$/.exec(value.trim());
+      const ms = match ? Number(match[1]) * (match[2] === "d" ? 24 : 1) * HOUR_MS : Number.NaN;
+      if (ms <= MAX_LATE_EVENT_WINDOW_MS) return ms;
+      ctx.issues.push({
+        code: "custom",
+        input: value,
+        message: `must be whole hours or days from 1h to 366d, such as "36h" or "7d" (got "${value}")`,
+      });
+      return z.NEVER;
+    }),
+);
 
 /** Everything Uptier reads from the environment, validated once at start. */
 const Env = z.object({
@@ -7,7 +32,13 @@ const Env = z.object({
   // An empty DATABASE_URL means "not set": the embedded database.
   DATABASE_URL: z.preprocess((v) => (v === "" ? undefined : v), z.url().optional()),
   UPTIER_DATA_DIR: z.string().default("./.uptier/data"),
+  // "off": this node runs no background jobs (e.g. a second, API-only node)
+  UPTIER_JOBS: z.enum(["on", "off"]).default("on"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  // usage events for an account Uptier does not know: reject them, or create the account (by external id)
+  UPTIER_UNKNOWN_ACCOUNTS: z.preprocess(unsetWhenEmpty, z.enum(["reject", "create"]).default("reject")),
+  // late usage events count in their own period for this long; parsed to milliseconds
+  UPTIER_LATE_EVENT_WINDOW: LateEventWindow,
 });
 
 export type Config = z.infer<typeof Env>;
@@ -19,4 +50,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(`invalid configuration: ${details}`);
   }
   return parsed.data;
+}
+
+/** The metering options the environment sets, for buildApp (the others keep their defaults). */
+export function meteringOptions(config: Config): Partial<MeteringOptions> {
+  return {
+    unknownAccounts: config.UPTIER_UNKNOWN_ACCOUNTS,
+    lateWindowMs: config.UPTIER_LATE_EVENT_WINDOW,
+  };
 }

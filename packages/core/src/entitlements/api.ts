@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MeterAggregation, MeterReset } from "../catalog/document.ts";
 
 /**
  * The wire shapes of entitlement checks, entitlements and usage: one definition that the server
@@ -23,6 +24,20 @@ export const Overage = z.object({
   grace_percent: z.number().nullable(),
 });
 
+/**
+ * The meter behind a metered feature's `used`, as the catalog defines it, with its key: what lets the
+ * SDK apply a tracked event to its cached usage at once (with core's meterContribution) instead of
+ * waiting for the server's count.
+ */
+export const EntitlementMeter = z.object({
+  key: z.string(),
+  event: z.string(),
+  aggregation: MeterAggregation,
+  property: z.string().optional(),
+  reset: MeterReset,
+});
+export type EntitlementMeter = z.infer<typeof EntitlementMeter>;
+
 /** One feature's entitlement for an account at an instant: the grant and the usage against it. */
 export const Entitlement = z.object({
   feature: z.string(),
@@ -39,6 +54,8 @@ export const Entitlement = z.object({
   period_start: z.string().nullable(),
   /** when the usage resets (the end of the meter's window); null when it never does */
   resets_at: z.string().nullable(),
+  /** metered features: the meter that counts `used` (absent for other kinds, and from older servers) */
+  meter: EntitlementMeter.optional(),
 });
 export type Entitlement = z.infer<typeof Entitlement>;
 

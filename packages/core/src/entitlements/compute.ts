@@ -134,6 +134,7 @@ export function computeEntitlements(source: EntitlementSource): EntitlementsView
       },
       period_start: window?.start.toISOString() ?? null,
       resets_at: window?.end?.toISOString() ?? null,
+      ...(meter && def.meter ? { meter: { key: def.meter, ...meter } } : {}),
     };
   }
   const v: number | null = validUntil;

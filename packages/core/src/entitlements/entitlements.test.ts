@@ -70,7 +70,10 @@ describe("computeEntitlements", () => {
       period_start: "2026-01-10T00:00:00.000Z",
       resets_at: "2026-02-10T00:00:00.000Z",
       overage: { policy: "soft", grace_percent: 10 },
+      // the meter rides along, so the SDK can count tracked events before the server does
+      meter: { key: "api_calls", event: "api.call", aggregation: "count", reset: "billing_period" },
     });
+    expect(view.features.projects?.meter).toBeUndefined();
     // exports reset per calendar month
     expect(view.features.exports?.resets_at).toBe("2026-02-01T00:00:00.000Z");
     expect(view.valid_until).toBe("2026-02-01T00:00:00.000Z");

@@ -2,13 +2,16 @@
 import { Command } from "commander";
 import { buildApp } from "../app.ts";
 import { formatIssue, readCatalogFile } from "../catalog-file.ts";
-import { loadConfig } from "../config.ts";
+import { loadConfig, meteringOptions } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { DEMO_CATALOG_FILE as DEMO_CATALOG } from "../demo/catalog-file.ts";
 import { ensureDemoKey } from "../demo/demo-key.ts";
 import { seedDemo } from "../demo/seed.ts";
 import { pruneIdempotencyKeys } from "../http/idempotency.ts";
+import { BILLING_JOBS, runJobOnce } from "../jobs/billing-jobs.ts";
+import { startJobs } from "../jobs/queue.ts";
 import { openMigratedDatabase } from "../runtime.ts";
+import { billingContext, defaultGateways } from "../services/billing-context.ts";
 import { applyCatalog, currentCatalog } from "../services/catalog.ts";
 import { createSecretKey, listKeys, revokeKey } from "../services/keys.ts";
 
@@ -54,10 +57,22 @@ program
       demoKey = await ensureDemoKey(database.db, config.UPTIER_DATA_DIR, now);
     }
     await pruneIdempotencyKeys(database.db, now);
-    const app = await buildApp({ db: database.db, logLevel: config.LOG_LEVEL });
+    // one set of gateways for the API and the jobs (the sandbox keeps its payments in memory)
+    const gateways = defaultGateways();
+    const app = await buildApp({
+      db: database.db,
+      logLevel: config.LOG_LEVEL,
+      gateways,
+      metering: meteringOptions(config),
+    });
     const address = await app.listen({ port: config.PORT, host: config.HOST });
+    const jobs =
+      config.UPTIER_JOBS === "on"
+        ? await startJobs({ database, billing: billingContext(database.db, gateways), log: app.log })
+        : null;
     const shutdown = async () => {
       await app.close();
+      await jobs?.stop().catch((error: unknown) => app.log.error({ err: error }, "stopping the jobs failed"));
       await database.close();
       process.exit(0);
     };
@@ -67,6 +82,11 @@ program
       database.engine === "pglite" ? `embedded PGlite in ${config.UPTIER_DATA_DIR}` : "PostgreSQL";
     process.stdout.write(
       `\nUptier is running at ${address} (${where})\n  API reference: ${address}/docs\n  OpenAPI:       ${address}/openapi.json\n`,
+    );
+    process.stdout.write(
+      jobs
+        ? `  Background jobs: ${jobs.jobs.map((j) => j.name).join(", ")} (every minute)\n`
+        : "  Background jobs: off (UPTIER_JOBS=off)\n",
     );
     if (demoKey)
       process.stdout.write(
@@ -132,6 +152,19 @@ catalog.command("apply <file>").action((file: string) =>
     }
   }),
 );
+
+const billing = program
+  .command("billing")
+  .description("Run a billing job once, now (the server runs them every minute)");
+for (const job of BILLING_JOBS)
+  billing
+    .command(job.name.replace(/^billing\./, ""))
+    .description(job.description)
+    .action(() =>
+      withDatabase(async ({ db }) => {
+        process.stdout.write(`${await runJobOnce(job, billingContext(db))}\n`);
+      }),
+    );
 
 program
   .command("seed-demo")

@@ -26,7 +26,16 @@ export interface Database {
   readonly engine: "pglite" | "postgres";
   /** Runs the committed SQL migrations; safe to call on every start. */
   migrate(): Promise<void>;
+  /**
+   * Raw SQL on the same connection(s), for the job queue (pg-boss's `db.executeSql` contract): a
+   * text without values may hold several statements; the rows are the last statement's.
+   */
+  executeSql(text: string, values?: unknown[]): Promise<SqlResult>;
   close(): Promise<void>;
+}
+
+export interface SqlResult {
+  rows: Record<string, unknown>[];
 }
 
 const migrationsFolder = fileURLToPath(new URL("../../migrations", import.meta.url));
@@ -52,6 +61,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       db,
       engine: "postgres",
       migrate: () => migratePg(db as never, { migrationsFolder }),
+      executeSql: async (text, values) => {
+        // several statements in one text answer an array of results
+        const result = (await pool.query(text, values)) as pg.QueryResult | pg.QueryResult[];
+        return Array.isArray(result) ? { rows: result.at(-1)?.rows ?? [] } : result;
+      },
       close: () => pool.end(),
     };
   }
@@ -62,6 +76,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     db,
     engine: "pglite",
     migrate: () => migratePglite(db as never, { migrationsFolder }),
+    // PGlite's `query` takes one statement (with parameters), `exec` several (without)
+    executeSql: async (text, values) => {
+      if (values && values.length > 0) return client.query<Record<string, unknown>>(text, values);
+      const results = await client.exec(text);
+      return { rows: (results.at(-1)?.rows ?? []) as Record<string, unknown>[] };
+    },
     close: () => client.close(),
   };
 }

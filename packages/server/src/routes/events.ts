@@ -17,7 +17,7 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext, state: Mete
         tags: ["metering"],
         summary: "Record usage events: one, or a batch of up to 1,000, each answered on its own",
         description:
-          "Idempotent by event id (a duplicate is counted once and reported as `duplicate`). Events up to 7 days late count in the period they belong to. Each event is `accepted`, `duplicate` or `rejected` with a code; one bad event never rejects the others.",
+          "Idempotent by event id (a duplicate is counted once and reported as `duplicate`). Events up to 7 days late (by default; the server's UPTIER_LATE_EVENT_WINDOW) count in the period they belong to. Each event is `accepted`, `duplicate` or `rejected` with a code; one bad event never rejects the others.",
         body: z.union([EventsBatchInput, UsageEventInput]),
         querystring: NoQuery,
         response: { 200: EventsBatchResponse },

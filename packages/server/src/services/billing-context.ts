@@ -24,17 +24,26 @@ export function defaultGateways(env: NodeJS.ProcessEnv = process.env): Gateways 
   return gatewaySet(new StripeGateway({ secretKey: env.STRIPE_SECRET_KEY }), sandbox);
 }
 
-const contexts = new WeakMap<RouteContext, BillingContext>();
-
-/** Attaches the billing context to a route context (app.ts does it once). */
-export function attachBilling(ctx: RouteContext, gateways: Gateways = defaultGateways()): BillingContext {
-  const billing: BillingContext = {
-    db: ctx.db,
-    clock: ctx.clock,
+/** A deployment's billing context (the API, the jobs and the CLI build theirs here). */
+export function billingContext(
+  db: Db,
+  gateways: Gateways = defaultGateways(),
+  clock: Clock = () => new Date(),
+): BillingContext {
+  return {
+    db,
+    clock,
     gateways,
     vendor: "default",
     invoicePrefix: process.env.UPTIER_INVOICE_PREFIX ?? "UPT",
   };
+}
+
+const contexts = new WeakMap<RouteContext, BillingContext>();
+
+/** Attaches the billing context to a route context (app.ts does it once). */
+export function attachBilling(ctx: RouteContext, gateways: Gateways = defaultGateways()): BillingContext {
+  const billing = billingContext(ctx.db, gateways, ctx.clock);
   contexts.set(ctx, billing);
   return billing;
 }

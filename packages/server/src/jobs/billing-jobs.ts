@@ -1,0 +1,51 @@
+import type { BillingContext } from "../services/billing-context.ts";
+import { type RecoveryReport, recoverCheckouts } from "../services/checkout.ts";
+import { applyScheduledChanges } from "../services/scheduled-changes.ts";
+
+/**
+ * A recurring piece of work: what the queue runs on each tick and `uptier billing <command>` runs
+ * by hand. `run` must be safe to run twice, and on two nodes at once (row locks and status checks
+ * inside the services make it so); the queue only keeps it from running needlessly in parallel.
+ */
+export interface JobDefinition<Result extends object = object> {
+  /** the queue name, `<area>.<command>` */
+  readonly name: string;
+  /** when it runs (cron, UTC) */
+  readonly cron: string;
+  readonly description: string;
+  run(billing: BillingContext): Promise<Result>;
+  /** one line for a person: what the run did */
+  describe(result: Result): string;
+  /** whether the run changed anything (logged at info; otherwise at debug) */
+  didWork(result: Result): boolean;
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+export const recoverCheckoutsJob: JobDefinition<RecoveryReport> = {
+  name: "billing.recover-checkouts",
+  cron: "* * * * *",
+  description:
+    "Resolve checkouts left mid-way (pending for over a minute, or awaiting 3-D Secure) by asking the gateway",
+  run: (billing) => recoverCheckouts(billing),
+  describe: (r) =>
+    `Examined ${plural(r.examined, "stuck checkout")}: ${r.completed} completed, ${r.failed} failed, ` +
+    `${r.refunded} refunded, ${r.canceled} canceled, ${r.unresolved} unresolved.`,
+  didWork: (r) => r.examined > 0,
+};
+
+export const applyScheduledChangesJob: JobDefinition<{ applied: number }> = {
+  name: "billing.apply-scheduled-changes",
+  cron: "* * * * *",
+  description: "Apply the downgrades, seat reductions and interval switches whose period end has come",
+  run: async (billing) => ({ applied: await applyScheduledChanges(billing) }),
+  describe: (r) => `Applied ${plural(r.applied, "scheduled change")}.`,
+  didWork: (r) => r.applied > 0,
+};
+
+export const BILLING_JOBS: readonly JobDefinition[] = [recoverCheckoutsJob, applyScheduledChangesJob];
+
+/** Runs a job once, in this process, and says what it did (the CLI's `uptier billing …`). */
+export async function runJobOnce(job: JobDefinition, billing: BillingContext): Promise<string> {
+  return job.describe(await job.run(billing));
+}
