@@ -129,7 +129,7 @@ export default async function ingestBenchmark(): Promise<string> {
       "| path | events/s | ratio |",
       "|---|---|---|",
       `| raw batched INSERT … ON CONFLICT DO NOTHING of the same rows (baseline, same run) | ${Math.round(rawRate).toLocaleString("en-US")} | 1.00 |`,
-      `| POST /v1/events (validate, dedupe, per-day window counters + outbox in the same transaction) | ${Math.round(rate).toLocaleString("en-US")} | ${(rate / rawRate).toFixed(2)} |`,
+      `| POST /v1/events (validate, dedupe, per-day window counters + outbox in one atomic statement) | ${Math.round(rate).toLocaleString("en-US")} | ${(rate / rawRate).toFixed(2)} |`,
       "",
       `p99 batch latency ${result.p99.toFixed(1)} ms; ${result.failures} failed requests. Exactly-once check: ${accepted.toLocaleString("en-US")} accepted, ${duplicates.toLocaleString("en-US")} reported duplicate, ${stored.toLocaleString("en-US")} stored, counters sum ${counted.toLocaleString("en-US")}, for ${events.length.toLocaleString("en-US")} unique events: **${exact ? "exact" : "MISMATCH"}**.`,
     ].join("\n");
