@@ -15,7 +15,7 @@ import { createSecretKey } from "../src/services/keys.ts";
  * test file in a database of its own that is dropped afterwards; otherwise on in-memory PGlite.
  */
 export const TEST_ENGINE = process.env.UPTIER_TEST_DB === "postgres" ? "postgres" : "pglite";
-const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+export const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
 export interface TestClock {
   now: Date;
@@ -57,7 +57,8 @@ export async function openTestDatabase(
   return { ...database, dropDatabase: () => adminQuery(`drop database if exists ${name} with (force)`) };
 }
 
-async function adminQuery(text: string): Promise<void> {
+/** A statement on the PostgreSQL server's maintenance database (create or drop a test database). */
+export async function adminQuery(text: string): Promise<void> {
   const client = new pg.Client({ connectionString: POSTGRES_URL });
   await client.connect();
   try {

@@ -7,7 +7,6 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { eq } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../src/app.ts";
 import { readCatalogFile } from "../src/catalog-file.ts";
@@ -19,7 +18,7 @@ import { SandboxGateway } from "../src/gateways/sandbox.ts";
 import { applyCatalog } from "../src/services/catalog.ts";
 import { createSecretKey } from "../src/services/keys.ts";
 import { type BillingApi, customer, FaultyGateway, ProcessCrash } from "./billing-harness.ts";
-import { TEST_ENGINE, testClock } from "./harness.ts";
+import { adminQuery, POSTGRES_URL, TEST_ENGINE, testClock } from "./harness.ts";
 
 /**
  * `uptier billing recover-checkouts` and `uptier billing apply-scheduled-changes` in a child
@@ -30,21 +29,10 @@ import { TEST_ENGINE, testClock } from "./harness.ts";
 const run = promisify(execFile);
 const cli = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 const tsx = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.url));
-const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
 let dir: string;
 let env: NodeJS.ProcessEnv;
 let dropDatabase = async () => {};
-
-async function adminQuery(text: string) {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Opens the database the child process will open, the same way it will. */
 async function openTarget(): Promise<Database> {
