@@ -52,11 +52,12 @@ export function assertBatchSize(count: number): void {
 }
 
 /**
- * Ingests a batch in the caller's transaction: each event is judged on its own (shape, size, time
- * window, account, meter properties); the good ones are inserted once by (account, id) — a
- * duplicate, also one racing on another connection, inserts nothing and is reported as such — and
- * the meter counters and daily history are updated from exactly the rows inserted, in the same
- * transaction. One domain event (usage.recorded) names the accounts whose usage moved.
+ * Ingests a batch on `db` (the caller's transaction, or the database: the write is one atomic
+ * statement): each event is judged on its own (shape, size, time window, account, meter
+ * properties); the good ones are inserted once by (account, id) — a duplicate, also one racing on
+ * another connection, inserts nothing and is reported as such — and the meter counters and daily
+ * history are updated from exactly the rows inserted, atomically with them. One domain event
+ * (usage.recorded) names the accounts whose usage moved.
  */
 export async function ingestEvents(
   db: Executor,

@@ -87,7 +87,8 @@ async function assertSeatAvailable(tx: Tx, accountId: string, at: Date) {
     );
 }
 
-async function assertEmailFree(tx: Tx, accountId: string, email: string, exceptId?: string) {
+/** 409 member_exists when the email (any case) already belongs to a member who was not removed. */
+export async function assertEmailFree(tx: Tx, accountId: string, email: string, exceptId?: string) {
   const [taken] = await tx
     .select({ id: members.id })
     .from(members)

@@ -1,13 +1,14 @@
-import { and, eq, ne, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { Tx } from "../db/client.ts";
-import { checkouts, members, quotes } from "../db/schema/index.ts";
+import { checkouts, quotes } from "../db/schema/index.ts";
 import { ApiError } from "../http/problem.ts";
 import type { RouteContext } from "../http/route-kit.ts";
 import { findAccount } from "./accounts.ts";
 import { billingOf } from "./billing-context.ts";
 import { beginAuthorisedCheckout, checkoutResponse, driveCheckout, idempotencyKeySeen } from "./checkout.ts";
+import { assertEmailFree } from "./members.ts";
 import { createQuote, liveSubscriptionOf, type QuotePurpose, type QuoteView } from "./quotes.ts";
 import { seatsInUse } from "./subscriptions.ts";
 
@@ -28,25 +29,7 @@ export async function previewInvite(
 ) {
   await findAccount(tx, accountId);
   const live = await liveSubscriptionOf(tx, accountId, at);
-  const [taken] = await tx
-    .select({ id: members.id })
-    .from(members)
-    .where(
-      and(
-        eq(members.accountId, accountId),
-        sql`lower(${members.email}) = lower(${input.email})`,
-        ne(members.status, "removed"),
-      ),
-    );
-  if (taken)
-    throw new ApiError(
-      409,
-      "member_exists",
-      `${input.email} is already a member of this account (${taken.id}).`,
-      {
-        param: "email",
-      },
-    );
+  await assertEmailFree(tx, accountId, input.email);
   const used = await seatsInUse(tx, accountId);
   const base = {
     object: "invite_preview" as const,

@@ -4,8 +4,8 @@ import { created, instant } from "./foundation.ts";
 /**
  * Usage metering. Events are stored once per (account, id): the primary key, not timing, makes
  * ingestion exactly-once, also when two copies race on two connections. Counters are
- * pre-aggregated per meter window and per day, written in the same transaction as the events they
- * count. Every table leads with account_id so it can be sharded by it.
+ * pre-aggregated per meter window and per day, written atomically with the events they count (one
+ * statement). Every table leads with account_id so it can be sharded by it.
  */
 export const usageEvents = pgTable(
   "usage_events",
