@@ -7,7 +7,12 @@ import { eventRoutes } from "./events.ts";
 import { segmentRoutes } from "./segment.ts";
 import { usageRoutes } from "./usage.ts";
 
-const READ_ONLY = Symbol("uptier.readOnly");
+declare module "fastify" {
+  interface FastifyRequest {
+    /** set by skipCatchUp */
+    uptierNoCatchUp: boolean;
+  }
+}
 
 /**
  * Marks a non-GET request after which the cache needs no poll of the domain-event log: it changed
@@ -15,7 +20,7 @@ const READ_ONLY = Symbol("uptier.readOnly");
  * changed itself (usage events).
  */
 export function skipCatchUp(request: FastifyRequest): void {
-  (request as unknown as Record<symbol, boolean>)[READ_ONLY] = true;
+  request.uptierNoCatchUp = true;
 }
 
 /**
@@ -30,6 +35,8 @@ export async function meteringRoutes(
   const state = new MeteringState(ctx.db, ctx.clock, options);
   await state.start();
   app.addHook("onClose", () => state.close());
+  // Declared, so every request is built with the flag: setting it then keeps the request's shape.
+  app.decorateRequest("uptierNoCatchUp", false);
   // A committed change (a plan change, a cancellation, a checkout) is visible to the very next check.
   // A request marked by skipCatchUp has nothing to catch up on: no poll for it.
   app.addHook("onSend", (request, reply, payload, done) => {
@@ -37,7 +44,7 @@ export async function meteringRoutes(
       request.method === "GET" ||
       request.method === "HEAD" ||
       reply.statusCode >= 400 ||
-      (request as unknown as Record<symbol, boolean | undefined>)[READ_ONLY] === true
+      request.uptierNoCatchUp
     ) {
       done(null, payload);
       return;
@@ -52,6 +59,7 @@ export async function meteringRoutes(
   checkRoutes(app, ctx, state);
   entitlementRoutes(app, ctx, state);
   usageRoutes(app, ctx, state);
+  return state;
 }
 
 const DEADLOCK = new Set(["40P01", "40001"]);

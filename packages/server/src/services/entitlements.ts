@@ -108,7 +108,7 @@ export function checkFromCache(
   tx?: Tx,
 ): CheckResult | Promise<CheckResult> {
   const account = state.knownAccount(input.account);
-  const computed = account && state.cachedEntitlements(account);
+  const computed = account && state.cachedEntitlements(account, at);
   const snapshot = state.loadedCatalog;
   if (account === undefined || computed === undefined || snapshot === undefined)
     return checkFromCacheAsync(state, input, at, tx);

@@ -145,10 +145,13 @@ export class MeteringState {
     return this.refs.get(ref);
   }
 
-  /** The account's entitlements when cached and fresh (no await: the check's fast path), else undefined. */
-  cachedEntitlements(account: AccountRef): Computed | undefined {
+  /**
+   * The account's entitlements when cached and still fresh at `at` (no await: the check's fast path),
+   * else undefined.
+   */
+  cachedEntitlements(account: AccountRef, at: Date): Computed | undefined {
     const cached = this.entries.get(account.id)?.computedValue;
-    return cached !== undefined && cached.expiresAt > this.clock().getTime() ? cached : undefined;
+    return cached !== undefined && cached.expiresAt > at.getTime() ? cached : undefined;
   }
 
   /** The catalog when loaded (no await), else undefined: then call catalog(). */
