@@ -75,7 +75,7 @@ export default async function checkoutBench(): Promise<string> {
     if (seats.some((s) => s.seats !== 6 || s.revision !== 2))
       problems.push("a subscription was not changed exactly once");
     const numbers = (await db.select({ sequence: invoices.sequence }).from(invoices))
-      .map((r) => r.sequence)
+      .map((r) => Number(r.sequence))
       .sort((a, b) => a - b);
     if (numbers.length !== N || numbers.some((n, i) => n !== i + 1))
       problems.push("invoice numbers have a gap or a duplicate");

@@ -17,6 +17,7 @@ import type { Clock, RouteContext } from "./http/route-kit.ts";
 import { accountRoutes } from "./routes/accounts.ts";
 import { billingRoutes } from "./routes/billing.ts";
 import { catalogRoutes } from "./routes/catalog.ts";
+import { invoiceRoutes } from "./routes/invoices.ts";
 import { memberRoutes } from "./routes/members.ts";
 import { meteringRoutes } from "./routes/metering.ts";
 import { subscriptionRoutes } from "./routes/subscriptions.ts";
@@ -98,6 +99,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     subscriptionRoutes(v1, ctx);
     catalogRoutes(v1, ctx);
     billingRoutes(v1, ctx, options.gateways);
+    invoiceRoutes(v1, ctx);
   });
   return app;
 }

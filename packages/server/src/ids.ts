@@ -16,6 +16,7 @@ export const ID_PREFIXES = {
   checkout: "co",
   invoice: "inv",
   invoiceLine: "il",
+  invoicePayment: "inpay",
   paymentMethod: "pm",
   scheduledChange: "sch",
 } as const;

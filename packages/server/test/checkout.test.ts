@@ -392,7 +392,7 @@ describe("invoice numbers", () => {
     }
     expect(numbers[1]).toBe((numbers[0] as number) + 1);
     const all = await api.database.db.select({ sequence: invoices.sequence }).from(invoices);
-    const sorted = all.map((i) => i.sequence).sort((a, b) => a - b);
+    const sorted = all.map((i) => Number(i.sequence)).sort((a, b) => a - b);
     expect(sorted).toEqual(sorted.map((_, i) => i + 1));
   });
 });

@@ -177,6 +177,9 @@ describe("two nodes with the schedule on", () => {
       const options = {
         database: api.database,
         billing: api.billing,
+        // the two jobs under test only: the renewal job would apply the due downgrade itself (a
+        // renewal prices the period after its scheduled change), racing the apply job for it
+        jobs: [recoverCheckoutsJob, applyScheduledChangesJob],
         pollingIntervalSeconds: 0.5,
         cronWorkerIntervalSeconds: 1,
       };

@@ -1,1 +1,3 @@
+export * from "./dunning.ts";
+export * from "./renewal.ts";
 export * from "./totals.ts";

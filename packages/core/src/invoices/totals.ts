@@ -52,9 +52,10 @@ export function invoiceTotals(lines: readonly TotalsLine[], creditBalance: numbe
  * - receivable: what the customer owes (invoice amount due, cleared by payments);
  * - revenue: recognised at invoicing, credited by the subtotal (a credit note debits it);
  * - customer_credit: the credit balance we owe the customer (a liability, so its balance is ≤ 0);
- * - cash: money collected through the gateway.
+ * - cash: money collected through the gateway;
+ * - bad_debt: what was owed and written off (an invoice marked uncollectible), an expense.
  */
-export type LedgerAccount = "receivable" | "revenue" | "customer_credit" | "cash";
+export type LedgerAccount = "receivable" | "revenue" | "customer_credit" | "cash" | "bad_debt";
 
 export interface LedgerPosting {
   readonly ledgerAccount: LedgerAccount;
@@ -78,5 +79,25 @@ export function paymentPostings(amount: number): LedgerPosting[] {
   return [
     { ledgerAccount: "cash", amount },
     { ledgerAccount: "receivable", amount: -amount },
+  ];
+}
+
+/**
+ * The entries that void an open, unpaid invoice: its invoice posting reversed, so the revenue is
+ * taken back, the receivable cleared and a credit balance it spent given back.
+ */
+export function voidPostings(
+  totals: Pick<InvoiceTotals, "subtotal" | "amountDue" | "creditApplied" | "creditAdded">,
+): LedgerPosting[] {
+  return invoicePostings({ ...totals, creditBalanceAfter: 0 }).map((e) => ({ ...e, amount: -e.amount + 0 }));
+}
+
+/** The entries that write off what an uncollectible invoice still owes: receivable → bad debt. */
+export function writeOffPostings(amountRemaining: number): LedgerPosting[] {
+  assertMinor(amountRemaining, "amount remaining");
+  if (amountRemaining <= 0) return [];
+  return [
+    { ledgerAccount: "bad_debt", amount: amountRemaining },
+    { ledgerAccount: "receivable", amount: -amountRemaining },
   ];
 }

@@ -159,6 +159,7 @@ const billing = program
 for (const job of BILLING_JOBS)
   billing
     .command(job.name.replace(/^billing\./, ""))
+    .aliases([...(job.aliases ?? [])])
     .description(job.description)
     .action(() =>
       withDatabase(async ({ db }) => {

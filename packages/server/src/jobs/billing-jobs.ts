@@ -1,5 +1,7 @@
 import type { BillingContext } from "../services/billing-context.ts";
 import { type RecoveryReport, recoverCheckouts } from "../services/checkout.ts";
+import { type DunningReport, retryInvoicePayments } from "../services/invoice-collection.ts";
+import { type RenewalReport, renewSubscriptions } from "../services/renewals.ts";
 import { applyScheduledChanges } from "../services/scheduled-changes.ts";
 
 /**
@@ -13,6 +15,8 @@ export interface JobDefinition<Result extends object = object> {
   /** when it runs (cron, UTC) */
   readonly cron: string;
   readonly description: string;
+  /** shorter names for `uptier billing <command>` */
+  readonly aliases?: readonly string[];
   run(billing: BillingContext): Promise<Result>;
   /** one line for a person: what the run did */
   describe(result: Result): string;
@@ -43,7 +47,37 @@ export const applyScheduledChangesJob: JobDefinition<{ applied: number }> = {
   didWork: (r) => r.applied > 0,
 };
 
-export const BILLING_JOBS: readonly JobDefinition[] = [recoverCheckoutsJob, applyScheduledChangesJob];
+export const renewSubscriptionsJob: JobDefinition<RenewalReport> = {
+  name: "billing.renew-subscriptions",
+  cron: "* * * * *",
+  description:
+    "Invoice every subscription period that has begun (recurring items in advance, billed overage in arrears), finalize and charge it",
+  aliases: ["renew"],
+  run: (billing) => renewSubscriptions(billing),
+  describe: (r) =>
+    `Renewed ${plural(r.renewed, "subscription period")}: ${r.finalized} finalized, ${r.paid} paid, ${r.failed} payment failed.`,
+  didWork: (r) => r.renewed + r.finalized > 0,
+};
+
+export const retryInvoicePaymentsJob: JobDefinition<DunningReport> = {
+  name: "billing.retry-invoice-payments",
+  cron: "* * * * *",
+  description:
+    "Dunning: retry open invoices whose next attempt is due, finish attempts left mid-way, give up after the last retry",
+  aliases: ["dunning"],
+  run: (billing) => retryInvoicePayments(billing),
+  describe: (r) =>
+    `Attempted ${plural(r.attempted, "open invoice")}: ${r.paid} paid, ${r.failed} failed, ` +
+    `${r.uncollectible} uncollectible; ${plural(r.resumed, "interrupted attempt")} resumed.`,
+  didWork: (r) => r.attempted + r.resumed > 0,
+};
+
+export const BILLING_JOBS: readonly JobDefinition[] = [
+  recoverCheckoutsJob,
+  applyScheduledChangesJob,
+  renewSubscriptionsJob,
+  retryInvoicePaymentsJob,
+];
 
 /** Runs a job once, in this process, and says what it did (the CLI's `uptier billing …`). */
 export async function runJobOnce(job: JobDefinition, billing: BillingContext): Promise<string> {

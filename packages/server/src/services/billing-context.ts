@@ -1,3 +1,4 @@
+import { parseRetrySchedule } from "@uptier/core";
 import type { Db } from "../db/client.ts";
 import { type Gateways, gatewaySet } from "../gateways/gateway.ts";
 import { SandboxGateway } from "../gateways/sandbox.ts";
@@ -12,6 +13,8 @@ export interface BillingContext {
   /** invoice numbers are gap-free per vendor (one vendor per deployment: "default") */
   readonly vendor: string;
   readonly invoicePrefix: string;
+  /** dunning: retry days after an invoice's first failed attempt (default: core's DEFAULT_RETRY_DAYS) */
+  readonly retryDays?: readonly number[];
 }
 
 /**
@@ -36,7 +39,15 @@ export function billingContext(
     gateways,
     vendor: "default",
     invoicePrefix: process.env.UPTIER_INVOICE_PREFIX ?? "UPT",
+    retryDays: retryDaysFromEnv(process.env),
   };
+}
+
+/** UPTIER_DUNNING_RETRY_DAYS ("1,3,5,7", or "none"); a bad value stops the start with its reason. */
+export function retryDaysFromEnv(env: NodeJS.ProcessEnv): readonly number[] {
+  const schedule = parseRetrySchedule(env.UPTIER_DUNNING_RETRY_DAYS);
+  if (!schedule.ok) throw new Error(`UPTIER_DUNNING_RETRY_DAYS: ${schedule.message}`);
+  return schedule.days;
 }
 
 const contexts = new WeakMap<RouteContext, BillingContext>();

@@ -151,6 +151,11 @@ export async function issuePaidInvoice(
     issuedAt: input.at,
     paidAt: input.at,
     createdAt: input.at,
+    billingReason: null,
+    finalizedAt: null,
+    nextPaymentAttempt: null,
+    voidedAt: null,
+    markedUncollectibleAt: null,
   };
   const iso = (d: Date | null) => d?.toISOString() ?? null;
   const invoiceJson = {
@@ -248,6 +253,13 @@ export function invoiceView(row: InvoiceRow, lines: readonly LineRow[]) {
     period_end: iso(row.periodEnd),
     issued_at: row.issuedAt.toISOString(),
     paid_at: iso(row.paidAt),
+    billing_reason: (row.billingReason ?? "subscription_update") as
+      | "subscription_cycle"
+      | "subscription_update",
+    finalized_at: iso(row.finalizedAt ?? (row.status === "draft" ? null : row.issuedAt)),
+    next_payment_attempt: iso(row.nextPaymentAttempt),
+    voided_at: iso(row.voidedAt),
+    marked_uncollectible_at: iso(row.markedUncollectibleAt),
     html_url: `/v1/invoices/${row.id}/html`,
   };
 }
@@ -318,17 +330,18 @@ export async function invoiceHtml(db: Executor, id: string): Promise<string> {
   const total = (label: string, amount: number) =>
     `<tr><th colspan="4">${label}</th><td class="n">${money(amount)}</td></tr>`;
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Invoice ${escapeHtml(invoice.number)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>Invoice ${escapeHtml(invoice.number ?? "draft")}</title>
 <style>
 body{font:14px/1.45 system-ui,sans-serif;max-width:800px;margin:40px auto;color:#111}
 table{width:100%;border-collapse:collapse}td,th{padding:6px 8px;border-bottom:1px solid #ddd;text-align:left}
 .n{text-align:right;font-variant-numeric:tabular-nums}tfoot th{text-align:right}
 .status{display:inline-block;padding:2px 8px;border-radius:4px;background:#e6f4ea;text-transform:uppercase;font-size:12px}
+.status-open,.status-draft{background:#fff4d6}.status-void,.status-uncollectible{background:#eee;color:#555}
 @media print{body{margin:0}}
 </style></head><body>
-<h1>Invoice ${escapeHtml(invoice.number)} <span class="status">${escapeHtml(invoice.status)}</span></h1>
+<h1>Invoice ${escapeHtml(invoice.number ?? "(draft)")} <span class="status status-${escapeHtml(invoice.status)}">${escapeHtml(invoice.status)}</span></h1>
 <p>Billed to <strong>${escapeHtml(account?.name ?? invoice.account)}</strong> (${escapeHtml(invoice.account)})<br>
-Issued ${day(invoice.issued_at)}${invoice.paid_at ? ` · paid ${day(invoice.paid_at)}` : ""} · ${escapeHtml(invoice.currency.toUpperCase())}</p>
+Issued ${day(invoice.issued_at)}${invoice.paid_at ? ` · paid ${day(invoice.paid_at)}` : ""}${invoice.voided_at ? ` · voided ${day(invoice.voided_at)}` : ""}${invoice.marked_uncollectible_at ? ` · marked uncollectible ${day(invoice.marked_uncollectible_at)}` : ""}${invoice.next_payment_attempt ? ` · next payment attempt ${day(invoice.next_payment_attempt)}` : ""} · ${escapeHtml(invoice.currency.toUpperCase())}</p>
 <table><thead><tr><th>Description</th><th>Period</th><th class="n">Qty</th><th class="n">Unit price</th><th class="n">Amount</th></tr></thead>
 <tbody>
 ${rows}
@@ -338,6 +351,29 @@ ${invoice.credit_applied ? total("Credit balance applied", -invoice.credit_appli
 ${invoice.credit_to_balance ? total("Credited to your balance", invoice.credit_to_balance) : ""}
 ${total("Amount due", invoice.amount_due)}
 ${total("Amount paid", invoice.amount_paid)}
+${invoice.status === "open" ? total("Amount remaining", invoice.amount_remaining) : ""}
 </tfoot></table>
 </body></html>`;
+}
+
+/**
+ * Takes the vendor's next invoice number, for an invoice finalized outside checkout (a renewal
+ * draft becoming open). The same counter row and format as issuePaidInvoice ("UPT-000042"): the
+ * row stays locked until the caller's transaction commits, so numbers are gap-free, and a draft
+ * never takes one.
+ */
+export async function takeInvoiceNumber(
+  tx: Tx,
+  billing: Pick<BillingContext, "vendor" | "invoicePrefix">,
+): Promise<{ number: string; sequence: number }> {
+  const result = await tx.execute(
+    sql`insert into invoice_counters (vendor, prefix, last_number)
+        values (${billing.vendor}, ${billing.invoicePrefix}, 1)
+        on conflict (vendor) do update set last_number = invoice_counters.last_number + 1
+        returning prefix || '-' || case when length(last_number::text) >= 6 then last_number::text
+          else lpad(last_number::text, 6, '0') end as number, last_number`,
+  );
+  const row = (result as unknown as { rows: { number: string; last_number: number | string }[] }).rows[0];
+  if (!row) throw new Error("invoice counter returned nothing");
+  return { number: row.number, sequence: Number(row.last_number) };
 }

@@ -1,14 +1,17 @@
-import { asc, eq, sql } from "drizzle-orm";
+import { asc, eq, inArray, sql } from "drizzle-orm";
 import type { Executor } from "../db/client.ts";
-import { checkouts, invoices, ledgerEntries } from "../db/schema/index.ts";
+import { checkouts, invoicePayments, invoices, ledgerEntries } from "../db/schema/index.ts";
 import { findAccount } from "./accounts.ts";
 
 /**
  * The ledger as finance reads it, and the invariants that tie it to the invoices and the payments
  * (checked by the tests after every scenario and by the checkout benchmark after its run):
  * - every posting (source) sums to 0, so the whole ledger sums to 0;
- * - revenue = −Σ invoice subtotals; receivable = Σ (amount due − amount paid) = 0 when all are paid;
- * - cash = Σ amounts of succeeded checkouts = what the gateway collected;
+ * - revenue = −Σ subtotals of the invoices that count (finalized: open, paid, uncollectible; a
+ *   draft has posted nothing yet and a void one is reversed);
+ * - receivable = Σ (amount due − amount paid) of the open invoices; bad_debt = the same of the
+ *   uncollectible ones (written off);
+ * - cash = Σ amounts of succeeded checkouts and succeeded invoice payments = what the gateway collected;
  * - customer_credit = −(credit carried − credit applied), never positive (we owe, never the reverse).
  */
 export async function accountLedger(db: Executor, accountId: string) {
@@ -46,7 +49,13 @@ export async function accountLedger(db: Executor, accountId: string) {
 export interface LedgerCheck {
   readonly ok: boolean;
   readonly problems: readonly string[];
-  readonly totals: { revenue: number; receivable: number; cash: number; customerCredit: number };
+  readonly totals: {
+    revenue: number;
+    receivable: number;
+    cash: number;
+    customerCredit: number;
+    badDebt: number;
+  };
 }
 
 /** Reconciles the whole ledger against the invoices and the succeeded checkouts. */
@@ -70,17 +79,23 @@ export async function checkLedger(db: Executor): Promise<LedgerCheck> {
     receivable: await sum("receivable"),
     cash: await sum("cash"),
     customerCredit: await sum("customer_credit"),
+    badDebt: await sum("bad_debt"),
   };
   const [inv] = await db
     .select({
       subtotal: sql<string>`coalesce(sum(${invoices.subtotal}), 0)`,
-      open: sql<string>`coalesce(sum(${invoices.amountDue} - ${invoices.amountPaid}), 0)`,
+      open: sql<string>`coalesce(sum(${invoices.amountDue} - ${invoices.amountPaid}) filter (where ${invoices.status} = 'open'), 0)`,
+      writtenOff: sql<string>`coalesce(sum(${invoices.amountDue} - ${invoices.amountPaid}) filter (where ${invoices.status} = 'uncollectible'), 0)`,
       paid: sql<string>`coalesce(sum(${invoices.amountPaid}), 0)`,
       carried: sql<string>`coalesce(sum(${invoices.creditAdded} - ${invoices.creditApplied}), 0)`,
     })
-    .from(invoices);
+    .from(invoices)
+    .where(inArray(invoices.status, ["open", "paid", "uncollectible"]));
   const [paid] = await db
-    .select({ total: sql<string>`coalesce(sum(${checkouts.amount}), 0)` })
+    .select({
+      total: sql<string>`coalesce(sum(${checkouts.amount}), 0) + (select coalesce(sum(${invoicePayments.amount}), 0)
+        from ${invoicePayments} where ${invoicePayments.status} = 'succeeded')`,
+    })
     .from(checkouts)
     .where(eq(checkouts.status, "succeeded"));
   if (totals.revenue !== -Number(inv?.subtotal))
@@ -90,7 +105,9 @@ export async function checkLedger(db: Executor): Promise<LedgerCheck> {
   if (totals.cash !== Number(inv?.paid))
     problems.push(`cash ${totals.cash} ≠ Σ invoice payments ${inv?.paid}`);
   if (totals.cash !== Number(paid?.total))
-    problems.push(`cash ${totals.cash} ≠ Σ succeeded checkouts ${paid?.total}`);
+    problems.push(`cash ${totals.cash} ≠ Σ succeeded checkouts and invoice payments ${paid?.total}`);
+  if (totals.badDebt !== Number(inv?.writtenOff))
+    problems.push(`bad_debt ${totals.badDebt} ≠ Σ written off ${inv?.writtenOff}`);
   if (totals.customerCredit !== -Number(inv?.carried))
     problems.push(`customer_credit ${totals.customerCredit} ≠ −Σ carried credit ${inv?.carried}`);
   if (totals.customerCredit > 0) problems.push(`customer_credit is ${totals.customerCredit} > 0`);

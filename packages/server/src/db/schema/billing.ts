@@ -148,9 +148,12 @@ export const invoices = pgTable(
     /** at most one invoice per checkout */
     checkoutId: text("checkout_id").unique(),
     vendor: text("vendor").notNull(),
-    number: text("number").notNull(),
-    sequence: integer("sequence").notNull(),
+    /** taken from the vendor's counter at finalization: a draft has none, so numbering stays gap-free */
+    number: text("number"),
+    sequence: integer("sequence"),
     status: text("status").notNull(),
+    /** why it exists, as Stripe names it: "subscription_cycle" for a renewal; null for a checkout's */
+    billingReason: text("billing_reason"),
     currency: text("currency").notNull(),
     subtotal: bigint("subtotal", { mode: "number" }).notNull(),
     creditApplied: bigint("credit_applied", { mode: "number" }).notNull(),
@@ -163,10 +166,61 @@ export const invoices = pgTable(
     issuedAt: instant("issued_at").notNull(),
     paidAt: instant("paid_at"),
     createdAt: created(),
+    /** when the draft became open (its number taken, its ledger posted) */
+    finalizedAt: instant("finalized_at"),
+    /** the open invoice's collection schedule: the first attempt, or the next retry (dunning) */
+    nextPaymentAttempt: instant("next_payment_attempt"),
+    /** when the invoice went void or uncollectible */
+    voidedAt: instant("voided_at"),
+    markedUncollectibleAt: instant("marked_uncollectible_at"),
   },
   (t) => [
     uniqueIndex("invoices_vendor_sequence").on(t.vendor, t.sequence),
     index("invoices_account").on(t.accountId, t.id),
+    // A subscription's period is renewed exactly once, whatever runs the job, however often: the
+    // loser of a race inserts nothing. A voided renewal keeps its period (it is not billed again).
+    uniqueIndex("invoices_one_renewal_per_period")
+      .on(t.subscriptionId, t.periodStart)
+      .where(sql`billing_reason = 'subscription_cycle'`),
+    index("invoices_collection").on(t.status, t.nextPaymentAttempt),
+  ],
+);
+
+/**
+ * One attempt to collect an open invoice through the gateway. Written (pending) and committed
+ * before the gateway is called; the gateway's idempotency key is derived from the invoice and the
+ * attempt's number, and (invoice, attempt) is unique, so two workers never make the same attempt
+ * and a crash between the gateway's answer and our commit is finished by asking again with the
+ * same key (the gateway answers with the first outcome, never a second charge).
+ * States: pending → succeeded | failed.
+ */
+export const invoicePayments = pgTable(
+  "invoice_payments",
+  {
+    id: text("id").primaryKey(),
+    invoiceId: text("invoice_id")
+      .notNull()
+      .references(() => invoices.id),
+    accountId: text("account_id").notNull(),
+    /** 1 for the first attempt, then each retry */
+    attempt: integer("attempt").notNull(),
+    /** "automatic" (renewal, dunning) or "manual" (POST /v1/invoices/{id}/pay) */
+    trigger: text("trigger").notNull(),
+    status: text("status").notNull(),
+    amount: bigint("amount", { mode: "number" }).notNull(),
+    currency: text("currency").notNull(),
+    paymentMethodId: text("payment_method_id"),
+    gateway: text("gateway"),
+    gatewayIdempotencyKey: text("gateway_idempotency_key").notNull().unique(),
+    gatewayPaymentId: text("gateway_payment_id"),
+    failureCode: text("failure_code"),
+    failureMessage: text("failure_message"),
+    createdAt: created(),
+    completedAt: instant("completed_at"),
+  },
+  (t) => [
+    uniqueIndex("invoice_payments_attempt").on(t.invoiceId, t.attempt),
+    index("invoice_payments_status").on(t.status, t.createdAt),
   ],
 );
 
@@ -206,7 +260,10 @@ export const ledgerEntries = pgTable(
   {
     seq: bigint("seq", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
     accountId: text("account_id").notNull(),
-    /** "invoice:<id>", "payment:<checkout id>", "refund:<checkout id>" */
+    /**
+     * "invoice:<id>", "payment:<checkout id>", "refund:<checkout id>", "invoice_payment:<attempt id>",
+     * "void:<invoice id>", "write_off:<invoice id>"
+     */
     source: text("source").notNull(),
     invoiceId: text("invoice_id"),
     checkoutId: text("checkout_id"),

@@ -1,0 +1,262 @@
+import {
+  type FeatureDefinition,
+  invoiceTotals,
+  type MeterDefinition,
+  nextRenewalPeriod,
+  overageLines,
+  type QuoteLine,
+  type RenewalPeriod,
+  renewalDue,
+  renewalLines,
+} from "@uptier/core";
+import { and, desc, eq, ne, sql } from "drizzle-orm";
+import type { Executor, Tx } from "../db/client.ts";
+import { catalogVersions, invoiceLines, invoices, subscriptions, usageCounters } from "../db/schema/index.ts";
+import { newId } from "../ids.ts";
+import type { BillingContext } from "./billing-context.ts";
+import { collectInvoice, finalizeInvoice } from "./invoice-collection.ts";
+import { invoiceView } from "./invoices.ts";
+import { recordEvent } from "./outbox.ts";
+import { applyDueScheduledChange } from "./scheduled-changes.ts";
+import { loadSubscriptions } from "./subscription-records.ts";
+
+/**
+ * Renewals: at each period end a live subscription gets the invoice of its new period — the
+ * recurring items in advance, and the billed overage of the period that ended in arrears — which is
+ * then finalized and collected (invoice-collection.ts). Three steps, each its own transaction and
+ * each resumable, so a crash between them is finished by the next run:
+ *
+ *   1. draft    the invoice of the first period not billed yet (a downgrade due at that period end
+ *               is applied first, so the new period is priced as it will be); the unique
+ *               (subscription, period start) of renewal invoices makes it exactly-once;
+ *   2. finalize the draft: credit balance applied, the gap-free number taken, the ledger posted;
+ *   3. collect  the first attempt on the default payment method.
+ *
+ * Periods are never stored: the first period not billed yet follows from the anchor and the last
+ * plan charge on the subscription's invoices (core's nextRenewalPeriod). A job that did not run for
+ * a while catches up one period at a time, oldest first.
+ */
+type InvoiceRow = typeof invoices.$inferSelect;
+type SubscriptionRow = typeof subscriptions.$inferSelect;
+
+/** At most this many periods are caught up per subscription and run (a bound, not a rule). */
+const MAX_PERIODS_PER_RUN = 24;
+
+/**
+ * The latest instant known to be paid for: the start of the last plan charge on any invoice of the
+ * subscription (whatever its status: a voided renewal keeps its period), or its creation.
+ */
+// Spelled out (not ${subscriptions.id}): drizzle renders a lone table's column unqualified, which
+// inside this subquery would name invoice_lines.id.
+const lastPlanCharge = sql<string | Date | null>`(select max(l.period_start) from invoice_lines l
+  where l.subscription_id = subscriptions.id and l.item = 'plan' and l.kind = 'charge')`;
+
+function coveredFrom(subscription: SubscriptionRow, lastCharge: string | Date | null): Date {
+  const last = lastCharge ? new Date(lastCharge) : null;
+  return last && last.getTime() > subscription.createdAt.getTime() ? last : subscription.createdAt;
+}
+
+async function coveredAt(db: Executor, subscription: SubscriptionRow): Promise<Date> {
+  const [row] = await db
+    .select({ last: lastPlanCharge })
+    .from(subscriptions)
+    .where(eq(subscriptions.id, subscription.id));
+  return coveredFrom(subscription, row?.last ?? null);
+}
+
+const dueFor = (row: SubscriptionRow, covered: Date): RenewalPeriod =>
+  nextRenewalPeriod({
+    anchor: row.billingCycleAnchor,
+    interval: row.interval as "month" | "year",
+    coveredAt: covered,
+  });
+
+/** The latest catalog's features and meters (an overage price is read from there). */
+async function catalogFeatures(db: Executor) {
+  const [latest] = await db
+    .select({ document: catalogVersions.document })
+    .from(catalogVersions)
+    .orderBy(desc(catalogVersions.version))
+    .limit(1);
+  const document = (latest?.document ?? {}) as {
+    features?: Record<string, FeatureDefinition>;
+    meters?: Record<string, MeterDefinition>;
+  };
+  return { features: document.features ?? {}, meters: document.meters ?? {} };
+}
+
+/** Meter totals of one window of an account (a max meter's total is its largest day). */
+async function meterTotals(
+  db: Executor,
+  accountId: string,
+  windowStart: Date,
+): Promise<Record<string, number>> {
+  const rows = await db
+    .select({
+      meter: usageCounters.meter,
+      value: sql<string>`case when min(${usageCounters.aggregation}) = 'max' then max(${usageCounters.value}) else sum(${usageCounters.value}) end`,
+    })
+    .from(usageCounters)
+    .where(and(eq(usageCounters.accountId, accountId), eq(usageCounters.periodStart, windowStart)))
+    .groupBy(usageCounters.meter);
+  return Object.fromEntries(rows.map((r) => [r.meter, Number(r.value)]));
+}
+
+/**
+ * Drafts the renewal invoice of the subscription's first period not billed yet, if it has begun.
+ * Returns null when nothing is due, the subscription has ended, or another worker drafted it.
+ */
+export async function draftRenewal(
+  billing: BillingContext,
+  subscriptionId: string,
+  at: Date,
+): Promise<InvoiceRow | null> {
+  return billing.db.transaction(async (tx) => {
+    const [first] = await tx.select().from(subscriptions).where(eq(subscriptions.id, subscriptionId));
+    if (!first || first.status === "canceled") return null;
+    const covered = await coveredAt(tx, first);
+    const tentative = dueFor(first, covered);
+    if (!renewalDue(tentative, at)) return null;
+    // What was in force at the end of the period that ended: its grants bound the overage.
+    const [ended] = await loadSubscriptions(tx, [first], new Date(tentative.start.getTime() - 1));
+    // A downgrade (or an annual → monthly switch) due at this period end applies before pricing.
+    // It locks its change, then the subscription: the same order as the scheduled-changes job.
+    await applyDueScheduledChange(tx, subscriptionId, tentative.start);
+    const [row] = await tx
+      .select()
+      .from(subscriptions)
+      .where(eq(subscriptions.id, subscriptionId))
+      .for("update");
+    if (!row || row.status === "canceled") return null;
+    const period = dueFor(row, covered);
+    if (!renewalDue(period, at)) return null;
+    const [record] = await loadSubscriptions(tx, [row], period.start);
+    if (!record || record.state.status === "canceled") return null;
+    const lines: QuoteLine[] = renewalLines({ shape: record.shape, period });
+    // The overage of the period that just ended (not of a trial), when it ends where this one starts.
+    const { currentPeriodStart: start, currentPeriodEnd: end } = ended?.state ?? {};
+    if (ended && ended.state.status !== "trialing" && start && end?.getTime() === tentative.start.getTime()) {
+      const { features, meters } = await catalogFeatures(tx);
+      lines.push(
+        ...overageLines({
+          shape: ended.shape,
+          features,
+          meters,
+          usage: { meters: await meterTotals(tx, row.accountId, start) },
+          period: { start, end },
+        }),
+      );
+    }
+    return insertDraft(tx, billing, row, period, lines, at);
+  });
+}
+
+async function insertDraft(
+  tx: Tx,
+  billing: BillingContext,
+  subscription: SubscriptionRow,
+  period: RenewalPeriod,
+  lines: readonly QuoteLine[],
+  at: Date,
+): Promise<InvoiceRow | null> {
+  const id = newId("invoice", at);
+  const totals = invoiceTotals(lines, 0);
+  const [draft] = await tx
+    .insert(invoices)
+    .values({
+      id,
+      accountId: subscription.accountId,
+      subscriptionId: subscription.id,
+      vendor: billing.vendor,
+      status: "draft",
+      billingReason: "subscription_cycle",
+      currency: subscription.currency,
+      subtotal: totals.subtotal,
+      creditApplied: 0,
+      creditAdded: totals.creditAdded,
+      amountDue: totals.amountDue,
+      amountPaid: 0,
+      periodStart: period.start,
+      periodEnd: period.end,
+      issuedAt: at,
+      createdAt: at,
+    })
+    // the loser of a race (two workers, two nodes) inserts nothing and stops here
+    .onConflictDoNothing({
+      target: [invoices.subscriptionId, invoices.periodStart],
+      where: sql`billing_reason = 'subscription_cycle'`,
+    })
+    .returning();
+  if (!draft) return null;
+  const lineRows = lines.map((l, position) => ({
+    id: newId("invoiceLine", at),
+    invoiceId: id,
+    accountId: subscription.accountId,
+    subscriptionId: subscription.id,
+    position,
+    item: l.item,
+    description: l.description,
+    quantity: l.quantity,
+    unitAmount: l.unitAmount,
+    amount: l.amount,
+    proration: l.proration,
+    kind: l.kind,
+    periodStart: l.periodStart,
+    periodEnd: l.periodEnd,
+  }));
+  if (lineRows.length > 0) await tx.insert(invoiceLines).values(lineRows);
+  await recordEvent(tx, {
+    type: "invoice.created",
+    accountId: subscription.accountId,
+    data: { invoice: invoiceView(draft, lineRows) },
+    at,
+  });
+  return draft;
+}
+
+export interface RenewalReport {
+  readonly renewed: number;
+  readonly finalized: number;
+  readonly paid: number;
+  readonly failed: number;
+}
+
+/**
+ * The renewal job: drafts every period that has begun and is not billed yet, finalizes every
+ * draft renewal (also those a dead process left), and makes the first attempt on each. Later
+ * attempts belong to the dunning job (billing.retry-invoice-payments).
+ */
+export async function renewSubscriptions(billing: BillingContext): Promise<RenewalReport> {
+  const at = billing.clock();
+  const report = { renewed: 0, finalized: 0, paid: 0, failed: 0 };
+  // One query finds the candidates; each is then drafted in a transaction of its own.
+  const live = await billing.db
+    .select({ row: subscriptions, last: lastPlanCharge })
+    .from(subscriptions)
+    .where(ne(subscriptions.status, "canceled"));
+  for (const { row, last } of live) {
+    if (!renewalDue(dueFor(row, coveredFrom(row, last)), at)) continue;
+    for (let n = 0; n < MAX_PERIODS_PER_RUN; n++) {
+      if (!(await draftRenewal(billing, row.id, at))) break;
+      report.renewed++;
+    }
+  }
+  const drafts = await billing.db
+    .select({ id: invoices.id })
+    .from(invoices)
+    .where(and(eq(invoices.status, "draft"), eq(invoices.billingReason, "subscription_cycle")))
+    .orderBy(invoices.periodStart);
+  for (const { id } of drafts) {
+    const open = await billing.db.transaction((tx) => finalizeInvoice(tx, billing, id, at));
+    if (!open) continue;
+    report.finalized++;
+    if (open.status === "paid") {
+      report.paid++;
+      continue;
+    }
+    const { invoice } = await collectInvoice(billing, id, { trigger: "automatic" });
+    if (invoice.status === "paid") report.paid++;
+    else report.failed++;
+  }
+  return report;
+}
