@@ -4,8 +4,9 @@
  * generator does not share the server's event loop.
  */
 
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Worker } from "node:worker_threads";
@@ -83,6 +84,39 @@ export async function autocannon(
     non2xx: number;
   };
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx };
+}
+
+/**
+ * autocannon (in a child process, through its API) cycling through `bodies`, so requests differ as
+ * real traffic does (many accounts, different changes) instead of repeating one body.
+ */
+export async function autocannonCycling(
+  url: string,
+  options: { connections: number; seconds: number; headers: Record<string, string>; bodies: string[] },
+): Promise<Run> {
+  const script = `
+    const autocannon = require(${JSON.stringify(AUTOCANNON.replace(/autocannon\.js$/, ""))});
+    let input = "";
+    process.stdin.on("data", (c) => (input += c)).on("end", () => {
+      const { url, connections, seconds, headers, bodies } = JSON.parse(input);
+      let next = 0;
+      autocannon({ url, connections, duration: seconds, method: "POST", headers,
+        requests: [{ setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }) }] },
+        (error, result) => {
+          if (error) throw error;
+          process.stdout.write(JSON.stringify({ rps: result.requests.average, p50: result.latency.p50,
+            p99: result.latency.p99, non2xx: result.non2xx }));
+        });
+    });`;
+  const child = spawn(process.execPath, ["-e", script], { stdio: ["pipe", "pipe", "inherit"] });
+  child.stdin.end(JSON.stringify({ url, ...options }));
+  let out = "";
+  child.stdout.on("data", (c) => {
+    out += c;
+  });
+  const [code] = (await once(child, "close")) as [number];
+  if (code !== 0) throw new Error(`autocannon exited with ${code}`);
+  return JSON.parse(out) as Run;
 }
 
 /**

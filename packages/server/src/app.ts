@@ -93,12 +93,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       }, done);
     });
     // first, so its read-your-writes hook covers every route of the API
-    await meteringRoutes(v1, ctx, options.metering);
+    const metering = await meteringRoutes(v1, ctx, options.metering);
     accountRoutes(v1, ctx);
     memberRoutes(v1, ctx);
     subscriptionRoutes(v1, ctx);
     catalogRoutes(v1, ctx);
-    billingRoutes(v1, ctx, options.gateways);
+    billingRoutes(v1, ctx, metering, options.gateways);
     invoiceRoutes(v1, ctx);
   });
   return app;

@@ -1,4 +1,5 @@
 import { type Currency, currencyExponent } from "./currency.ts";
+import { memoize } from "./memoize.ts";
 
 /** An amount of money in integer minor units ({ amount: 1500, currency: "usd" } is $15.00). */
 export interface Money {
@@ -54,6 +55,15 @@ function formatterFor(locale: string, currency: string, exponent: number): Intl.
  * copy computed on the server and in a test reads the same.
  */
 export function formatMoney(value: Money, locale = "en-US"): string {
+  return formatted(`${locale} ${value.currency} ${value.amount}`);
+}
+
+const formatted = memoize((key: string) => {
+  const [locale, currency, amount] = key.split(" ") as [string, Currency, string];
+  return formatMoneyOnce({ amount: Number(amount), currency }, locale);
+});
+
+function formatMoneyOnce(value: Money, locale: string): string {
   const exponent = currencyExponent(value.currency);
   const formatter = formatterFor(locale, value.currency, exponent);
   // Build the decimal string from the integer so no float ever represents the amount.

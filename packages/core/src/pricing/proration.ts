@@ -17,6 +17,7 @@
 
 import type { PriceModel } from "../catalog/price-model.ts";
 import { type Currency, currencyExponent } from "../money/currency.ts";
+import { memoize } from "../money/memoize.ts";
 import type { BillingPeriod } from "../periods/billing-period.ts";
 import { type PriceContext, recurringAmount, unitAmountOf } from "./price-model.ts";
 import {
@@ -151,9 +152,8 @@ function roundLine(exact: Rational, currency: Currency): number {
   return roundToSafeInteger(exact);
 }
 
-function day(instant: Date): string {
-  return instant.toISOString().slice(0, 10);
-}
+const isoDay = memoize((ms: number) => new Date(ms).toISOString().slice(0, 10));
+const day = (instant: Date) => isoDay(instant.getTime());
 
 interface LineWindow {
   readonly fraction: Rational;

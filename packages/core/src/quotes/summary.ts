@@ -1,3 +1,4 @@
+import { memoize } from "../money/memoize.ts";
 import { formatMoney } from "../money/money.ts";
 import { wholeSecond } from "../pricing/proration.ts";
 import type { ChangeComponent } from "./change-rules.ts";
@@ -15,7 +16,8 @@ const DATE = new Intl.DateTimeFormat("en-US", {
   day: "numeric",
   timeZone: "UTC",
 });
-export const formatDate = (d: Date) => DATE.format(d);
+const formatInstant = memoize((ms: number) => DATE.format(ms));
+export const formatDate = (d: Date) => formatInstant(d.getTime());
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 

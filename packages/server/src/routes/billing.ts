@@ -16,13 +16,14 @@ import {
 } from "../services/checkout.ts";
 import { getInvoice, invoiceHtml, ListInvoicesQuery, listInvoices } from "../services/invoices.ts";
 import { accountLedger } from "../services/ledger.ts";
+import type { MeteringState } from "../services/metering-state.ts";
 import {
   AttachPaymentMethodInput,
   attachPaymentMethod,
   detachPaymentMethod,
   listPaymentMethods,
 } from "../services/payment-methods.ts";
-import { CreateQuoteInput, createQuote, getQuote } from "../services/quotes.ts";
+import { CreateQuoteInput, createQuote, getQuote, quoteDesk } from "../services/quotes.ts";
 import { PreviewInviteInput, previewInvite } from "../services/seat-invites.ts";
 import { IdParams, NoQuery, ResourceId } from "./accounts.ts";
 import { skipCatchUp } from "./metering.ts";
@@ -31,8 +32,18 @@ import { skipCatchUp } from "./metering.ts";
  * The billing API: quotes, checkout, payment methods, invoices, the ledger and the seat-invite
  * preview. Handlers are thin: each calls one service.
  */
-export function billingRoutes(app: FastifyInstance, ctx: RouteContext, gateways?: Gateways) {
+export function billingRoutes(
+  app: FastifyInstance,
+  ctx: RouteContext,
+  metering: MeteringState,
+  gateways?: Gateways,
+) {
   const billing = attachBilling(ctx, gateways);
+  // Quotes are priced from memory; the domain-event watcher keeps that memory fresh.
+  const desk = quoteDesk(ctx.db);
+  metering.subscribe((change) =>
+    "all" in change ? desk.setups.invalidateAll() : desk.setups.invalidate(change.accounts),
+  );
   const r = typed(app);
   const EmptyBody = z.object({}).strict().default({});
 
@@ -53,7 +64,9 @@ export function billingRoutes(app: FastifyInstance, ctx: RouteContext, gateways?
       // transaction and its one insert is atomic on its own (a due scheduled change is applied in a
       // transaction of its own first).
       if (request.headers["idempotency-key"] === undefined)
-        return reply.code(201).send(await createQuote(ctx.db, request.body, ctx.clock()));
+        return reply
+          .code(201)
+          .send(await createQuote(ctx.db, request.body, ctx.clock(), { type: "change" }, desk));
       return respondIdempotent(ctx, request, reply, async (tx) => ({
         status: 201,
         body: await createQuote(tx, request.body, ctx.clock()),

@@ -23,11 +23,20 @@ import {
 } from "../db/schema/index.ts";
 import { ApiError, notFound } from "../http/problem.ts";
 import { newId } from "../ids.ts";
+import { GroupCommit } from "../lib/group-commit.ts";
+import { BillingStateCache, type CachedSetup, type CatalogOnSale } from "./billing-state-cache.ts";
 import { versionDefinitions } from "./catalog-versions.ts";
 
 import { applyDueScheduledChange } from "./scheduled-changes.ts";
 import { liveSubscriptionsOf, loadSubscriptions, type SubscriptionRecord } from "./subscription-records.ts";
-import { resolveAddOns, resolvePlan } from "./subscriptions.ts";
+import {
+  addOnsOnSale,
+  addOnsWithCurrentVersion,
+  planOnSale,
+  plansWithCurrentVersion,
+  resolveAddOns,
+  resolvePlan,
+} from "./subscriptions.ts";
 
 /**
  * Quotes (Autumn's four layers): setup loads the subscription, prices and balances into one
@@ -216,7 +225,7 @@ export async function lockSubscription(tx: Tx, id: string, at: Date): Promise<Su
 
 /** The requested change as a whole target shape, with the price versions it will be billed at. */
 export async function resolveTarget(
-  db: Executor,
+  catalog: CatalogResolver,
   record: SubscriptionRecord,
   change: z.infer<typeof ChangeFields>,
 ): Promise<{ shape: SubscriptionShape; target: QuoteTarget }> {
@@ -226,7 +235,7 @@ export async function resolveTarget(
   const plan =
     change.plan === undefined || change.plan === row.planKey
       ? { id: row.planVersionId, currency: row.currency, definition: record.shape.plan }
-      : await resolvePlan(db, change.plan);
+      : await catalog.plan(change.plan);
   if (plan.currency !== row.currency)
     throw new ApiError(
       422,
@@ -239,10 +248,7 @@ export async function resolveTarget(
   if (change.add_ons === undefined) {
     addOns = record.shape.addOns.map((a) => ({ selected: a, versionId: pinned.get(a.key) as string }));
   } else {
-    const fresh = await resolveAddOns(
-      db,
-      change.add_ons.map((a) => ({ key: a.key, quantity: a.quantity })),
-    );
+    const fresh = await catalog.addOns(change.add_ons.map((a) => ({ key: a.key, quantity: a.quantity })));
     const pinnedDefs = new Map(record.shape.addOns.map((a) => [a.key, a.definition]));
     addOns = fresh.map((f) => {
       const keep = pinned.get(f.selected.key);
@@ -388,63 +394,182 @@ export function quoteView(row: QuoteRow, now: Date) {
 }
 export type QuoteView = ReturnType<typeof quoteView>;
 
-export async function createQuote(
-  tx: Executor,
-  input: z.infer<typeof ChangeFields> & { account: string; expires_in?: number },
+/** What a quote is priced from: the live subscription and its billing state (see BillingStateCache). */
+export interface QuoteSetup {
+  readonly record: SubscriptionRecord;
+  readonly state: BillingState;
+}
+
+/**
+ * Loads what a quote of the account is priced from, applying a scheduled change that has fallen due
+ * first (as the change's own job would), and the window of instants on which it holds: from the last
+ * lifecycle boundary before `at` to the next one (period end, trial end, cancellation, the next
+ * scheduled change).
+ */
+export async function loadQuoteSetup(
+  db: Executor,
+  accountId: string,
   at: Date,
-  purpose: QuotePurpose = { type: "change" },
-): Promise<QuoteView> {
-  // The account, its subscriptions that are not canceled and whether a scheduled change is due, in
-  // one round trip; the due change (rare) is applied before pricing, as before.
-  const found = await tx
+): Promise<CachedSetup<QuoteSetup>> {
+  // The account, its subscriptions that are not canceled and when each one's next scheduled change
+  // falls due, in one round trip.
+  const found = await db
     .select({
       account: accounts.id,
       subscription: subscriptions,
-      due: sql<boolean>`exists (select 1 from ${scheduledChanges} where ${scheduledChanges.subscriptionId} = ${subscriptions.id} and ${scheduledChanges.status} = 'scheduled' and ${scheduledChanges.effectiveAt} <= ${at.toISOString()}::timestamptz)`,
+      nextChangeAt: sql<
+        string | null
+      >`(select min(${scheduledChanges.effectiveAt}) from ${scheduledChanges} where ${scheduledChanges.subscriptionId} = ${subscriptions.id} and ${scheduledChanges.status} = 'scheduled')`,
     })
     .from(accounts)
     .leftJoin(
       subscriptions,
       and(eq(subscriptions.accountId, accounts.id), ne(subscriptions.status, "canceled")),
     )
-    .where(eq(accounts.id, input.account));
-  if (found.length === 0) throw notFound("account", input.account);
-  let record = await liveRecordOf(
-    tx,
-    input.account,
-    found.flatMap((f) => (f.subscription ? [f.subscription] : [])),
-    at,
-  );
-  if (found.some((f) => f.subscription?.id === record.id && f.due)) {
+    .where(eq(accounts.id, accountId));
+  if (found.length === 0) throw notFound("account", accountId);
+  const rows = found.flatMap((f) => (f.subscription ? [f.subscription] : []));
+  let record = await liveRecordOf(db, accountId, rows, at);
+  const nextChange = found.find((f) => f.subscription?.id === record.id)?.nextChangeAt;
+  const nextChangeAt = nextChange ? new Date(nextChange).getTime() : Number.POSITIVE_INFINITY;
+  if (nextChangeAt <= at.getTime()) {
     const subscriptionId = record.id;
     const apply = (t: Tx) => applyDueScheduledChange(t, subscriptionId, at);
-    if (await (isTransaction(tx) ? apply(tx) : tx.transaction(apply)))
-      record = await liveSubscriptionOf(tx, input.account, at);
+    if (await (isTransaction(db) ? apply(db) : db.transaction(apply)))
+      record = await liveSubscriptionOf(db, accountId, at);
+    // applied (or applied by another node meanwhile): the window is this instant alone
+    return {
+      setup: { record, state: await loadBillingState(db, record) },
+      validFrom: at.getTime(),
+      validUntil: at.getTime() + 1,
+    };
   }
-  const { shape, target } = await resolveTarget(tx, record, input);
-  const state = await loadBillingState(tx, record);
+  const t = at.getTime();
+  const boundaries = rows
+    .flatMap((r) => [r.trialEnd, r.cancelAt, r.endedAt, r.createdAt])
+    .concat(record.state.currentPeriodStart, record.state.currentPeriodEnd)
+    .flatMap((d) => (d ? [d.getTime()] : []));
+  const validFrom = Math.max(Number.NEGATIVE_INFINITY, ...boundaries.filter((b) => b <= t));
+  const validUntil = Math.min(nextChangeAt, ...boundaries.filter((b) => b > t));
+  return { setup: { record, state: await loadBillingState(db, record) }, validFrom, validUntil };
+}
+
+/** Where the catalog's current prices come from: the database, or the billing-state cache. */
+export interface CatalogResolver {
+  plan(key: string): ReturnType<typeof resolvePlan>;
+  addOns(selections: readonly { key: string; quantity: number }[]): ReturnType<typeof resolveAddOns>;
+}
+
+export const catalogIn = (db: Executor): CatalogResolver => ({
+  plan: (key) => resolvePlan(db, key),
+  addOns: (selections) => resolveAddOns(db, selections),
+});
+
+/** The cached catalog; a key it does not know is looked up once more in a fresh copy. */
+export const catalogOf = (cache: BillingStateCache<QuoteSetup>): CatalogResolver => ({
+  plan: async (key) => {
+    const known = (await cache.onSale()).plans.get(key) ?? (await cache.onSale(true)).plans.get(key);
+    return planOnSale(known, key);
+  },
+  addOns: async (selections) => {
+    let { addOns } = await cache.onSale();
+    if (selections.some((s) => !addOns.has(s.key))) ({ addOns } = await cache.onSale(true));
+    return addOnsOnSale(selections, (key) => addOns.get(key));
+  },
+});
+
+/** The plans and add-ons on sale, for the billing-state cache. */
+export async function loadCatalogOnSale(db: Executor): Promise<CatalogOnSale> {
+  const [plans, addOns] = await Promise.all([plansWithCurrentVersion(db), addOnsWithCurrentVersion(db)]);
+  return {
+    plans: new Map(plans.map((p) => [p.plan.key, p])),
+    addOns: new Map(addOns.map((a) => [a.addOn.key, a])),
+  };
+}
+
+/**
+ * How quotes made outside a transaction are set up and stored: from the billing-state cache, and
+ * written by group commit (many quotes, one INSERT).
+ */
+export interface QuoteDesk {
+  readonly setups: BillingStateCache<QuoteSetup>;
+  readonly writes: GroupCommit<QuoteRow>;
+}
+
+export function quoteDesk(db: Executor, ttlMs?: number): QuoteDesk {
+  return {
+    setups: new BillingStateCache(
+      (accountId, at) => loadQuoteSetup(db, accountId, at),
+      () => loadCatalogOnSale(db),
+      ttlMs,
+    ),
+    writes: new GroupCommit((rows) => insertQuotes(db, rows)),
+  };
+}
+
+/** Several quotes in one statement (raw SQL: one JSON parameter, no per-row query building). */
+async function insertQuotes(db: Executor, rows: readonly QuoteRow[]): Promise<void> {
+  const json = JSON.stringify(
+    rows.map((r) => ({
+      id: r.id,
+      account_id: r.accountId,
+      subscription_id: r.subscriptionId,
+      subscription_revision: r.subscriptionRevision,
+      currency: r.currency,
+      frozen_at: r.frozenAt,
+      expires_at: r.expiresAt,
+      target: r.target,
+      purpose: r.purpose,
+      timing: r.timing,
+      amount_due: r.amountDue,
+      view: r.view,
+      created_at: r.createdAt,
+    })),
+  );
+  await db.execute(sql`
+    insert into quotes (id, account_id, subscription_id, subscription_revision, currency, frozen_at,
+      expires_at, target, purpose, timing, amount_due, view, created_at)
+    select id, account_id, subscription_id, subscription_revision, currency, frozen_at,
+      expires_at, target, purpose, timing, amount_due, view, created_at
+    from json_populate_recordset(null::quotes, ${json}::json)`);
+}
+
+export async function createQuote(
+  db: Executor,
+  input: z.infer<typeof ChangeFields> & { account: string; expires_in?: number },
+  at: Date,
+  purpose: QuotePurpose = { type: "change" },
+  desk?: QuoteDesk,
+): Promise<QuoteView> {
+  // Inside a transaction (an Idempotency-Key, an invite) everything is read and written in it.
+  const cached = desk !== undefined && !isTransaction(db);
+  const { record, state } = cached
+    ? await desk.setups.setup(input.account, at)
+    : (await loadQuoteSetup(db, input.account, at)).setup;
+  const { shape, target } = await resolveTarget(
+    cached ? catalogOf(desk.setups) : catalogIn(db),
+    record,
+    input,
+  );
   const plan = priceChange(state, shape, at);
-  const id = newId("quote", at);
   const ttl = input.expires_in ?? DEFAULT_QUOTE_TTL_SECONDS;
-  const [row] = await tx
-    .insert(quotes)
-    .values({
-      id,
-      accountId: input.account,
-      subscriptionId: record.id,
-      subscriptionRevision: record.row.revision,
-      currency: record.currency,
-      frozenAt: at,
-      expiresAt: new Date(at.getTime() + ttl * 1000),
-      target,
-      purpose,
-      timing: plan.timing,
-      amountDue: plan.totals.amountDue,
-      view: { purpose, ...planView(plan) },
-      createdAt: at,
-    })
-    .returning();
-  return quoteView(row as QuoteRow, at);
+  const row: QuoteRow = {
+    id: newId("quote", at),
+    accountId: input.account,
+    subscriptionId: record.id,
+    subscriptionRevision: record.row.revision,
+    currency: record.currency,
+    frozenAt: at,
+    expiresAt: new Date(at.getTime() + ttl * 1000),
+    target,
+    purpose,
+    timing: plan.timing,
+    amountDue: plan.totals.amountDue,
+    view: { purpose, ...planView(plan) },
+    createdAt: at,
+  };
+  await (cached ? desk.writes.write(row) : insertQuotes(db, [row]));
+  return quoteView(row, at);
 }
 
 export async function getQuote(db: Executor, id: string, now: Date): Promise<QuoteView> {
