@@ -81,6 +81,32 @@ describe("rational", () => {
     );
   });
 
+  it("property: normalising is exact on both sides of 2^53 (where gcd switches to doubles)", () => {
+    const around = fc.oneof(
+      fc.bigInt({ min: -(2n ** 54n), max: 2n ** 54n }),
+      fc.bigInt({ min: 2n ** 53n - 1000n, max: 2n ** 53n + 1000n }),
+      fc.bigInt({ min: -1_000_000n, max: 1_000_000n }),
+    );
+    fc.assert(
+      fc.property(
+        around,
+        around.filter((d) => d !== 0n),
+        fc.bigInt({ min: 1n, max: 10n ** 6n }),
+        (n, d, k) => {
+          for (const [p, q] of [
+            [n, d],
+            [n * k, d * k],
+          ] as const) {
+            const r = rational(p, q);
+            expect(r.denominator > 0n).toBe(true);
+            expect(gcd(r.numerator, r.denominator)).toBe(1n);
+            expect(r.numerator * q).toBe(p * r.denominator);
+          }
+        },
+      ),
+    );
+  });
+
   it("property: field laws (a + b − b = a, a × b ÷ b = a, a − a = 0)", () => {
     fc.assert(
       fc.property(rationals, rationals, (a, b) => {
