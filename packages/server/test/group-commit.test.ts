@@ -5,10 +5,13 @@ describe("GroupCommit", () => {
   it("writes a lone row at once, and rows arriving during a write together in the next", async () => {
     const statements: number[][] = [];
     let release: () => void = () => {};
-    const commit = new GroupCommit<number>(async (rows) => {
-      statements.push([...rows]);
-      if (statements.length === 1) await new Promise<void>((resolve) => (release = resolve));
-    });
+    const commit = new GroupCommit<number>(
+      async (rows) => {
+        statements.push([...rows]);
+        if (statements.length === 1) await new Promise<void>((resolve) => (release = resolve));
+      },
+      { concurrency: 1 },
+    );
     const first = commit.write(1);
     expect(statements).toEqual([[1]]); // not held back for company
     const rest = [2, 3, 4].map((n) => commit.write(n));
@@ -21,12 +24,15 @@ describe("GroupCommit", () => {
     const written: number[] = [];
     let release: () => void = () => {};
     let calls = 0;
-    const commit = new GroupCommit<number>(async (rows) => {
-      calls++;
-      if (calls === 1) await new Promise<void>((resolve) => (release = resolve));
-      if (rows.includes(13)) throw new Error("row 13 is refused");
-      written.push(...rows);
-    });
+    const commit = new GroupCommit<number>(
+      async (rows) => {
+        calls++;
+        if (calls === 1) await new Promise<void>((resolve) => (release = resolve));
+        if (rows.includes(13)) throw new Error("row 13 is refused");
+        written.push(...rows);
+      },
+      { concurrency: 1 },
+    );
     const results = [1, 2, 13, 4].map((n) =>
       commit.write(n).then(
         () => "ok",
@@ -41,13 +47,36 @@ describe("GroupCommit", () => {
   it("splits a long queue into statements of at most maxBatch rows", async () => {
     const sizes: number[] = [];
     let release: () => void = () => {};
-    const commit = new GroupCommit<number>(async (rows) => {
-      sizes.push(rows.length);
-      if (sizes.length === 1) await new Promise<void>((resolve) => (release = resolve));
-    }, 4);
+    const commit = new GroupCommit<number>(
+      async (rows) => {
+        sizes.push(rows.length);
+        if (sizes.length === 1) await new Promise<void>((resolve) => (release = resolve));
+      },
+      { maxBatch: 4, concurrency: 1 },
+    );
     const all = Array.from({ length: 11 }, (_, i) => commit.write(i));
     release();
     await Promise.all(all);
     expect(sizes).toEqual([1, 4, 4, 2]);
+  });
+
+  it("runs up to `concurrency` statements at once; the rows waiting share the next free one", async () => {
+    const statements: number[][] = [];
+    const releases: (() => void)[] = [];
+    const commit = new GroupCommit<number>(
+      async (rows) => {
+        statements.push([...rows]);
+        await new Promise<void>((resolve) => releases.push(resolve));
+      },
+      { concurrency: 2 },
+    );
+    const all = [1, 2, 3, 4, 5].map((n) => commit.write(n));
+    expect(statements).toEqual([[1], [2]]); // two slots, each taken at once
+    releases[0]?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(statements).toEqual([[1], [2], [3, 4, 5]]);
+    releases[1]?.();
+    releases[2]?.();
+    await Promise.all(all);
   });
 });
