@@ -1,4 +1,5 @@
-import { and, eq, inArray, lt, ne, or, sql } from "drizzle-orm";
+import type { SubscriptionShape } from "@uptier/core";
+import { and, eq, inArray, lt, ne, type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor, Tx } from "../db/client.ts";
 import {
@@ -8,7 +9,6 @@ import {
   paymentMethods,
   quotes,
   scheduledChanges,
-  subscriptionAddOns,
   subscriptions,
 } from "../db/schema/index.ts";
 import { type ChargeOutcome, GatewayUnavailableError, type PaymentGateway } from "../gateways/gateway.ts";
@@ -16,18 +16,30 @@ import { ApiError, notFound } from "../http/problem.ts";
 import { newId } from "../ids.ts";
 import { canonicalJson } from "../lib/canonical-json.ts";
 import type { BillingContext } from "./billing-context.ts";
+import {
+  type BeginSetup,
+  type CheckoutRow,
+  HOLDS_QUOTE,
+  LIVE,
+  type MemberRow,
+  type NamedActor,
+  type PaymentMethodRow,
+  type QuoteRow,
+  readBeginSetup,
+  readCompletionSetup,
+} from "./checkout-setup.ts";
 import { invoiceView, issuePaidInvoice } from "./invoices.ts";
 import { recordEvent } from "./outbox.ts";
-import { chargeableMethod } from "./payment-methods.ts";
+import { requireChargeable } from "./payment-methods.ts";
 import {
   linesView,
   loadBillingState,
-  lockSubscription,
   priceChange,
   type QuotePurpose,
   type QuoteTarget,
   shapeOfTarget,
 } from "./quotes.ts";
+import { type SubscriptionRecord, type SubscriptionRow, subscriptionRecord } from "./subscription-records.ts";
 import { subscriptionView } from "./subscriptions.ts";
 
 /**
@@ -63,11 +75,6 @@ export const AuthorizeInput = z
   .object({ quote: z.string().min(1).max(64).describe("The seat quote from members/preview"), ...Actor })
   .strict();
 
-type CheckoutRow = typeof checkouts.$inferSelect;
-type QuoteRow = typeof quotes.$inferSelect;
-type PaymentMethodRow = typeof paymentMethods.$inferSelect;
-
-const LIVE = ["pending", "requires_action", "refund_pending"];
 const CHARGE_ATTEMPTS = 3;
 
 export function gatewayKeyFor(checkoutId: string): string {
@@ -114,12 +121,8 @@ export function checkoutView(row: CheckoutRow) {
 }
 export type CheckoutView = ReturnType<typeof checkoutView>;
 
-/** Only an account admin can authorise a charge (DESIGN.md, Auth). */
-async function authorisingAdmin(
-  db: Executor,
-  accountId: string,
-  actor: { member?: string | undefined; user_id?: string | undefined },
-) {
+/** Only an account admin can authorise a charge (DESIGN.md, Auth). `row` is the actor as found. */
+function requireAdmin(row: MemberRow | null, actor: NamedActor): MemberRow {
   if (!actor.member && !actor.user_id)
     throw new ApiError(
       400,
@@ -129,23 +132,14 @@ async function authorisingAdmin(
         param: "member",
       },
     );
-  const [row] = await db
-    .select()
-    .from(members)
-    .where(
-      and(
-        eq(members.accountId, accountId),
-        ne(members.status, "removed"),
-        actor.member ? eq(members.id, actor.member) : eq(members.externalUserId, actor.user_id as string),
-      ),
-    );
+  const param = actor.member ? "member" : "user_id";
   if (!row)
     throw new ApiError(
       404,
       "resource_not_found",
       `No member ${actor.member ?? actor.user_id} in this account.`,
       {
-        param: actor.member ? "member" : "user_id",
+        param,
       },
     );
   if (row.role !== "admin")
@@ -153,7 +147,7 @@ async function authorisingAdmin(
       403,
       "admin_approval_required",
       "Only an account admin can authorise a charge. Your admins have been asked to approve it.",
-      { param: actor.member ? "member" : "user_id" },
+      { param },
     );
   return row;
 }
@@ -232,74 +226,17 @@ export async function beginCheckout(
   const at = billing.clock();
   try {
     return await billing.db.transaction(async (tx) => {
-      const quote = await loadQuote(tx, input.quote);
-      if (input.invite) {
-        const purpose = quote.purpose as QuotePurpose;
-        if (quote.accountId !== input.invite.accountId) throw notFound("quote", input.quote);
-        if (
-          purpose.type !== "seat_for_invite" ||
-          purpose.email.toLowerCase() !== input.invite.email.toLowerCase()
-        )
-          throw new ApiError(
-            422,
-            "quote_mismatch",
-            "This quote is not the seat quote for this invite; preview the invite again.",
-            {
-              param: "authorize.quote",
-            },
-          );
+      let setup = await readBeginSetup(tx, input, at);
+      const { quote, subscription: record } = checkedSetup(setup, input);
+      // The setup's view of the other checkouts may predate the lock (checkout-setup.ts): a refusal
+      // is confirmed on a fresh read (the lock is held by then, so nothing can change it again).
+      let verdict = verdictOn(setup, quote, record, at);
+      if (verdict.refusal) {
+        setup = await readBeginSetup(tx, input, at);
+        verdict = verdictOn(setup, quote, record, at);
+        if (verdict.refusal) throw verdict.refusal;
       }
-      const admin = await authorisingAdmin(tx, quote.accountId, input);
-      const record = await lockSubscription(tx, quote.subscriptionId, at);
-      // This quote's checkout, and any live checkout of the subscription, in one round trip.
-      const related = await tx
-        .select()
-        .from(checkouts)
-        .where(
-          or(
-            and(
-              eq(checkouts.quoteId, quote.id),
-              inArray(checkouts.status, [...LIVE, "succeeded", "refunded"]),
-            ),
-            and(eq(checkouts.subscriptionId, quote.subscriptionId), inArray(checkouts.status, LIVE)),
-          ),
-        );
-      const existing = related.find(
-        (c) => c.quoteId === quote.id && [...LIVE, "succeeded", "refunded"].includes(c.status),
-      );
-      if (existing) return { checkout: existing, created: false };
-      if (at.getTime() >= quote.expiresAt.getTime())
-        throw new ApiError(
-          409,
-          "quote_expired",
-          `Quote ${quote.id} expired at ${quote.expiresAt.toISOString()}; ask for a new one.`,
-          {
-            param: "quote",
-          },
-        );
-      const busy = related.filter(
-        (c) => c.subscriptionId === quote.subscriptionId && LIVE.includes(c.status),
-      );
-      if (busy.length > 0)
-        throw new ApiError(
-          409,
-          "checkout_in_progress",
-          `Checkout ${busy[0]?.id} of this subscription is still in progress.`,
-          {
-            param: "quote",
-          },
-        );
-      const stale = () =>
-        new ApiError(
-          409,
-          "quote_stale",
-          "The subscription changed since this quote was made; ask for a new quote.",
-          {
-            param: "quote",
-          },
-        );
-      if (record.state.status === "canceled" || record.row.revision !== quote.subscriptionRevision)
-        throw stale();
+      if (verdict.existing) return { checkout: verdict.existing, created: false };
       const state = await loadBillingState(tx, record);
       const plan = priceChange(state, await shapeOfTarget(tx, quote.target as QuoteTarget), quote.frozenAt);
       const shown = (quote.view as { lines: unknown }).lines;
@@ -307,29 +244,20 @@ export async function beginCheckout(
         plan.totals.amountDue !== quote.amountDue ||
         canonicalJson(linesView(plan)) !== canonicalJson(shown)
       )
-        throw stale();
-      const method =
-        plan.totals.amountDue > 0 ? await chargeableMethod(tx, quote.accountId, input.payment_method) : null;
-      const id = newId("checkout", at);
-      const [row] = await tx
-        .insert(checkouts)
-        .values({
-          id,
-          accountId: quote.accountId,
-          quoteId: quote.id,
-          subscriptionId: quote.subscriptionId,
-          status: "pending",
-          authorizedBy: admin.id,
-          amount: plan.totals.amountDue,
-          currency: quote.currency,
-          paymentMethodId: method?.id ?? null,
-          gateway: method?.gateway ?? null,
-          gatewayIdempotencyKey: gatewayKeyFor(id),
-          createdAt: at,
-          updatedAt: at,
-        })
-        .returning();
-      return { checkout: row as CheckoutRow, created: true, method };
+        throw staleQuote();
+      const method = plan.totals.amountDue > 0 ? requireChargeable(setup.method, input.payment_method) : null;
+      const checkout = pendingCheckout(
+        quote,
+        requireAdmin(setup.actor, input),
+        plan.totals.amountDue,
+        method,
+        at,
+      );
+      if (await insertUnlessBusy(tx, checkout)) return { checkout, created: true, method };
+      // Another checkout of the subscription went live first: a fresh read says which.
+      const fresh = verdictOn(await readBeginSetup(tx, input, at), quote, record, at);
+      if (fresh.existing) return { checkout: fresh.existing, created: false };
+      throw fresh.refusal ?? inProgress(undefined);
     });
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
@@ -346,6 +274,131 @@ export async function beginCheckout(
     if (!existing) throw error;
     return { checkout: existing, created: false };
   }
+}
+
+/** The checks that need no other checkout: the quote exists (and fits the invite), the actor is an admin. */
+function checkedSetup(
+  setup: BeginSetup,
+  input: NamedActor & { quote: string; invite?: { accountId: string; email: string } },
+): { quote: QuoteRow; subscription: SubscriptionRecord } {
+  const { quote } = setup;
+  if (!quote) throw notFound("quote", input.quote);
+  if (input.invite) {
+    const purpose = quote.purpose as QuotePurpose;
+    if (quote.accountId !== input.invite.accountId) throw notFound("quote", input.quote);
+    if (
+      purpose.type !== "seat_for_invite" ||
+      purpose.email.toLowerCase() !== input.invite.email.toLowerCase()
+    )
+      throw new ApiError(
+        422,
+        "quote_mismatch",
+        "This quote is not the seat quote for this invite; preview the invite again.",
+        { param: "authorize.quote" },
+      );
+  }
+  requireAdmin(setup.actor, input);
+  if (!setup.subscription) throw notFound("subscription", quote.subscriptionId);
+  return { quote, subscription: setup.subscription };
+}
+
+const staleQuote = () =>
+  new ApiError(
+    409,
+    "quote_stale",
+    "The subscription changed since this quote was made; ask for a new quote.",
+    {
+      param: "quote",
+    },
+  );
+const inProgress = (id: string | undefined) =>
+  new ApiError(
+    409,
+    "checkout_in_progress",
+    `Checkout ${id ?? "of this subscription"} is still in progress.`,
+    {
+      param: "quote",
+    },
+  );
+
+/** The quote's own checkout if it has one; else why the quote cannot be checked out now, if so. */
+function verdictOn(
+  setup: BeginSetup,
+  quote: QuoteRow,
+  record: SubscriptionRecord,
+  at: Date,
+): { existing?: CheckoutRow; refusal?: ApiError } {
+  const existing = setup.related.find(
+    (c) => c.quoteId === quote.id && (HOLDS_QUOTE as readonly string[]).includes(c.status),
+  );
+  if (existing) return { existing };
+  if (at.getTime() >= quote.expiresAt.getTime())
+    return {
+      refusal: new ApiError(
+        409,
+        "quote_expired",
+        `Quote ${quote.id} expired at ${quote.expiresAt.toISOString()}; ask for a new one.`,
+        { param: "quote" },
+      ),
+    };
+  const busy = setup.related.find(
+    (c) => c.subscriptionId === quote.subscriptionId && (LIVE as readonly string[]).includes(c.status),
+  );
+  if (busy) return { refusal: inProgress(busy.id) };
+  if (record.state.status === "canceled" || record.row.revision !== quote.subscriptionRevision)
+    return { refusal: staleQuote() };
+  return {};
+}
+
+/** The intent: a pending checkout whose id the gateway's idempotency key is derived from. */
+function pendingCheckout(
+  quote: QuoteRow,
+  admin: MemberRow,
+  amount: number,
+  method: PaymentMethodRow | null,
+  at: Date,
+): CheckoutRow {
+  const id = newId("checkout", at);
+  return {
+    id,
+    accountId: quote.accountId,
+    quoteId: quote.id,
+    subscriptionId: quote.subscriptionId,
+    status: "pending",
+    authorizedBy: admin.id,
+    amount,
+    currency: quote.currency,
+    paymentMethodId: method?.id ?? null,
+    gateway: method?.gateway ?? null,
+    gatewayIdempotencyKey: gatewayKeyFor(id),
+    gatewayPaymentId: null,
+    nextAction: null,
+    failureCode: null,
+    failureMessage: null,
+    effects: {},
+    invoiceId: null,
+    attempts: 0,
+    createdAt: at,
+    updatedAt: at,
+    completedAt: null,
+  };
+}
+
+/**
+ * Inserts the pending checkout unless the subscription has a live checkout. Run with the
+ * subscription locked, this statement's snapshot sees every checkout begun before ours, so the
+ * check is exact; false when it found one.
+ */
+async function insertUnlessBusy(tx: Tx, c: CheckoutRow): Promise<boolean> {
+  const result =
+    (await tx.execute(sql`insert into checkouts (id, account_id, quote_id, subscription_id, status,
+        authorized_by, amount, currency, payment_method_id, gateway, gateway_idempotency_key, created_at, updated_at)
+      select ${c.id}, ${c.accountId}, ${c.quoteId}, ${c.subscriptionId}, ${c.status}, ${c.authorizedBy}, ${c.amount},
+        ${c.currency}, ${c.paymentMethodId}, ${c.gateway}, ${c.gatewayIdempotencyKey},
+        ${c.createdAt.toISOString()}::timestamptz, ${c.updatedAt.toISOString()}::timestamptz
+      where not exists (select 1 from checkouts where subscription_id = ${c.subscriptionId} and status in ${LIVE})
+      returning id`)) as unknown as { rows: unknown[] };
+  return result.rows.length === 1;
 }
 
 /** beginCheckout, and when a non-admin asked, the admins are told (in a transaction of its own). */
@@ -424,12 +477,14 @@ export async function settleOutcome(
   const at = billing.clock();
   if (outcome === null || (outcome !== "nothing_due" && outcome.status === "processing"))
     return findCheckout(billing.db, id);
+  if (outcome === "nothing_due" || outcome.status === "succeeded") {
+    const paymentId = outcome === "nothing_due" ? null : outcome.paymentId;
+    return billing.db.transaction((tx) => completeCheckout(tx, billing, id, paymentId, at));
+  }
   return billing.db.transaction(async (tx) => {
     const [row] = await tx.select().from(checkouts).where(eq(checkouts.id, id)).for("update");
     if (!row) throw notFound("checkout", id);
     if (row.status !== "pending" && row.status !== "requires_action") return row;
-    if (outcome === "nothing_due") return completeCheckout(tx, billing, row, null, at);
-    if (outcome.status === "succeeded") return completeCheckout(tx, billing, row, outcome.paymentId, at);
     const set =
       outcome.status === "requires_action"
         ? { status: "requires_action", gatewayPaymentId: outcome.paymentId, nextAction: outcome.nextAction }
@@ -465,18 +520,22 @@ export async function settleOutcome(
 
 /**
  * Execute: apply the change, issue the paid invoice, post the ledger, record the events — one
- * transaction, entered with the checkout row locked. A subscription changed since the quote (an
- * administrative edit) means the money cannot buy what was shown: the charge is given back.
+ * transaction, entered by locking the checkout row, then the subscription. A subscription changed
+ * since the quote (an administrative edit) means the money cannot buy what was shown: the charge is
+ * given back.
  */
 async function completeCheckout(
   tx: Tx,
   billing: BillingContext,
-  checkout: CheckoutRow,
+  id: string,
   paymentId: string | null,
   at: Date,
 ): Promise<CheckoutRow> {
-  const quote = await loadQuote(tx, checkout.quoteId);
-  const record = await lockSubscription(tx, quote.subscriptionId, at);
+  const setup = await readCompletionSetup(tx, id, at);
+  if (!setup) throw notFound("checkout", id);
+  const { checkout, quote, subscription: record } = setup;
+  if (checkout.status !== "pending" && checkout.status !== "requires_action") return checkout;
+  if (!record) throw notFound("subscription", quote.subscriptionId);
   const fail = async (code: string, message: string) => {
     const [row] = await tx
       .update(checkouts)
@@ -497,9 +556,12 @@ async function completeCheckout(
       "The subscription changed before the payment completed; the charge is refunded.",
     );
   const state = await loadBillingState(tx, record);
+  const target = quote.target as QuoteTarget;
+  let shape: SubscriptionShape;
   let plan: ReturnType<typeof priceChange>;
   try {
-    plan = priceChange(state, await shapeOfTarget(tx, quote.target as QuoteTarget), quote.frozenAt);
+    shape = await shapeOfTarget(tx, target);
+    plan = priceChange(state, shape, quote.frozenAt);
   } catch (error) {
     if (error instanceof ApiError) return fail(error.code, error.message);
     throw error;
@@ -507,97 +569,68 @@ async function completeCheckout(
   if (plan.totals.amountDue !== checkout.amount)
     return fail("quote_stale", "The price changed before the payment completed; the charge is refunded.");
 
-  const target = quote.target as QuoteTarget;
   const used = state.seatsInUse;
   const previous = subscriptionView(record, used);
-  const cancelScheduled = tx
-    .update(scheduledChanges)
-    .set({ status: "canceled" })
-    .where(and(eq(scheduledChanges.subscriptionId, record.id), eq(scheduledChanges.status, "scheduled")));
-  if (plan.timing === "immediate") {
-    // The pending scheduled change canceled, the subscription changed and its add-ons cleared: one
-    // statement (three tables, no row touched twice).
-    const update = tx
-      .update(subscriptions)
-      .set({
-        planKey: target.plan,
-        planVersionId: target.planVersionId,
-        interval: target.interval,
-        seats: target.seats,
-        billingCycleAnchor: plan.newAnchor ?? record.row.billingCycleAnchor,
-        revision: record.row.revision + 1,
-        updatedAt: at,
-      })
-      .where(eq(subscriptions.id, record.id));
-    const clear = tx.delete(subscriptionAddOns).where(eq(subscriptionAddOns.subscriptionId, record.id));
-    await tx.execute(
-      sql`with a as (${cancelScheduled.getSQL()}), b as (${update.getSQL()}), d as (${clear.getSQL()}) select 1`,
-    );
-    if (target.addOns.length > 0)
-      await tx.insert(subscriptionAddOns).values(
-        target.addOns.map((a) => ({
-          accountId: record.row.accountId,
-          subscriptionId: record.id,
-          addOnKey: a.key,
-          addOnVersionId: a.versionId,
-          quantity: a.quantity,
-          createdAt: at,
-        })),
-      );
-  } else {
-    await cancelScheduled;
-    await tx.insert(scheduledChanges).values({
-      id: newId("scheduledChange", at),
-      accountId: record.row.accountId,
-      subscriptionId: record.id,
-      quoteId: quote.id,
-      effectiveAt: plan.effectiveAt,
-      target: { ...target, billingCycleAnchor: plan.newAnchor?.toISOString() ?? null },
-      status: "scheduled",
-      createdAt: at,
-    });
-    await tx
-      .update(subscriptions)
-      .set({ revision: record.row.revision + 1, updatedAt: at })
-      .where(eq(subscriptions.id, record.id));
+  const invoiceId = plan.timing === "immediate" && plan.lines.length > 0 ? newId("invoice", at) : null;
+  const done: CheckoutRow = {
+    ...checkout,
+    status: "succeeded",
+    gatewayPaymentId: paymentId,
+    invoiceId,
+    nextAction: null,
+    attempts: checkout.attempts + 1,
+    completedAt: at,
+    updatedAt: at,
+  };
+  const accountId = record.row.accountId;
+  const change = { quote: quote.id, checkout: checkout.id, timing: plan.timing, components: plan.components };
+  const succeeded = { type: "checkout.succeeded", accountId, data: { checkout: checkoutView(done) } };
+  if (plan.timing !== "immediate") {
+    await scheduleChange(tx, record, quote.id, target, plan, at);
+    await markSucceeded(tx, done);
+    const scheduled = {
+      type: "subscription.change_scheduled",
+      accountId,
+      data: { subscription: previous, effective_at: plan.effectiveAt.toISOString(), to: target, change },
+    };
+    await recordEvents(tx, [scheduled, succeeded], at);
+    return done;
   }
 
-  const invoiceId = plan.timing === "immediate" && plan.lines.length > 0 ? newId("invoice", at) : null;
-  const [done] = await tx
-    .update(checkouts)
-    .set({
-      status: "succeeded",
-      gatewayPaymentId: paymentId,
-      invoiceId,
-      nextAction: null,
-      attempts: checkout.attempts + 1,
-      completedAt: at,
-      updatedAt: at,
-    })
-    .where(eq(checkouts.id, checkout.id))
-    .returning();
-  const after = await lockSubscription(tx, record.id, at);
-  const change = { quote: quote.id, checkout: checkout.id, timing: plan.timing, components: plan.components };
-  const accountId = record.row.accountId;
-  const changed =
-    plan.timing === "immediate"
-      ? {
-          type: "subscription.updated",
-          accountId,
-          data: { previous, subscription: subscriptionView(after, used), change },
-        }
-      : {
-          type: "subscription.change_scheduled",
-          accountId,
-          data: { subscription: previous, effective_at: plan.effectiveAt.toISOString(), to: target, change },
-        };
-  const succeeded = {
-    type: "checkout.succeeded",
-    accountId,
-    data: { checkout: checkoutView(done as CheckoutRow) },
+  // The subscription after the change, known without reading it back: the row as the statement
+  // below leaves it, its add-ons in the order a read would give them.
+  const row = {
+    ...record.row,
+    planKey: target.plan,
+    planVersionId: target.planVersionId,
+    interval: target.interval,
+    seats: target.seats,
+    billingCycleAnchor: plan.newAnchor ?? record.row.billingCycleAnchor,
+    revision: record.row.revision + 1,
+    updatedAt: at,
   };
-  // The invoice counter serialises every checkout: it is taken last, and the invoice, its lines,
-  // the ledger and the events follow in one statement.
+  const bought = new Map(
+    target.addOns.map((a, i) => [a.key, { ...a, definition: shape.addOns[i]?.definition }]),
+  );
+  const after = subscriptionRecord(
+    row,
+    { version: setup.bought.planVersion, definition: shape.plan },
+    setup.addOnOrder.map((key) => {
+      const a = bought.get(key);
+      if (!a) throw new Error(`quote ${quote.id}: add-on ${key} has no version`);
+      const version = setup.bought.addOnVersions.get(key) as number;
+      return { addOnKey: key, quantity: a.quantity, id: a.versionId, version, definition: a.definition };
+    }),
+    at,
+  );
+  const changed = {
+    type: "subscription.updated",
+    accountId,
+    data: { previous, subscription: subscriptionView(after, used), change },
+  };
+  // The change and the checkout's success are written in the same statement as the invoice (or the
+  // events, when nothing is invoiced).
+  const writes = [...changeWrites(row, target, at), checkoutSucceededWrite(done)];
   if (invoiceId)
     await issuePaidInvoice(tx, billing, {
       id: invoiceId,
@@ -618,9 +651,81 @@ async function completeCheckout(
         },
         succeeded,
       ],
+      alongside: writes,
     });
-  else await recordEvents(tx, [changed, succeeded], at);
-  return done as CheckoutRow;
+  else {
+    await tx.execute(sql`with ${sql.join(writes, sql`, `)} select 1`);
+    await recordEvents(tx, [changed, succeeded], at);
+  }
+  return done;
+}
+
+/**
+ * An immediate change, as data-modifying CTEs of one statement: a scheduled change canceled, the
+ * subscription row as `row` says, and its add-ons made the target's (those dropped deleted, the
+ * others written), no row touched twice.
+ */
+function changeWrites(row: SubscriptionRow, target: QuoteTarget, at: Date): SQL[] {
+  const addOns = target.addOns.map((a) => ({ key: a.key, version_id: a.versionId, quantity: a.quantity }));
+  return [
+    sql`unscheduled as (update scheduled_changes set status = 'canceled'
+        where subscription_id = ${row.id} and status = 'scheduled')`,
+    sql`changed as (update subscriptions set plan_key = ${row.planKey}, plan_version_id = ${row.planVersionId},
+        interval = ${row.interval}, seats = ${row.seats},
+        billing_cycle_anchor = ${row.billingCycleAnchor.toISOString()}::timestamptz, revision = ${row.revision},
+        updated_at = ${row.updatedAt.toISOString()}::timestamptz
+        where id = ${row.id})`,
+    sql`wanted as (select * from jsonb_to_recordset(${JSON.stringify(addOns)}::jsonb)
+        as w(key text, version_id text, quantity int))`,
+    sql`dropped as (delete from subscription_add_ons
+        where subscription_id = ${row.id} and add_on_key not in (select key from wanted))`,
+    sql`kept as (insert into subscription_add_ons
+          (account_id, subscription_id, add_on_key, add_on_version_id, quantity, created_at)
+        select ${row.accountId}, ${row.id}, w.key, w.version_id, w.quantity, ${at.toISOString()}::timestamptz from wanted w
+        on conflict (subscription_id, add_on_key) do update set add_on_version_id = excluded.add_on_version_id,
+          quantity = excluded.quantity, created_at = excluded.created_at)`,
+  ];
+}
+
+function checkoutSucceededWrite(done: CheckoutRow): SQL {
+  return sql`succeeded as (update checkouts set status = ${done.status}, gateway_payment_id = ${done.gatewayPaymentId},
+      invoice_id = ${done.invoiceId}, next_action = null, attempts = ${done.attempts},
+      completed_at = ${(done.completedAt as Date).toISOString()}::timestamptz,
+      updated_at = ${done.updatedAt.toISOString()}::timestamptz
+      where id = ${done.id})`;
+}
+
+async function markSucceeded(tx: Tx, done: CheckoutRow): Promise<void> {
+  await tx.execute(sql`with ${checkoutSucceededWrite(done)} select 1`);
+}
+
+/** A change at the period end: the pending scheduled change replaced, the revision bumped. */
+async function scheduleChange(
+  tx: Tx,
+  record: SubscriptionRecord,
+  quoteId: string,
+  target: QuoteTarget,
+  plan: ReturnType<typeof priceChange>,
+  at: Date,
+): Promise<void> {
+  await tx
+    .update(scheduledChanges)
+    .set({ status: "canceled" })
+    .where(and(eq(scheduledChanges.subscriptionId, record.id), eq(scheduledChanges.status, "scheduled")));
+  await tx.insert(scheduledChanges).values({
+    id: newId("scheduledChange", at),
+    accountId: record.row.accountId,
+    subscriptionId: record.id,
+    quoteId,
+    effectiveAt: plan.effectiveAt,
+    target: { ...target, billingCycleAnchor: plan.newAnchor?.toISOString() ?? null },
+    status: "scheduled",
+    createdAt: at,
+  });
+  await tx
+    .update(subscriptions)
+    .set({ revision: record.row.revision + 1, updatedAt: at })
+    .where(eq(subscriptions.id, record.id));
 }
 
 async function recordEvents(

@@ -70,8 +70,9 @@ export interface InvoiceEvent {
  * Issues a paid invoice for a checkout: number, lines, totals and the ledger, in the caller's tx.
  * The counter row serialises every invoice of the vendor until the transaction commits, so it is
  * taken last, and everything written after it goes in one statement: the invoice, its lines, both
- * ledger postings and the caller's events (`events`, built from the issued invoice, in order).
- * Callers should do all their other work before calling this.
+ * ledger postings, the caller's events (`events`, built from the issued invoice, in order) and the
+ * caller's own writes (`alongside`, data-modifying CTEs `name as (…)` that must commit with the
+ * invoice). Callers should do all their other work before calling this.
  */
 export async function issuePaidInvoice(
   tx: Tx,
@@ -88,28 +89,27 @@ export async function issuePaidInvoice(
     /** the invoice's id, when the caller needs it before the invoice exists */
     id?: string;
     events?: (invoice: InvoiceRow) => readonly InvoiceEvent[];
+    alongside?: readonly SQL[];
   },
 ): Promise<InvoiceRow> {
   const id = input.id ?? newId("invoice", input.at);
   const starts = input.lines.map((l) => l.periodStart.getTime());
   const ends = input.lines.map((l) => l.periodEnd.getTime());
+  // Lines and ledger entries travel as one json parameter each (jsonb_to_recordset below): cheaper
+  // to build than a parameter per column and row.
   const lineRows = input.lines.map((l, position) => ({
     id: newId("invoiceLine", input.at),
-    invoiceId: id,
-    accountId: input.accountId,
-    subscriptionId: input.subscriptionId,
     position,
     item: l.item,
     description: l.description,
     quantity: l.quantity,
-    unitAmount: l.unitAmount,
+    unit_amount: l.unitAmount,
     amount: l.amount,
     proration: l.proration,
     kind: l.kind,
-    periodStart: l.periodStart,
-    periodEnd: l.periodEnd,
+    period_start: l.periodStart.toISOString(),
+    period_end: l.periodEnd.toISOString(),
   }));
-  const base = { accountId: input.accountId, currency: input.currency, createdAt: input.at };
   const postings = [
     { source: `invoice:${id}`, entries: invoicePostings(input.totals) },
     { source: `payment:${input.checkoutId}`, entries: paymentPostings(input.totals.amountDue) },
@@ -117,14 +117,7 @@ export async function issuePaidInvoice(
   const ledgerRows = postings.flatMap(({ source, entries }) => {
     const total = entries.reduce((s, e) => s + e.amount, 0);
     if (total !== 0) throw new Error(`ledger posting ${source} does not balance: ${total}`);
-    return entries.map((e) => ({
-      ...base,
-      source,
-      invoiceId: id,
-      checkoutId: input.checkoutId,
-      ledgerAccount: e.ledgerAccount,
-      amount: e.amount,
-    }));
+    return entries.map((e) => ({ source, ledger_account: e.ledgerAccount, amount: e.amount }));
   });
 
   // The number is not known before the counter is taken: the events are built with a placeholder
@@ -195,15 +188,27 @@ export async function issuePaidInvoice(
     sql`i as (insert into invoices select (jsonb_populate_record(null::invoices,
         ${JSON.stringify(invoiceJson)}::jsonb || jsonb_build_object('number', n.number, 'sequence', n.last_number))).* from n)`,
   ];
-  if (lineRows.length > 0) writes.push(sql`l as (${tx.insert(invoiceLines).values(lineRows).getSQL()})`);
+  if (lineRows.length > 0)
+    writes.push(sql`l as (insert into invoice_lines (id, invoice_id, account_id, subscription_id, position, item,
+        description, quantity, unit_amount, amount, proration, kind, period_start, period_end)
+      select l.id, ${id}, ${input.accountId}, ${input.subscriptionId}, l.position, l.item, l.description, l.quantity,
+        l.unit_amount, l.amount, l.proration, l.kind, l.period_start, l.period_end
+      from jsonb_to_recordset(${JSON.stringify(lineRows)}::jsonb) as l(id text, position int, item text,
+        description text, quantity int, unit_amount bigint, amount bigint, proration boolean, kind text,
+        period_start timestamptz, period_end timestamptz))`);
   if (ledgerRows.length > 0)
-    writes.push(sql`le as (${tx.insert(ledgerEntries).values(ledgerRows).getSQL()})`);
+    writes.push(sql`le as (insert into ledger_entries (account_id, source, invoice_id, checkout_id, ledger_account,
+        amount, currency, created_at)
+      select ${input.accountId}, e.source, ${id}, ${input.checkoutId}, e.ledger_account, e.amount, ${input.currency},
+        ${input.at.toISOString()}::timestamptz
+      from jsonb_to_recordset(${JSON.stringify(ledgerRows)}::jsonb) as e(source text, ledger_account text, amount bigint))`);
   if (events.length > 0)
     writes.push(sql`e as (insert into domain_events (id, account_id, type, data, created_at)
         select e.id, e.account_id, e.type, replace(e.data::text, ${JSON.stringify(NUMBER)}, to_jsonb(n.number)::text)::jsonb, e.created_at
         from n, jsonb_to_recordset(${JSON.stringify(events)}::jsonb)
           as e(ord int, id text, account_id text, type text, data jsonb, created_at timestamptz)
         order by e.ord)`);
+  writes.push(...(input.alongside ?? []));
   // One statement takes the counter (from here on every other invoice of the vendor waits for our
   // commit) and writes everything that follows it; the lines' foreign keys are checked at its end.
   const result = await tx.execute(

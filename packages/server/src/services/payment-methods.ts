@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull } from "drizzle-orm";
+import { and, desc, eq, isNull, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor, Tx } from "../db/client.ts";
 import { paymentMethods } from "../db/schema/index.ts";
@@ -34,7 +34,8 @@ export const AttachPaymentMethodInput = z
   })
   .strict();
 
-type Row = typeof paymentMethods.$inferSelect;
+export type PaymentMethodRow = typeof paymentMethods.$inferSelect;
+type Row = PaymentMethodRow;
 
 export function paymentMethodView(row: Row) {
   return {
@@ -133,22 +134,20 @@ export async function detachPaymentMethod(tx: Tx, accountId: string, id: string,
   return view;
 }
 
-/** The method a checkout charges: the one named, or the account's default. */
-export async function chargeableMethod(
-  db: Executor,
-  accountId: string,
-  id: string | undefined,
-): Promise<Row> {
-  const [row] = await db
-    .select()
-    .from(paymentMethods)
-    .where(
-      and(
-        eq(paymentMethods.accountId, accountId),
-        isNull(paymentMethods.detachedAt),
-        id ? eq(paymentMethods.id, id) : eq(paymentMethods.isDefault, true),
-      ),
-    );
+/**
+ * Which method a checkout charges: the one named, or the account's default; never a detached one.
+ * A condition on payment_methods, so a statement that reads more than the method can embed it.
+ */
+export function chargeableMethodWhere(accountId: SQL | string, id: string | undefined): SQL {
+  return and(
+    eq(paymentMethods.accountId, accountId),
+    isNull(paymentMethods.detachedAt),
+    id ? eq(paymentMethods.id, id) : eq(paymentMethods.isDefault, true),
+  ) as SQL;
+}
+
+/** The chargeable method found (see chargeableMethodWhere), or why there is none. */
+export function requireChargeable(row: Row | null | undefined, id: string | undefined): Row {
   if (!row)
     throw id
       ? notFound("payment method", id)
@@ -159,4 +158,14 @@ export async function chargeableMethod(
           { param: "payment_method" },
         );
   return row;
+}
+
+/** The method a checkout charges: the one named, or the account's default. */
+export async function chargeableMethod(
+  db: Executor,
+  accountId: string,
+  id: string | undefined,
+): Promise<Row> {
+  const [row] = await db.select().from(paymentMethods).where(chargeableMethodWhere(accountId, id));
+  return requireChargeable(row, id);
 }

@@ -6,11 +6,12 @@ import {
   type SubscriptionShape,
   type SubscriptionStatus,
 } from "@uptier/core";
-import { and, inArray, ne, sql } from "drizzle-orm";
+import { and, inArray, ne, type SQL, sql } from "drizzle-orm";
 import type { Executor } from "../db/client.ts";
+import { parsedJson } from "../db/json-rows.ts";
 import { planVersions, subscriptions } from "../db/schema/index.ts";
 
-type SubscriptionRow = typeof subscriptions.$inferSelect;
+export type SubscriptionRow = typeof subscriptions.$inferSelect;
 
 /** A subscription loaded with the plan and add-on versions it pins, and its state at an instant. */
 export interface SubscriptionRecord {
@@ -25,6 +26,78 @@ export interface SubscriptionRecord {
   readonly state: LifecycleState;
 }
 
+/** A plan version as a subscription pins it. */
+export interface PinnedPlan {
+  readonly version: number;
+  readonly definition: unknown;
+}
+
+/** An add-on of a subscription with the version it pins. */
+export interface PinnedAddOn {
+  readonly addOnKey: string;
+  readonly quantity: number;
+  /** the add-on version's id */
+  readonly id: string;
+  readonly version: number;
+  readonly definition: unknown;
+}
+
+/**
+ * The record of one subscription row with its pinned plan and add-ons (in add-on key order), its
+ * state derived at `at`: pure, so a change can build the record it leaves behind without reading it
+ * back.
+ */
+export function subscriptionRecord(
+  row: SubscriptionRow,
+  plan: PinnedPlan,
+  addOns: readonly PinnedAddOn[],
+  at: Date,
+): SubscriptionRecord {
+  return {
+    id: row.id,
+    row,
+    currency: row.currency,
+    planVersion: plan.version,
+    shape: {
+      plan: plan.definition as ResolvedPlan,
+      interval: row.interval as "month" | "year",
+      seats: row.seats,
+      addOns: addOns.map((a) => ({
+        key: a.addOnKey,
+        definition: a.definition as AddOnDefinition,
+        quantity: a.quantity,
+      })),
+    },
+    addOnVersions: new Map(addOns.map((a) => [a.addOnKey, a.version])),
+    addOnVersionIds: new Map(addOns.map((a) => [a.addOnKey, a.id])),
+    state: lifecycleAt(
+      {
+        status: row.status as SubscriptionStatus,
+        interval: row.interval as "month" | "year",
+        billingCycleAnchor: row.billingCycleAnchor,
+        createdAt: row.createdAt,
+        trialEnd: row.trialEnd,
+        cancelAt: row.cancelAt,
+        endedAt: row.endedAt,
+      },
+      at,
+    ),
+  };
+}
+
+/**
+ * The add-ons of the subscriptions `subscriptionIds` (an SQL list or subquery) with the versions they
+ * pin, as one json array of PinnedAddOn & { subscriptionId }: a fragment other statements embed.
+ */
+export function pinnedAddOnsJson(subscriptionIds: SQL): SQL {
+  return sql`(select coalesce(json_agg(json_build_object(
+      'subscriptionId', sa.subscription_id, 'addOnKey', sa.add_on_key, 'quantity', sa.quantity,
+      'id', av.id, 'version', av.version, 'definition', av.definition
+    ) order by sa.add_on_key), '[]'::json)
+    from subscription_add_ons sa inner join add_on_versions av on av.id = sa.add_on_version_id
+    where sa.subscription_id in ${subscriptionIds})`;
+}
+
 export async function loadSubscriptions(
   db: Executor,
   rows: readonly SubscriptionRow[],
@@ -34,61 +107,20 @@ export async function loadSubscriptions(
   // The plan versions and the add-ons (with the versions they pin) in one round trip.
   const subscriptionIds = rows.map((r) => r.id);
   const planRows = await db
-    .select({
-      plan: planVersions,
-      addOns: sql<unknown>`(select coalesce(json_agg(json_build_object(
-          'subscriptionId', sa.subscription_id, 'addOnKey', sa.add_on_key, 'quantity', sa.quantity,
-          'id', av.id, 'version', av.version, 'definition', av.definition
-        ) order by sa.add_on_key), '[]'::json)
-        from subscription_add_ons sa inner join add_on_versions av on av.id = sa.add_on_version_id
-        where sa.subscription_id in ${subscriptionIds})`,
-    })
+    .select({ plan: planVersions, addOns: pinnedAddOnsJson(sql`${subscriptionIds}`) })
     .from(planVersions)
     .where(inArray(planVersions.id, [...new Set(rows.map((r) => r.planVersionId))]));
   const plansById = new Map(planRows.map((p) => [p.plan.id, p.plan]));
-  const json = planRows[0]?.addOns ?? [];
-  const addOnRows = (typeof json === "string" ? JSON.parse(json) : json) as {
-    subscriptionId: string;
-    addOnKey: string;
-    quantity: number;
-    id: string;
-    version: number;
-    definition: unknown;
-  }[];
+  const addOnRows = parsedJson<(PinnedAddOn & { subscriptionId: string })[]>(planRows[0]?.addOns ?? []);
   return rows.map((row) => {
     const plan = plansById.get(row.planVersionId);
     if (!plan) throw new Error(`subscription ${row.id} pins a missing plan version ${row.planVersionId}`);
-    const items = addOnRows.filter((a) => a.subscriptionId === row.id);
-    return {
-      id: row.id,
+    return subscriptionRecord(
       row,
-      currency: row.currency,
-      planVersion: plan.version,
-      shape: {
-        plan: plan.definition as ResolvedPlan,
-        interval: row.interval as "month" | "year",
-        seats: row.seats,
-        addOns: items.map((a) => ({
-          key: a.addOnKey,
-          definition: a.definition as AddOnDefinition,
-          quantity: a.quantity,
-        })),
-      },
-      addOnVersions: new Map(items.map((a) => [a.addOnKey, a.version])),
-      addOnVersionIds: new Map(items.map((a) => [a.addOnKey, a.id])),
-      state: lifecycleAt(
-        {
-          status: row.status as SubscriptionStatus,
-          interval: row.interval as "month" | "year",
-          billingCycleAnchor: row.billingCycleAnchor,
-          createdAt: row.createdAt,
-          trialEnd: row.trialEnd,
-          cancelAt: row.cancelAt,
-          endedAt: row.endedAt,
-        },
-        at,
-      ),
-    };
+      plan,
+      addOnRows.filter((a) => a.subscriptionId === row.id),
+      at,
+    );
   });
 }
 

@@ -1,0 +1,177 @@
+import { type SQL, sql } from "drizzle-orm";
+import type { Tx } from "../db/client.ts";
+import { jsonRowReader, parsedJson } from "../db/json-rows.ts";
+import { checkouts, members, paymentMethods, quotes, subscriptions } from "../db/schema/index.ts";
+import { chargeableMethodWhere } from "./payment-methods.ts";
+import {
+  type PinnedAddOn,
+  type PinnedPlan,
+  pinnedAddOnsJson,
+  type SubscriptionRecord,
+  subscriptionRecord,
+} from "./subscription-records.ts";
+
+/**
+ * The setup of a checkout (STYLE.md: setup → compute → evaluate → execute): everything its checks
+ * and its price depend on, read in one statement that also locks the subscription, because a round
+ * trip costs more than the rows it carries. The billing state (seats in use, credit, history) is
+ * read by quotes.ts's loadBillingState in a statement of its own, after the lock, as the quote read
+ * it.
+ *
+ * One statement is one snapshot, taken before the lock is granted: the locked subscription row is
+ * the latest, the other rows are as of the statement's start. That is exact for everything a
+ * change of the subscription also changes (its add-ons): a change bumps the revision, and a
+ * revision equal to the quote's means that every write behind it committed before the quote was
+ * made, so before this statement. The related checkouts are not covered (a checkout begun on the
+ * subscription changes no revision), so callers treat them as a hint and let the guarded insert
+ * decide (see checkout.ts).
+ */
+
+const readQuote = jsonRowReader(quotes);
+const readSubscription = jsonRowReader(subscriptions);
+const readCheckout = jsonRowReader(checkouts);
+const readMember = jsonRowReader(members);
+const readPaymentMethod = jsonRowReader(paymentMethods);
+
+export type QuoteRow = typeof quotes.$inferSelect;
+export type CheckoutRow = typeof checkouts.$inferSelect;
+export type MemberRow = typeof members.$inferSelect;
+export type PaymentMethodRow = typeof paymentMethods.$inferSelect;
+
+/** Checkout statuses that still hold the quote or the subscription. */
+export const LIVE = ["pending", "requires_action", "refund_pending"] as const;
+/** A checkout of the quote in one of these is the quote's checkout (a failed one leaves room for a retry). */
+export const HOLDS_QUOTE = [...LIVE, "succeeded", "refunded"] as const;
+
+export interface NamedActor {
+  readonly member?: string | undefined;
+  readonly user_id?: string | undefined;
+}
+
+/** What beginning a checkout of a quote needs; null members when the rows do not exist. */
+export interface BeginSetup {
+  readonly quote: QuoteRow | null;
+  /** the member named as the actor, if an active one of the quote's account */
+  readonly actor: MemberRow | null;
+  /** the quote's subscription, locked */
+  readonly subscription: SubscriptionRecord | null;
+  /** checkouts of the quote, and live checkouts of its subscription */
+  readonly related: readonly CheckoutRow[];
+  /** the payment method the checkout would charge */
+  readonly method: PaymentMethodRow | null;
+}
+
+/** The quote's locked subscription with its pinned plan and add-ons, as json columns. */
+const subscriptionColumns = sql`
+  (select to_json(s) from s) as subscription,
+  (select json_build_object('version', pv.version, 'definition', pv.definition)
+    from plan_versions pv inner join s on pv.id = s.plan_version_id) as plan,
+  ${pinnedAddOnsJson(sql`(select id from s)`)} as add_ons`;
+
+interface SubscriptionColumns {
+  subscription: unknown;
+  plan: unknown;
+  add_ons: unknown;
+}
+
+function recordOf(row: SubscriptionColumns, at: Date): SubscriptionRecord | null {
+  if (!row.subscription) return null;
+  const subscription = readSubscription(row.subscription);
+  const plan = parsedJson<PinnedPlan | null>(row.plan);
+  if (!plan) throw new Error(`subscription ${subscription.id} pins a missing plan version`);
+  return subscriptionRecord(subscription, plan, parsedJson<PinnedAddOn[]>(row.add_ons), at);
+}
+
+async function one<T>(tx: Tx, statement: SQL): Promise<T | undefined> {
+  const result = (await tx.execute(statement)) as unknown as { rows: T[] };
+  return result.rows[0];
+}
+
+export async function readBeginSetup(
+  tx: Tx,
+  input: { quote: string; payment_method?: string | undefined } & NamedActor,
+  at: Date,
+): Promise<BeginSetup> {
+  const actor = input.member
+    ? sql`m.id = ${input.member}`
+    : input.user_id
+      ? sql`m.external_user_id = ${input.user_id}`
+      : sql`false`;
+  const row = await one<
+    SubscriptionColumns & { quote: unknown; actor: unknown; related: unknown; method: unknown }
+  >(
+    tx,
+    sql`with q as (select * from quotes where id = ${input.quote}),
+      s as materialized (select subscriptions.* from subscriptions inner join q on subscriptions.id = q.subscription_id
+        for update of subscriptions)
+    select
+      (select to_json(q) from q) as quote,
+      (select to_json(m) from members m, q where m.account_id = q.account_id and m.status <> 'removed' and ${actor}
+        limit 1) as actor,
+      ${subscriptionColumns},
+      (select coalesce(json_agg(to_json(c)), '[]'::json) from checkouts c, q
+        where (c.quote_id = q.id and c.status in ${HOLDS_QUOTE})
+           or (c.subscription_id = q.subscription_id and c.status in ${LIVE})) as related,
+      (select to_json(payment_methods) from payment_methods, q
+        where ${chargeableMethodWhere(sql`q.account_id`, input.payment_method)}) as method`,
+  );
+  if (!row?.quote) return { quote: null, actor: null, subscription: null, related: [], method: null };
+  return {
+    quote: readQuote(parsedJson(row.quote)),
+    actor: row.actor ? readMember(parsedJson(row.actor)) : null,
+    subscription: recordOf(row, at),
+    related: parsedJson<unknown[]>(row.related).map(readCheckout),
+    method: row.method ? readPaymentMethod(parsedJson(row.method)) : null,
+  };
+}
+
+/** What completing a checkout needs: the checkout and its subscription, both locked (in that order). */
+export interface CompletionSetup {
+  readonly checkout: CheckoutRow;
+  readonly quote: QuoteRow;
+  readonly subscription: SubscriptionRecord | null;
+  /**
+   * The version numbers of what the quote buys, its add-ons in the order the database sorts their
+   * keys (the order a subscription's add-ons are read in), so the subscription after the change is
+   * known without reading it back.
+   */
+  readonly bought: { readonly planVersion: number; readonly addOnVersions: ReadonlyMap<string, number> };
+  readonly addOnOrder: readonly string[];
+}
+
+export async function readCompletionSetup(
+  tx: Tx,
+  checkoutId: string,
+  at: Date,
+): Promise<CompletionSetup | null> {
+  const row = await one<SubscriptionColumns & { checkout: unknown; quote: unknown; bought: unknown }>(
+    tx,
+    sql`with c as materialized (select * from checkouts where id = ${checkoutId} for update),
+      q as (select quotes.* from quotes inner join c on quotes.id = c.quote_id),
+      s as materialized (select subscriptions.* from subscriptions inner join q on subscriptions.id = q.subscription_id
+        for update of subscriptions)
+    select
+      (select to_json(c) from c) as checkout,
+      (select to_json(q) from q) as quote,
+      ${subscriptionColumns},
+      (select json_build_object(
+          'planVersion', (select version from plan_versions where id = q.target ->> 'planVersionId'),
+          'addOns', (select coalesce(json_agg(json_build_object('key', a ->> 'key', 'version', av.version)
+              order by a ->> 'key'), '[]'::json)
+            from jsonb_array_elements(q.target -> 'addOns') a
+            inner join add_on_versions av on av.id = a ->> 'versionId'))
+        from q) as bought`,
+  );
+  if (!row?.checkout || !row.quote) return null;
+  const bought = parsedJson<{ planVersion: number; addOns: { key: string; version: number }[] }>(row.bought);
+  return {
+    checkout: readCheckout(parsedJson(row.checkout)),
+    quote: readQuote(parsedJson(row.quote)),
+    subscription: recordOf(row, at),
+    bought: {
+      planVersion: bought.planVersion,
+      addOnVersions: new Map(bought.addOns.map((a) => [a.key, a.version])),
+    },
+    addOnOrder: bought.addOns.map((a) => a.key),
+  };
+}
