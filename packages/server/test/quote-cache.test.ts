@@ -31,6 +31,18 @@ const addMember = (account: string, n: number) =>
   });
 
 describe("quotes from the billing-state cache see this node's writes at once", () => {
+  it("a quote stored by group commit reads back exactly as it was answered", async () => {
+    const c = await customer(api, "starter", ANCHOR);
+    const made = await Promise.all(
+      [6, 7, 8].map((seats) => quote(c.account, { seats, add_ons: [{ key: "advanced_reporting" }] })),
+    );
+    for (const response of made) {
+      expect(response.statusCode).toBe(201);
+      const read = await api.request("GET", `/v1/quotes/${response.json().id}`);
+      expect(read.json()).toEqual(response.json());
+    }
+  });
+
   it("a member added since the last quote counts as a seat in use", async () => {
     const c = await customer(api, "starter", ANCHOR); // 5 seats, 1 member (the admin)
     expect((await quote(c.account, { seats: 2 })).statusCode).toBe(201);

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { Gateways } from "../gateways/gateway.ts";
+import { compiledSerializer } from "../http/fast-serializer.ts";
 import { ApiError } from "../http/problem.ts";
 import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.ts";
 import { attachBilling } from "../services/billing-context.ts";
@@ -27,6 +28,7 @@ import { CreateQuoteInput, createQuote, getQuote, quoteDesk } from "../services/
 import { PreviewInviteInput, previewInvite } from "../services/seat-invites.ts";
 import { IdParams, NoQuery, ResourceId } from "./accounts.ts";
 import { skipCatchUp } from "./metering.ts";
+import { QuoteResponse } from "./responses.ts";
 
 /**
  * The billing API: quotes, checkout, payment methods, invoices, the ledger and the seat-invite
@@ -54,7 +56,10 @@ export function billingRoutes(
         tags: ["billing"],
         summary: "Preview a change: lines, amount due now, new recurring amount",
         body: CreateQuoteInput,
+        response: { 201: QuoteResponse },
       },
+      // a hot route: serialized by fast-json-stringify from the same schema
+      serializerCompiler: compiledSerializer,
     },
     async (request, reply) => {
       // A quote writes no domain event: nothing for the read-your-writes poll to catch up on. (A due
@@ -75,7 +80,15 @@ export function billingRoutes(
   );
   r.get(
     "/v1/quotes/:id",
-    { schema: { tags: ["billing"], summary: "Retrieve a quote", params: IdParams, querystring: NoQuery } },
+    {
+      schema: {
+        tags: ["billing"],
+        summary: "Retrieve a quote",
+        params: IdParams,
+        querystring: NoQuery,
+        response: { 200: QuoteResponse },
+      },
+    },
     (request) => getQuote(ctx.db, request.params.id, ctx.clock()),
   );
 

@@ -87,3 +87,63 @@ export function listOf<T extends z.ZodType>(item: T) {
     next_cursor: z.string().nullable().describe("Pass as `cursor` for the next page"),
   });
 }
+
+const QuoteShape = z.object({
+  plan: z.string(),
+  interval: z.enum(["month", "year"]),
+  seats: z.number().int(),
+  add_ons: z.array(z.object({ key: z.string(), quantity: z.number().int() })),
+});
+const Recurring = z.object({ amount: z.number().int(), interval: z.enum(["month", "year"]) });
+
+export const QuoteResponse = z
+  .object({
+    id: z.string(),
+    object: z.literal("quote"),
+    account: z.string(),
+    subscription: z.string(),
+    subscription_revision: z
+      .number()
+      .int()
+      .describe("The revision priced; a checkout of an older one is stale"),
+    status: z.enum(["open", "expired"]),
+    currency: z.string(),
+    created: Instant,
+    priced_at: Instant.describe("The frozen instant: the checkout charges the change as of this instant"),
+    expires_at: Instant,
+    purpose: z.object({
+      type: z.enum(["change", "seat_for_invite"]),
+      email: z.string().optional().describe("The invitee, for a seat bought for an invite"),
+    }),
+    change: z.object({ from: QuoteShape, to: QuoteShape }),
+    timing: z.enum(["immediate", "period_end"]),
+    effective_at: Instant,
+    billing_cycle_anchor_after: Instant.nullable().describe("Set when the change moves the billing date"),
+    lines: z.array(
+      z.object({
+        item: z.string(),
+        description: z.string(),
+        quantity: z.number().int(),
+        unit_amount: z.number().int().nullable(),
+        amount: z.number().int().describe("Minor units: ≥ 0 for a charge, ≤ 0 for a credit"),
+        proration: z.boolean(),
+        kind: z.enum(["charge", "credit"]),
+        period_start: Instant,
+        period_end: Instant,
+      }),
+    ),
+    subtotal: z.number().int(),
+    credit_applied: z.number().int(),
+    amount_due: z.number().int().describe("Charged now to the stored payment method"),
+    credit_to_balance: z.number().int(),
+    credit_balance_after: z.number().int(),
+    recurring: z.object({
+      before: Recurring,
+      after: Recurring,
+      delta_per_month: z.number().int(),
+    }),
+    next_invoice: z.object({ date: Instant, amount: z.number().int() }),
+    summary: z.array(z.string()).readonly(),
+    summary_text: z.string(),
+  })
+  .meta({ id: "Quote" });
