@@ -1,14 +1,14 @@
 import { and, desc, eq, lt, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor, Tx } from "../db/client.ts";
-import { members, subscriptions } from "../db/schema/index.ts";
+import { checkouts, members, quotes, subscriptions } from "../db/schema/index.ts";
 import { ApiError, notFound } from "../http/problem.ts";
 import { newId } from "../ids.ts";
 import { findAccount } from "./accounts.ts";
 import { AuthorizeInput } from "./checkout.ts";
 import { recordEvent } from "./outbox.ts";
 import { decodeCursor, ListQuery, type Page, toPage } from "./pagination.ts";
-import { assertSeatPurchased } from "./seat-invites.ts";
+import type { QuotePurpose } from "./quotes.ts";
 import { liveSubscriptionsOf } from "./subscription-records.ts";
 import { seatsInUse } from "./subscriptions.ts";
 
@@ -237,4 +237,34 @@ export async function listMembers(
     .orderBy(desc(members.id))
     .limit(query.limit + 1);
   return toPage(rows, query.limit, memberView);
+}
+
+/** createMember's check for an invite that brought its own seat: the seat quote was paid. */
+export async function assertSeatPurchased(
+  tx: Tx,
+  accountId: string,
+  quoteId: string,
+  email: string,
+): Promise<void> {
+  const [row] = await tx
+    .select({ status: checkouts.status, purpose: quotes.purpose })
+    .from(checkouts)
+    .innerJoin(quotes, eq(quotes.id, checkouts.quoteId))
+    .where(
+      and(
+        eq(checkouts.quoteId, quoteId),
+        eq(checkouts.accountId, accountId),
+        eq(checkouts.status, "succeeded"),
+      ),
+    );
+  const purpose = row?.purpose as QuotePurpose | undefined;
+  if (!row || purpose?.type !== "seat_for_invite" || purpose.email.toLowerCase() !== email.toLowerCase())
+    throw new ApiError(
+      409,
+      "seat_not_purchased",
+      `The seat of quote ${quoteId} was not bought for ${email}.`,
+      {
+        param: "authorize.quote",
+      },
+    );
 }

@@ -1,8 +1,6 @@
-import { and, eq } from "drizzle-orm";
 import type { FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { Tx } from "../db/client.ts";
-import { checkouts, quotes } from "../db/schema/index.ts";
 import { ApiError } from "../http/problem.ts";
 import type { RouteContext } from "../http/route-kit.ts";
 import { findAccount } from "./accounts.ts";
@@ -97,34 +95,4 @@ export async function withSeatPurchase<T>(
       );
   }
   return then();
-}
-
-/** createMember's check for an invite that brought its own seat: the seat quote was paid. */
-export async function assertSeatPurchased(
-  tx: Tx,
-  accountId: string,
-  quoteId: string,
-  email: string,
-): Promise<void> {
-  const [row] = await tx
-    .select({ status: checkouts.status, purpose: quotes.purpose })
-    .from(checkouts)
-    .innerJoin(quotes, eq(quotes.id, checkouts.quoteId))
-    .where(
-      and(
-        eq(checkouts.quoteId, quoteId),
-        eq(checkouts.accountId, accountId),
-        eq(checkouts.status, "succeeded"),
-      ),
-    );
-  const purpose = row?.purpose as QuotePurpose | undefined;
-  if (!row || purpose?.type !== "seat_for_invite" || purpose.email.toLowerCase() !== email.toLowerCase())
-    throw new ApiError(
-      409,
-      "seat_not_purchased",
-      `The seat of quote ${quoteId} was not bought for ${email}.`,
-      {
-        param: "authorize.quote",
-      },
-    );
 }
