@@ -125,9 +125,15 @@ export async function creditBalance(db: Executor, accountId: string, currency: s
 /**
  * The seats in use, the credit balance, the downgrade policy of the latest catalog and the current
  * period's history, read in one statement (one round trip, one snapshot).
+ *
+ * The history is what each item was charged and credited this period, on invoices that stand (open
+ * or paid; not drafts, voided or written-off ones). When the period's renewal invoice stands, its
+ * lines are the period's opening charge; when it does not (a subscription started or imported
+ * mid-period, or the renewal job has not run yet), the opening charge is taken to be each item's
+ * full-period amount.
  */
 export async function loadBillingState(db: Executor, record: SubscriptionRecord): Promise<BillingState> {
-  const end = record.state.currentPeriodEnd;
+  const { currentPeriodStart: start, currentPeriodEnd: end } = record.state;
   const accountId = record.row.accountId;
   const result = await db.execute(sql`
     select
@@ -136,17 +142,23 @@ export async function loadBillingState(db: Executor, record: SubscriptionRecord)
         where account_id = ${accountId} and ledger_account = 'customer_credit' and currency = ${record.currency}) as credit,
       (select document -> 'policies' -> 'downgrades' from catalog_versions order by version desc limit 1) as policy,
       ${
-        end
+        start && end
           ? sql`(select coalesce(json_agg(json_build_object('item', h.item, 'charged', h.charged::text, 'credited', h.credited::text)), '[]'::json)
-        from (select item,
-                coalesce(sum(case when amount > 0 then amount else 0 end), 0) as charged,
-                coalesce(sum(case when amount < 0 then -amount else 0 end), 0) as credited
-              from invoice_lines where subscription_id = ${record.id} and period_end = ${end.toISOString()}::timestamptz
-              group by item) h)`
-          : sql`'[]'::json`
-      } as history`);
+        from (select l.item,
+                coalesce(sum(case when l.amount > 0 then l.amount else 0 end), 0) as charged,
+                coalesce(sum(case when l.amount < 0 then -l.amount else 0 end), 0) as credited
+              from invoice_lines l join invoices i on i.id = l.invoice_id
+              where l.subscription_id = ${record.id} and l.period_end = ${end.toISOString()}::timestamptz
+                and i.status in ('open', 'paid')
+              group by l.item) h) as history,
+      exists (select 1 from invoices where subscription_id = ${record.id} and billing_reason = 'subscription_cycle'
+        and period_start = ${start.toISOString()}::timestamptz and status in ('open', 'paid')) as renewed`
+          : sql`'[]'::json as history, false as renewed`
+      }`);
   const row = (
-    result as unknown as { rows: { used: number; credit: string; policy: unknown; history: unknown }[] }
+    result as unknown as {
+      rows: { used: number; credit: string; policy: unknown; history: unknown; renewed: boolean }[];
+    }
   ).rows[0];
   const policy = (row?.policy ?? null) as DowngradePolicy | null;
   const historyRows = (typeof row?.history === "string" ? JSON.parse(row.history) : (row?.history ?? [])) as {
@@ -159,21 +171,20 @@ export async function loadBillingState(db: Executor, record: SubscriptionRecord)
     seatsInUse: Number(row?.used ?? 0),
     creditBalance: -Number(row?.credit ?? 0),
     policy: policy ?? "period_end",
-    history: historyOf(record, historyRows),
+    history: historyOf(record, historyRows, row?.renewed === true),
   };
 }
 
 function historyOf(
   record: SubscriptionRecord,
   rows: readonly { item: string; charged: string; credited: string }[],
+  renewed: boolean,
 ): Record<string, ItemHistory> {
   if (rows.length === 0) return {};
   const full = new Map(subscriptionItems(record.shape).map((i) => [i.key, roundToSafeInteger(i.full)]));
+  const opening = (item: string) => (renewed ? 0 : (full.get(item) ?? 0));
   return Object.fromEntries(
-    rows.map((r) => [
-      r.item,
-      { charged: (full.get(r.item) ?? 0) + Number(r.charged), credited: Number(r.credited) },
-    ]),
+    rows.map((r) => [r.item, { charged: opening(r.item) + Number(r.charged), credited: Number(r.credited) }]),
   );
 }
 
