@@ -103,13 +103,20 @@ export function billingRoutes(
       },
     },
     async (request, reply) => {
+      // A checkout changes the subscription in this process, so the entitlement cache (and the quote
+      // desk that listens to it) drops the account as soon as the checkout is settled, instead of
+      // reading the domain-event log before answering; other nodes see it within a poll.
+      const checkout = async () => {
+        const row = await driveCheckout(billing, await beginAuthorisedCheckout(billing, request.body));
+        skipCatchUp(request);
+        metering.invalidate([row.accountId]);
+        return row;
+      };
       const key = request.headers["idempotency-key"];
       // Without a key the checkout's own row is the answer; with one, the answer is recorded (or
       // replayed) under the key.
       if (key === undefined) {
-        const { status, body } = checkoutResponse(
-          await driveCheckout(billing, await beginAuthorisedCheckout(billing, request.body)),
-        );
+        const { status, body } = checkoutResponse(await checkout());
         return reply.code(status).send(body);
       }
       let checkoutId: string | undefined;
@@ -120,7 +127,7 @@ export function billingRoutes(
           typeof key === "string" ? key : undefined,
         ))
       )
-        checkoutId = (await driveCheckout(billing, await beginAuthorisedCheckout(billing, request.body))).id;
+        checkoutId = (await checkout()).id;
       return respondIdempotent(ctx, request, reply, async (tx) => {
         if (!checkoutId) throw new ApiError(409, "idempotency_key_in_use", "Retry the request.");
         return checkoutResponse(await findCheckout(tx, checkoutId));

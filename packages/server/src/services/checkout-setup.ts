@@ -125,7 +125,7 @@ export async function readBeginSetup(
   };
 }
 
-/** What completing a checkout needs: the checkout and its subscription, both locked (in that order). */
+/** What completing a checkout needs: the checkout and its subscription, both locked. */
 export interface CompletionSetup {
   readonly checkout: CheckoutRow;
   readonly quote: QuoteRow;
@@ -139,39 +139,50 @@ export interface CompletionSetup {
   readonly addOnOrder: readonly string[];
 }
 
-export async function readCompletionSetup(
+/**
+ * The setups of several checkouts, by checkout id (a missing checkout has none), each subscription's
+ * state taken at its checkout's instant. The checkouts are locked first, then their subscriptions,
+ * each in id order, so two batches never wait for each other in a circle.
+ */
+export async function readCompletionSetups(
   tx: Tx,
-  checkoutId: string,
-  at: Date,
-): Promise<CompletionSetup | null> {
-  const row = await one<SubscriptionColumns & { checkout: unknown; quote: unknown; bought: unknown }>(
-    tx,
-    sql`with c as materialized (select * from checkouts where id = ${checkoutId} for update),
-      q as (select quotes.* from quotes inner join c on quotes.id = c.quote_id),
-      s as materialized (select subscriptions.* from subscriptions inner join q on subscriptions.id = q.subscription_id
-        for update of subscriptions)
-    select
-      (select to_json(c) from c) as checkout,
-      (select to_json(q) from q) as quote,
-      ${subscriptionColumns},
-      (select json_build_object(
-          'planVersion', (select version from plan_versions where id = q.target ->> 'planVersionId'),
-          'addOns', (select coalesce(json_agg(json_build_object('key', a ->> 'key', 'version', av.version)
-              order by a ->> 'key'), '[]'::json)
-            from jsonb_array_elements(q.target -> 'addOns') a
-            inner join add_on_versions av on av.id = a ->> 'versionId'))
-        from q) as bought`,
-  );
-  if (!row?.checkout || !row.quote) return null;
-  const bought = parsedJson<{ planVersion: number; addOns: { key: string; version: number }[] }>(row.bought);
-  return {
-    checkout: readCheckout(parsedJson(row.checkout)),
-    quote: readQuote(parsedJson(row.quote)),
-    subscription: recordOf(row, at),
-    bought: {
-      planVersion: bought.planVersion,
-      addOnVersions: new Map(bought.addOns.map((a) => [a.key, a.version])),
-    },
-    addOnOrder: bought.addOns.map((a) => a.key),
-  };
+  wanted: readonly { id: string; at: Date }[],
+): Promise<Map<string, CompletionSetup>> {
+  const ids = wanted.map((w) => w.id);
+  const result = (await tx.execute(
+    sql`with c as materialized (select * from checkouts where id in ${ids} order by id for update),
+      s as materialized (select * from subscriptions
+        where id in (select quotes.subscription_id from quotes inner join c on quotes.id = c.quote_id)
+        order by id for update)
+    select to_json(c) as checkout, to_json(q) as quote, to_json(s) as subscription,
+      (select json_build_object('version', pv.version, 'definition', pv.definition)
+        from plan_versions pv where pv.id = s.plan_version_id) as plan,
+      ${pinnedAddOnsJson(sql`(s.id)`)} as add_ons,
+      json_build_object(
+        'planVersion', (select version from plan_versions where id = q.target ->> 'planVersionId'),
+        'addOns', (select coalesce(json_agg(json_build_object('key', a ->> 'key', 'version', av.version)
+            order by a ->> 'key'), '[]'::json)
+          from jsonb_array_elements(q.target -> 'addOns') a
+          inner join add_on_versions av on av.id = a ->> 'versionId')) as bought
+    from c inner join quotes q on q.id = c.quote_id left join s on s.id = q.subscription_id`,
+  )) as unknown as { rows: (SubscriptionColumns & { checkout: unknown; quote: unknown; bought: unknown })[] };
+  const at = new Map(wanted.map((w) => [w.id, w.at]));
+  const setups = new Map<string, CompletionSetup>();
+  for (const row of result.rows) {
+    const checkout = readCheckout(parsedJson(row.checkout));
+    const bought = parsedJson<{ planVersion: number; addOns: { key: string; version: number }[] }>(
+      row.bought,
+    );
+    setups.set(checkout.id, {
+      checkout,
+      quote: readQuote(parsedJson(row.quote)),
+      subscription: recordOf(row, at.get(checkout.id) as Date),
+      bought: {
+        planVersion: bought.planVersion,
+        addOnVersions: new Map(bought.addOns.map((a) => [a.key, a.version])),
+      },
+      addOnOrder: bought.addOns.map((a) => a.key),
+    });
+  }
+  return setups;
 }

@@ -1,5 +1,5 @@
 import type { SubscriptionShape } from "@uptier/core";
-import { and, eq, inArray, lt, ne, type SQL, sql } from "drizzle-orm";
+import { and, eq, inArray, lt, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor, Tx } from "../db/client.ts";
 import {
@@ -14,11 +14,13 @@ import {
 import { type ChargeOutcome, GatewayUnavailableError, type PaymentGateway } from "../gateways/gateway.ts";
 import { ApiError, notFound } from "../http/problem.ts";
 import { newId } from "../ids.ts";
+import { Batches } from "../lib/batches.ts";
 import { canonicalJson } from "../lib/canonical-json.ts";
 import type { BillingContext } from "./billing-context.ts";
 import {
   type BeginSetup,
   type CheckoutRow,
+  type CompletionSetup,
   HOLDS_QUOTE,
   LIVE,
   type MemberRow,
@@ -26,9 +28,15 @@ import {
   type PaymentMethodRow,
   type QuoteRow,
   readBeginSetup,
-  readCompletionSetup,
+  readCompletionSetups,
 } from "./checkout-setup.ts";
-import { invoiceView, issuePaidInvoice } from "./invoices.ts";
+import {
+  type InvoiceEvent,
+  type InvoiceRow,
+  invoiceView,
+  issuePaidInvoices,
+  type PaidInvoice,
+} from "./invoices.ts";
 import { recordEvent } from "./outbox.ts";
 import { requireChargeable } from "./payment-methods.ts";
 import {
@@ -478,8 +486,11 @@ export async function settleOutcome(
   if (outcome === null || (outcome !== "nothing_due" && outcome.status === "processing"))
     return findCheckout(billing.db, id);
   if (outcome === "nothing_due" || outcome.status === "succeeded") {
-    const paymentId = outcome === "nothing_due" ? null : outcome.paymentId;
-    return billing.db.transaction((tx) => completeCheckout(tx, billing, id, paymentId, at));
+    return completeCheckout(billing, {
+      id,
+      paymentId: outcome === "nothing_due" ? null : outcome.paymentId,
+      at,
+    });
   }
   return billing.db.transaction(async (tx) => {
     const [row] = await tx.select().from(checkouts).where(eq(checkouts.id, id)).for("update");
@@ -518,21 +529,103 @@ export async function settleOutcome(
   });
 }
 
+/** A checkout the gateway said yes to (or that costs nothing), waiting to be completed. */
+interface Completion {
+  readonly id: string;
+  readonly paymentId: string | null;
+  readonly at: Date;
+}
+
 /**
- * Execute: apply the change, issue the paid invoice, post the ledger, record the events — one
- * transaction, entered by locking the checkout row, then the subscription. A subscription changed
- * since the quote (an administrative edit) means the money cannot buy what was shown: the charge is
- * given back.
+ * Every invoice takes the vendor's counter, held until its transaction commits, so one checkout
+ * at a time could complete, each waiting for the previous one's WAL flush: completions that arrive
+ * while a batch commits are completed together in the next one (lib/batches.ts).
  */
-async function completeCheckout(
-  tx: Tx,
+const MAX_COMPLETIONS_PER_BATCH = 64;
+const completionDesks = new WeakMap<BillingContext, Batches<Completion, CheckoutRow>>();
+
+function completeCheckout(billing: BillingContext, completion: Completion): Promise<CheckoutRow> {
+  let desk = completionDesks.get(billing);
+  if (!desk) {
+    desk = new Batches((batch) => completeCheckouts(billing, batch), MAX_COMPLETIONS_PER_BATCH);
+    completionDesks.set(billing, desk);
+  }
+  return desk.run(completion);
+}
+
+/**
+ * Execute: apply the changes, issue the paid invoices, post the ledger, record the events — one
+ * transaction for the batch, entered by locking the checkouts, then their subscriptions. A
+ * subscription changed since the quote (an administrative edit) means the money cannot buy what
+ * was shown: that charge is given back. Two checkouts of one subscription never share a batch: the
+ * second is completed after the first committed.
+ */
+async function completeCheckouts(
   billing: BillingContext,
-  id: string,
-  paymentId: string | null,
-  at: Date,
-): Promise<CheckoutRow> {
-  const setup = await readCompletionSetup(tx, id, at);
-  if (!setup) throw notFound("checkout", id);
+  batch: readonly Completion[],
+): Promise<PromiseSettledResult<CheckoutRow>[]> {
+  // The same checkout settled twice at once (a request and the recovery job) is completed once.
+  const unique = [...new Map(batch.map((c) => [c.id, c])).values()];
+  const { results, later } = await billing.db.transaction(async (tx) => {
+    const setups = await readCompletionSetups(tx, unique);
+    const results = new Map<string, PromiseSettledResult<CheckoutRow>>();
+    const later: Completion[] = [];
+    const changing = new Set<string>();
+    const changes: ImmediateChange[] = [];
+    for (const completion of unique) {
+      const setup = setups.get(completion.id);
+      const subscriptionId = setup?.subscription?.id;
+      if (subscriptionId && changing.has(subscriptionId)) {
+        later.push(completion);
+        continue;
+      }
+      if (subscriptionId) changing.add(subscriptionId);
+      try {
+        if (!setup) throw notFound("checkout", completion.id);
+        const step = await prepareCompletion(tx, setup, completion);
+        if ("done" in step) changes.push(step);
+        else results.set(completion.id, { status: "fulfilled", value: step });
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        results.set(completion.id, { status: "rejected", reason: error });
+      }
+    }
+    await writeImmediateChanges(tx, billing, changes);
+    for (const change of changes) results.set(change.done.id, { status: "fulfilled", value: change.done });
+    return { results, later };
+  });
+  if (later.length > 0) {
+    const rest = await completeCheckouts(billing, later);
+    for (const [i, c] of later.entries()) results.set(c.id, rest[i] as PromiseSettledResult<CheckoutRow>);
+  }
+  return batch.map(
+    (c) =>
+      results.get(c.id) ?? { status: "rejected", reason: new Error(`checkout ${c.id} was not completed`) },
+  );
+}
+
+/** An immediate change ready to be written with the others of its batch. */
+interface ImmediateChange {
+  readonly done: CheckoutRow;
+  /** the subscription row as the change leaves it */
+  readonly subscription: SubscriptionRow;
+  readonly target: QuoteTarget;
+  readonly invoice: PaidInvoice | null;
+  /** its events, in order; `invoice` is this change's invoice once issued (with its number) */
+  readonly events: (invoice: InvoiceRow | null) => readonly InvoiceEvent[];
+  readonly at: Date;
+}
+
+/**
+ * Re-prices one checkout under the locks with the same pure function at the quote's frozen instant.
+ * Answers the checkout's row when nothing is left to write with the batch (already settled, given
+ * back, or scheduled for the period end, written here), else the immediate change to write.
+ */
+async function prepareCompletion(
+  tx: Tx,
+  setup: CompletionSetup,
+  { paymentId, at }: Completion,
+): Promise<CheckoutRow | ImmediateChange> {
   const { checkout, quote, subscription: record } = setup;
   if (checkout.status !== "pending" && checkout.status !== "requires_action") return checkout;
   if (!record) throw notFound("subscription", quote.subscriptionId);
@@ -587,7 +680,18 @@ async function completeCheckout(
   const succeeded = { type: "checkout.succeeded", accountId, data: { checkout: checkoutView(done) } };
   if (plan.timing !== "immediate") {
     await scheduleChange(tx, record, quote.id, target, plan, at);
-    await markSucceeded(tx, done);
+    await tx
+      .update(checkouts)
+      .set({
+        status: done.status,
+        gatewayPaymentId: done.gatewayPaymentId,
+        invoiceId: done.invoiceId,
+        nextAction: null,
+        attempts: done.attempts,
+        completedAt: done.completedAt,
+        updatedAt: done.updatedAt,
+      })
+      .where(eq(checkouts.id, done.id));
     const scheduled = {
       type: "subscription.change_scheduled",
       accountId,
@@ -597,8 +701,8 @@ async function completeCheckout(
     return done;
   }
 
-  // The subscription after the change, known without reading it back: the row as the statement
-  // below leaves it, its add-ons in the order a read would give them.
+  // The subscription after the change, known without reading it back: the row as the batch's
+  // statement leaves it, its add-ons in the order a read would give them.
   const row = {
     ...record.row,
     planKey: target.plan,
@@ -628,75 +732,118 @@ async function completeCheckout(
     accountId,
     data: { previous, subscription: subscriptionView(after, used), change },
   };
-  // The change and the checkout's success are written in the same statement as the invoice (or the
-  // events, when nothing is invoiced).
-  const writes = [...changeWrites(row, target, at), checkoutSucceededWrite(done)];
-  if (invoiceId)
-    await issuePaidInvoice(tx, billing, {
-      id: invoiceId,
-      accountId,
-      subscriptionId: record.id,
-      checkoutId: checkout.id,
-      currency: record.currency,
-      lines: plan.lines,
-      totals: plan.totals,
-      gatewayPaymentId: paymentId,
-      at,
-      events: (invoice) => [
-        changed,
-        {
-          type: "invoice.paid",
-          accountId,
-          data: { invoice: invoiceView(invoice, []), checkout: checkout.id },
-        },
-        succeeded,
-      ],
-      alongside: writes,
-    });
-  else {
-    await tx.execute(sql`with ${sql.join(writes, sql`, `)} select 1`);
-    await recordEvents(tx, [changed, succeeded], at);
-  }
-  return done;
+  const invoice = invoiceId
+    ? {
+        id: invoiceId,
+        accountId,
+        subscriptionId: record.id,
+        checkoutId: checkout.id,
+        currency: record.currency,
+        lines: plan.lines,
+        totals: plan.totals,
+        gatewayPaymentId: paymentId,
+        at,
+      }
+    : null;
+  return {
+    done,
+    subscription: row,
+    target,
+    invoice,
+    at,
+    events: (issued) =>
+      issued
+        ? [
+            changed,
+            {
+              type: "invoice.paid",
+              accountId,
+              data: { invoice: invoiceView(issued, []), checkout: checkout.id },
+            },
+            succeeded,
+          ]
+        : [changed, succeeded],
+  };
 }
 
 /**
- * An immediate change, as data-modifying CTEs of one statement: a scheduled change canceled, the
- * subscription row as `row` says, and its add-ons made the target's (those dropped deleted, the
- * others written), no row touched twice.
+ * The batch's immediate changes, invoices, ledger postings and events in one statement: each
+ * subscription as its change leaves it, its pending scheduled change canceled, its add-ons made the
+ * target's (those dropped deleted, the others written), each checkout succeeded; no row touched twice.
  */
-function changeWrites(row: SubscriptionRow, target: QuoteTarget, at: Date): SQL[] {
-  const addOns = target.addOns.map((a) => ({ key: a.key, version_id: a.versionId, quantity: a.quantity }));
-  return [
+async function writeImmediateChanges(
+  tx: Tx,
+  billing: BillingContext,
+  changes: readonly ImmediateChange[],
+): Promise<void> {
+  if (changes.length === 0) return;
+  const subscriptionRows = changes.map(({ subscription: s }) => ({
+    id: s.id,
+    plan_key: s.planKey,
+    plan_version_id: s.planVersionId,
+    interval: s.interval,
+    seats: s.seats,
+    billing_cycle_anchor: s.billingCycleAnchor.toISOString(),
+    revision: s.revision,
+    updated_at: s.updatedAt.toISOString(),
+  }));
+  const addOnRows = changes.flatMap(({ subscription: s, target, at }) =>
+    target.addOns.map((a) => ({
+      account_id: s.accountId,
+      subscription_id: s.id,
+      add_on_key: a.key,
+      add_on_version_id: a.versionId,
+      quantity: a.quantity,
+      created_at: at.toISOString(),
+    })),
+  );
+  const succeededRows = changes.map(({ done }) => ({
+    id: done.id,
+    gateway_payment_id: done.gatewayPaymentId,
+    invoice_id: done.invoiceId,
+    attempts: done.attempts,
+    completed_at: done.updatedAt.toISOString(),
+  }));
+  const writes = [
+    sql`changes as (select * from jsonb_to_recordset(${JSON.stringify(subscriptionRows)}::jsonb) as x(id text,
+        plan_key text, plan_version_id text, interval text, seats int, billing_cycle_anchor timestamptz,
+        revision int, updated_at timestamptz))`,
     sql`unscheduled as (update scheduled_changes set status = 'canceled'
-        where subscription_id = ${row.id} and status = 'scheduled')`,
-    sql`changed as (update subscriptions set plan_key = ${row.planKey}, plan_version_id = ${row.planVersionId},
-        interval = ${row.interval}, seats = ${row.seats},
-        billing_cycle_anchor = ${row.billingCycleAnchor.toISOString()}::timestamptz, revision = ${row.revision},
-        updated_at = ${row.updatedAt.toISOString()}::timestamptz
-        where id = ${row.id})`,
-    sql`wanted as (select * from jsonb_to_recordset(${JSON.stringify(addOns)}::jsonb)
-        as w(key text, version_id text, quantity int))`,
-    sql`dropped as (delete from subscription_add_ons
-        where subscription_id = ${row.id} and add_on_key not in (select key from wanted))`,
-    sql`kept as (insert into subscription_add_ons
+        where status = 'scheduled' and subscription_id in (select id from changes))`,
+    sql`changed as (update subscriptions s set plan_key = x.plan_key, plan_version_id = x.plan_version_id,
+        interval = x.interval, seats = x.seats, billing_cycle_anchor = x.billing_cycle_anchor,
+        revision = x.revision, updated_at = x.updated_at
+        from changes x where s.id = x.id)`,
+    sql`wanted_add_ons as (select * from jsonb_to_recordset(${JSON.stringify(addOnRows)}::jsonb) as w(account_id text,
+        subscription_id text, add_on_key text, add_on_version_id text, quantity int, created_at timestamptz))`,
+    sql`dropped_add_ons as (delete from subscription_add_ons sa
+        where sa.subscription_id in (select id from changes)
+          and not exists (select 1 from wanted_add_ons w
+            where w.subscription_id = sa.subscription_id and w.add_on_key = sa.add_on_key))`,
+    sql`kept_add_ons as (insert into subscription_add_ons
           (account_id, subscription_id, add_on_key, add_on_version_id, quantity, created_at)
-        select ${row.accountId}, ${row.id}, w.key, w.version_id, w.quantity, ${at.toISOString()}::timestamptz from wanted w
+        select * from wanted_add_ons
         on conflict (subscription_id, add_on_key) do update set add_on_version_id = excluded.add_on_version_id,
           quantity = excluded.quantity, created_at = excluded.created_at)`,
+    sql`succeeded as (update checkouts c set status = 'succeeded', gateway_payment_id = x.gateway_payment_id,
+        invoice_id = x.invoice_id, next_action = null, attempts = x.attempts, completed_at = x.completed_at,
+        updated_at = x.completed_at
+        from jsonb_to_recordset(${JSON.stringify(succeededRows)}::jsonb)
+          as x(id text, gateway_payment_id text, invoice_id text, attempts int, completed_at timestamptz)
+        where c.id = x.id)`,
   ];
-}
-
-function checkoutSucceededWrite(done: CheckoutRow): SQL {
-  return sql`succeeded as (update checkouts set status = ${done.status}, gateway_payment_id = ${done.gatewayPaymentId},
-      invoice_id = ${done.invoiceId}, next_action = null, attempts = ${done.attempts},
-      completed_at = ${(done.completedAt as Date).toISOString()}::timestamptz,
-      updated_at = ${done.updatedAt.toISOString()}::timestamptz
-      where id = ${done.id})`;
-}
-
-async function markSucceeded(tx: Tx, done: CheckoutRow): Promise<void> {
-  await tx.execute(sql`with ${checkoutSucceededWrite(done)} select 1`);
+  const invoiced = changes.flatMap((c) => (c.invoice ? [c.invoice] : []));
+  await issuePaidInvoices(tx, billing, invoiced, {
+    writes,
+    events: (issued) => {
+      let next = 0;
+      return changes.flatMap((c) => {
+        const index = c.invoice ? next++ : null;
+        const invoice = index === null ? null : (issued[index] as InvoiceRow);
+        return c.events(invoice).map((e) => ({ ...e, invoice: index, at: c.at }));
+      });
+    },
+  });
 }
 
 /** A change at the period end: the pending scheduled change replaced, the revision bumped. */

@@ -28,7 +28,7 @@ export const ListInvoicesQuery = ListQuery.extend({
   status: z.enum(INVOICE_STATUSES).optional(),
 }).strict();
 
-type InvoiceRow = typeof invoices.$inferSelect;
+export type InvoiceRow = typeof invoices.$inferSelect;
 type LineRow = typeof invoiceLines.$inferSelect;
 
 export async function postLedger(
@@ -66,65 +66,162 @@ export interface InvoiceEvent {
   readonly data: Record<string, unknown>;
 }
 
+/** A paid invoice for a checkout, as issuePaidInvoices writes it. */
+export interface PaidInvoice {
+  readonly accountId: string;
+  readonly subscriptionId: string;
+  readonly checkoutId: string;
+  readonly currency: string;
+  readonly lines: readonly QuoteLine[];
+  readonly totals: InvoiceTotals;
+  readonly gatewayPaymentId: string | null;
+  readonly at: Date;
+  /** the invoice's id, when the caller needs it before the invoice exists */
+  readonly id?: string;
+}
+
+/** An event written with the invoices; `invoice` (an index into them) says whose number it carries. */
+export interface EventWithInvoice extends InvoiceEvent {
+  readonly invoice: number | null;
+  readonly at: Date;
+}
+
+// The number is not known before the counter is taken: events are built from invoices whose number
+// is this placeholder, which the statement replaces.
+const NUMBER = "@@uptier:invoice_number@@";
+
 /**
- * Issues a paid invoice for a checkout: number, lines, totals and the ledger, in the caller's tx.
+ * Issues paid invoices for checkouts: numbers, lines, totals and the ledger, in the caller's tx.
  * The counter row serialises every invoice of the vendor until the transaction commits, so it is
- * taken last, and everything written after it goes in one statement: the invoice, its lines, both
- * ledger postings, the caller's events (`events`, built from the issued invoice, in order) and the
- * caller's own writes (`alongside`, data-modifying CTEs `name as (…)` that must commit with the
- * invoice). Callers should do all their other work before calling this.
+ * taken last, once for all the invoices, and everything written after it goes in one statement:
+ * the invoices (numbered consecutively in the order given), their lines, their ledger postings,
+ * the caller's events (built from the issued invoices, written in order) and the caller's own
+ * writes (`writes`, data-modifying CTEs `name as (…)` that must commit with the invoices). Callers
+ * should do all their other work before calling this.
  */
-export async function issuePaidInvoice(
+export async function issuePaidInvoices(
   tx: Tx,
   billing: BillingContext,
-  input: {
-    accountId: string;
-    subscriptionId: string;
-    checkoutId: string;
-    currency: string;
-    lines: readonly QuoteLine[];
-    totals: InvoiceTotals;
-    gatewayPaymentId: string | null;
-    at: Date;
-    /** the invoice's id, when the caller needs it before the invoice exists */
-    id?: string;
-    events?: (invoice: InvoiceRow) => readonly InvoiceEvent[];
-    alongside?: readonly SQL[];
-  },
-): Promise<InvoiceRow> {
-  const id = input.id ?? newId("invoice", input.at);
+  invoices: readonly PaidInvoice[],
+  also: {
+    events?: (issued: readonly InvoiceRow[]) => readonly EventWithInvoice[];
+    writes?: readonly SQL[];
+  } = {},
+): Promise<InvoiceRow[]> {
+  const rows = invoices.map((input) => paidInvoiceRow(billing, input));
+  // Lines, ledger entries and events travel as one json parameter each (jsonb_to_recordset below):
+  // cheaper to build than a parameter per column and row.
+  const lineRows = invoices.flatMap((input, i) =>
+    input.lines.map((l, position) => ({
+      id: newId("invoiceLine", input.at),
+      invoice_id: rows[i]?.id,
+      account_id: input.accountId,
+      subscription_id: input.subscriptionId,
+      position,
+      item: l.item,
+      description: l.description,
+      quantity: l.quantity,
+      unit_amount: l.unitAmount,
+      amount: l.amount,
+      proration: l.proration,
+      kind: l.kind,
+      period_start: l.periodStart.toISOString(),
+      period_end: l.periodEnd.toISOString(),
+    })),
+  );
+  const ledgerRows = invoices.flatMap((input, i) => {
+    const id = rows[i]?.id as string;
+    const postings = [
+      { source: `invoice:${id}`, entries: invoicePostings(input.totals) },
+      { source: `payment:${input.checkoutId}`, entries: paymentPostings(input.totals.amountDue) },
+    ];
+    return postings.flatMap(({ source, entries }) => {
+      const total = entries.reduce((s, e) => s + e.amount, 0);
+      if (total !== 0) throw new Error(`ledger posting ${source} does not balance: ${total}`);
+      return entries.map((e) => ({
+        account_id: input.accountId,
+        source,
+        invoice_id: id,
+        checkout_id: input.checkoutId,
+        ledger_account: e.ledgerAccount,
+        amount: e.amount,
+        currency: input.currency,
+        created_at: input.at.toISOString(),
+      }));
+    });
+  });
+  const events = (also.events?.(rows) ?? []).map((e, ord) => ({
+    ord,
+    invoice: e.invoice,
+    id: newId("event", e.at),
+    account_id: e.accountId,
+    type: e.type,
+    data: e.data,
+    created_at: e.at.toISOString(),
+  }));
+
+  const count = invoices.length;
+  const writes: SQL[] = [];
+  if (count > 0) {
+    // The invoice number is formatted here and only here: the vendor's prefix and the counter, zero
+    // padded to six digits ("UPT-000042"), longer once it outgrows them. The batch takes the
+    // numbers last_number - count + 1 … last_number, the n-th invoice the n-th of them.
+    writes.push(
+      sql`c as (insert into invoice_counters (vendor, prefix, last_number)
+          values (${billing.vendor}, ${billing.invoicePrefix}, ${count}::int)
+          on conflict (vendor) do update set last_number = invoice_counters.last_number + ${count}::int
+          returning prefix, last_number)`,
+      sql`n as (select k.ord, k.sequence,
+          c.prefix || '-' || case when length(k.sequence::text) >= 6 then k.sequence::text
+            else lpad(k.sequence::text, 6, '0') end as number
+          from c cross join lateral (select g as ord, c.last_number - ${count}::int + 1 + g as sequence
+            from generate_series(0, ${count - 1}::int) g) k)`,
+      sql`i as (insert into invoices select (jsonb_populate_record(null::invoices,
+          d.doc || jsonb_build_object('number', n.number, 'sequence', n.sequence))).*
+        from jsonb_array_elements(${JSON.stringify(rows.map(invoiceDocument))}::jsonb) with ordinality d(doc, ord)
+        inner join n on n.ord = d.ord - 1)`,
+    );
+  } else
+    writes.push(sql`n as (select null::int as ord, null::int as sequence, null::text as number where false)`);
+  if (lineRows.length > 0)
+    writes.push(sql`l as (insert into invoice_lines (id, invoice_id, account_id, subscription_id, position, item,
+        description, quantity, unit_amount, amount, proration, kind, period_start, period_end)
+      select * from jsonb_to_recordset(${JSON.stringify(lineRows)}::jsonb) as l(id text, invoice_id text,
+        account_id text, subscription_id text, position int, item text, description text, quantity int,
+        unit_amount bigint, amount bigint, proration boolean, kind text, period_start timestamptz,
+        period_end timestamptz))`);
+  if (ledgerRows.length > 0)
+    writes.push(sql`le as (insert into ledger_entries (account_id, source, invoice_id, checkout_id, ledger_account,
+        amount, currency, created_at)
+      select * from jsonb_to_recordset(${JSON.stringify(ledgerRows)}::jsonb) as e(account_id text, source text,
+        invoice_id text, checkout_id text, ledger_account text, amount bigint, currency text, created_at timestamptz))`);
+  if (events.length > 0)
+    writes.push(sql`e as (insert into domain_events (id, account_id, type, data, created_at)
+        select e.id, e.account_id, e.type, case when n.number is null then e.data
+            else replace(e.data::text, ${JSON.stringify(NUMBER)}, to_jsonb(n.number)::text)::jsonb end,
+          e.created_at
+        from jsonb_to_recordset(${JSON.stringify(events)}::jsonb)
+          as e(ord int, invoice int, id text, account_id text, type text, data jsonb, created_at timestamptz)
+        left join n on n.ord = e.invoice
+        order by e.ord)`);
+  writes.push(...(also.writes ?? []));
+  // One statement takes the counter (from here on every other invoice of the vendor waits for our
+  // commit) and writes everything that follows it; the lines' foreign keys are checked at its end.
+  const result = (await tx.execute(
+    sql`with ${sql.join(writes, sql`, `)} select ord, number, sequence from n order by ord`,
+  )) as unknown as { rows: { ord: number; number: string; sequence: number | string }[] };
+  if (result.rows.length !== count) throw new Error("invoice counter returned nothing");
+  return rows.map((row, i) => {
+    const taken = result.rows[i] as { number: string; sequence: number | string };
+    return { ...row, number: taken.number, sequence: Number(taken.sequence) };
+  });
+}
+
+function paidInvoiceRow(billing: BillingContext, input: PaidInvoice): InvoiceRow {
   const starts = input.lines.map((l) => l.periodStart.getTime());
   const ends = input.lines.map((l) => l.periodEnd.getTime());
-  // Lines and ledger entries travel as one json parameter each (jsonb_to_recordset below): cheaper
-  // to build than a parameter per column and row.
-  const lineRows = input.lines.map((l, position) => ({
-    id: newId("invoiceLine", input.at),
-    position,
-    item: l.item,
-    description: l.description,
-    quantity: l.quantity,
-    unit_amount: l.unitAmount,
-    amount: l.amount,
-    proration: l.proration,
-    kind: l.kind,
-    period_start: l.periodStart.toISOString(),
-    period_end: l.periodEnd.toISOString(),
-  }));
-  const postings = [
-    { source: `invoice:${id}`, entries: invoicePostings(input.totals) },
-    { source: `payment:${input.checkoutId}`, entries: paymentPostings(input.totals.amountDue) },
-  ];
-  const ledgerRows = postings.flatMap(({ source, entries }) => {
-    const total = entries.reduce((s, e) => s + e.amount, 0);
-    if (total !== 0) throw new Error(`ledger posting ${source} does not balance: ${total}`);
-    return entries.map((e) => ({ source, ledger_account: e.ledgerAccount, amount: e.amount }));
-  });
-
-  // The number is not known before the counter is taken: the events are built with a placeholder
-  // that the statement replaces.
-  const NUMBER = "@@uptier:invoice_number@@";
-  const row: InvoiceRow = {
-    id,
+  return {
+    id: input.id ?? newId("invoice", input.at),
     accountId: input.accountId,
     subscriptionId: input.subscriptionId,
     checkoutId: input.checkoutId,
@@ -150,8 +247,12 @@ export async function issuePaidInvoice(
     voidedAt: null,
     markedUncollectibleAt: null,
   };
+}
+
+/** The invoice row as jsonb_populate_record reads it (number and sequence added by the statement). */
+function invoiceDocument(row: InvoiceRow) {
   const iso = (d: Date | null) => d?.toISOString() ?? null;
-  const invoiceJson = {
+  return {
     id: row.id,
     account_id: row.accountId,
     subscription_id: row.subscriptionId,
@@ -171,56 +272,6 @@ export async function issuePaidInvoice(
     paid_at: iso(row.paidAt),
     created_at: iso(row.createdAt),
   };
-  const events = (input.events?.(row) ?? []).map((e, ord) => ({
-    ord,
-    id: newId("event", input.at),
-    account_id: e.accountId,
-    type: e.type,
-    data: e.data,
-    created_at: input.at.toISOString(),
-  }));
-  // The invoice number is formatted here and only here: the vendor's prefix and the counter, zero
-  // padded to six digits ("UPT-000042"), longer once it outgrows them.
-  const writes: SQL[] = [
-    sql`n as (select c.prefix, c.last_number,
-        c.prefix || '-' || case when length(c.last_number::text) >= 6 then c.last_number::text
-          else lpad(c.last_number::text, 6, '0') end as number from c)`,
-    sql`i as (insert into invoices select (jsonb_populate_record(null::invoices,
-        ${JSON.stringify(invoiceJson)}::jsonb || jsonb_build_object('number', n.number, 'sequence', n.last_number))).* from n)`,
-  ];
-  if (lineRows.length > 0)
-    writes.push(sql`l as (insert into invoice_lines (id, invoice_id, account_id, subscription_id, position, item,
-        description, quantity, unit_amount, amount, proration, kind, period_start, period_end)
-      select l.id, ${id}, ${input.accountId}, ${input.subscriptionId}, l.position, l.item, l.description, l.quantity,
-        l.unit_amount, l.amount, l.proration, l.kind, l.period_start, l.period_end
-      from jsonb_to_recordset(${JSON.stringify(lineRows)}::jsonb) as l(id text, position int, item text,
-        description text, quantity int, unit_amount bigint, amount bigint, proration boolean, kind text,
-        period_start timestamptz, period_end timestamptz))`);
-  if (ledgerRows.length > 0)
-    writes.push(sql`le as (insert into ledger_entries (account_id, source, invoice_id, checkout_id, ledger_account,
-        amount, currency, created_at)
-      select ${input.accountId}, e.source, ${id}, ${input.checkoutId}, e.ledger_account, e.amount, ${input.currency},
-        ${input.at.toISOString()}::timestamptz
-      from jsonb_to_recordset(${JSON.stringify(ledgerRows)}::jsonb) as e(source text, ledger_account text, amount bigint))`);
-  if (events.length > 0)
-    writes.push(sql`e as (insert into domain_events (id, account_id, type, data, created_at)
-        select e.id, e.account_id, e.type, replace(e.data::text, ${JSON.stringify(NUMBER)}, to_jsonb(n.number)::text)::jsonb, e.created_at
-        from n, jsonb_to_recordset(${JSON.stringify(events)}::jsonb)
-          as e(ord int, id text, account_id text, type text, data jsonb, created_at timestamptz)
-        order by e.ord)`);
-  writes.push(...(input.alongside ?? []));
-  // One statement takes the counter (from here on every other invoice of the vendor waits for our
-  // commit) and writes everything that follows it; the lines' foreign keys are checked at its end.
-  const result = await tx.execute(
-    sql`with c as (insert into invoice_counters (vendor, prefix, last_number)
-        values (${billing.vendor}, ${billing.invoicePrefix}, 1)
-        on conflict (vendor) do update set last_number = invoice_counters.last_number + 1
-        returning prefix, last_number), ${sql.join(writes, sql`, `)}
-      select number, last_number from n`,
-  );
-  const counter = (result as unknown as { rows: { number: string; last_number: number | string }[] }).rows[0];
-  if (!counter) throw new Error("invoice counter returned nothing");
-  return { ...row, sequence: Number(counter.last_number), number: counter.number };
 }
 
 export function invoiceView(row: InvoiceRow, lines: readonly LineRow[]) {
