@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { checkouts, domainEvents, invoices, subscriptions } from "../src/db/schema/index.ts";
-import { recoverCheckouts } from "../src/services/checkout.ts";
+import { beginCheckout, driveCheckout, recoverCheckouts, refundCheckout } from "../src/services/checkout.ts";
 import { type BillingApi, customer, ProcessCrash, useBillingApi } from "./billing-harness.ts";
 
 const api: BillingApi = useBillingApi();
@@ -290,6 +290,59 @@ describe("exactly once", () => {
       .where(eq(subscriptions.id, c.subscription));
     expect(row).toMatchObject({ seats: 12, revision: 2 });
     expect(await eventsOf(c.account, "subscription.updated")).toHaveLength(1);
+  });
+});
+
+describe("checkouts completed together", () => {
+  it("checkouts of many accounts at once: one charge and one change each, consecutive numbers on the events", async () => {
+    const buyers = [];
+    for (let i = 0; i < 12; i++) buyers.push(await customer(api, "starter", ANCHOR));
+    const quotes = await Promise.all(buyers.map((c) => quote(c.account, { seats: 6 })));
+    const results = await Promise.all(
+      quotes.map((q, i) => checkout(q.id, { member: buyers[i]?.admin as string })),
+    );
+    expect(results.map((r) => r.json().status)).toEqual(buyers.map(() => "succeeded"));
+    for (const c of buyers) {
+      expect(chargesFor(c.account).map((p) => p.amount)).toEqual([726]);
+      expect(await sub(c.subscription)).toMatchObject({ seats: 6, revision: 2 });
+      expect(await eventsOf(c.account, "subscription.updated")).toHaveLength(1);
+      const [invoice] = await api.database.db
+        .select()
+        .from(invoices)
+        .where(eq(invoices.accountId, c.account));
+      const paid = (await eventsOf(c.account, "invoice.paid")).map(
+        (e) => (e.data as { invoice: { id: string; number: string } }).invoice,
+      );
+      expect(paid).toEqual([expect.objectContaining({ id: invoice?.id, number: invoice?.number })]);
+    }
+    const all = await api.database.db.select({ sequence: invoices.sequence }).from(invoices);
+    const sorted = all.map((i) => Number(i.sequence)).sort((a, b) => a - b);
+    expect(sorted).toEqual(sorted.map((_, i) => i + 1));
+  });
+
+  it("a checkout whose subscription changed meanwhile is given back without holding up the others", async () => {
+    const buyers = [];
+    for (let i = 0; i < 3; i++) buyers.push(await customer(api, "starter", ANCHOR));
+    const begun = [];
+    for (const c of buyers) {
+      const q = await quote(c.account, { seats: 6 });
+      begun.push(await beginCheckout(api.billing, { quote: q.id, member: c.admin }));
+    }
+    const [first, stale, last] = buyers as [(typeof buyers)[0], (typeof buyers)[0], (typeof buyers)[0]];
+    await api.request("PATCH", `/v1/subscriptions/${stale.subscription}`, { seats: 7 });
+    // the first completes alone; the other two arrive while it commits and are completed together
+    const rows = await Promise.all(begun.map((b) => driveCheckout(api.billing, b)));
+    expect(rows.map((r) => r.status)).toEqual(["succeeded", "refund_pending", "succeeded"]);
+    expect(rows[1]).toMatchObject({ failureCode: "quote_stale", invoiceId: null });
+    expect((await sub(first.subscription)).seats).toBe(6);
+    expect((await sub(stale.subscription)).seats).toBe(7);
+    expect((await sub(last.subscription)).seats).toBe(6);
+    // the administrative edit's event only; no invoice
+    expect(await eventsOf(stale.account, "subscription.updated")).toHaveLength(1);
+    expect(
+      await api.database.db.select().from(invoices).where(eq(invoices.accountId, stale.account)),
+    ).toEqual([]);
+    expect((await refundCheckout(api.billing, rows[1] as (typeof rows)[1])).status).toBe("refunded");
   });
 });
 
