@@ -293,9 +293,11 @@ describe("exactly once", () => {
   });
 });
 
+type Buyer = Awaited<ReturnType<typeof customer>>;
+
 describe("checkouts completed together", () => {
   it("checkouts of many accounts at once: one charge and one change each, consecutive numbers on the events", async () => {
-    const buyers = [];
+    const buyers: Buyer[] = [];
     for (let i = 0; i < 12; i++) buyers.push(await customer(api, "starter", ANCHOR));
     const quotes = await Promise.all(buyers.map((c) => quote(c.account, { seats: 6 })));
     const results = await Promise.all(
@@ -321,14 +323,14 @@ describe("checkouts completed together", () => {
   });
 
   it("a checkout whose subscription changed meanwhile is given back without holding up the others", async () => {
-    const buyers = [];
+    const buyers: Buyer[] = [];
     for (let i = 0; i < 3; i++) buyers.push(await customer(api, "starter", ANCHOR));
     const begun = [];
     for (const c of buyers) {
       const q = await quote(c.account, { seats: 6 });
       begun.push(await beginCheckout(api.billing, { quote: q.id, member: c.admin }));
     }
-    const [first, stale, last] = buyers as [(typeof buyers)[0], (typeof buyers)[0], (typeof buyers)[0]];
+    const [first, stale, last] = buyers as [Buyer, Buyer, Buyer];
     await api.request("PATCH", `/v1/subscriptions/${stale.subscription}`, { seats: 7 });
     // the first completes alone; the other two arrive while it commits and are completed together
     const rows = await Promise.all(begun.map((b) => driveCheckout(api.billing, b)));

@@ -1,28 +1,30 @@
 /**
- * Work that arrives while a batch is running goes together in the next batch: under load one batch
- * carries many items (one transaction, one lock taken once, one WAL flush), and a lone item goes at
- * once, so nothing ever waits for a timer. A batch answers per item; when the whole batch fails
- * (a deadlock, a constraint), each of its items is run again alone, so an item fails only its own
- * caller.
+ * Work that arrives while batches are running goes together in the next batch: under load one
+ * batch carries many items (one transaction, one lock taken once, one WAL flush), and a lone item
+ * goes at once, so nothing ever waits for a timer. Up to `maxRunning` batches run at once (while one
+ * waits for the database, the next is being read). A batch answers per item; when the whole batch
+ * fails (a deadlock, a constraint), each of its items is run again alone, so an item fails only its
+ * own caller.
  */
 export class Batches<I, O> {
   private waiting: { item: I; resolve: (value: O) => void; reject: (reason: unknown) => void }[] = [];
-  private running = false;
+  private running = 0;
 
   constructor(
     private readonly runBatch: (items: readonly I[]) => Promise<readonly PromiseSettledResult<O>[]>,
     private readonly maxBatch: number,
+    private readonly maxRunning = 1,
   ) {}
 
   run(item: I): Promise<O> {
     return new Promise((resolve, reject) => {
       this.waiting.push({ item, resolve, reject });
-      if (!this.running) void this.drain();
+      if (this.running < this.maxRunning) void this.drain();
     });
   }
 
   private async drain(): Promise<void> {
-    this.running = true;
+    this.running++;
     try {
       while (this.waiting.length > 0) {
         const batch = this.waiting.splice(0, this.maxBatch);
@@ -36,7 +38,7 @@ export class Batches<I, O> {
         }
       }
     } finally {
-      this.running = false;
+      this.running--;
     }
   }
 }

@@ -1,6 +1,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { Tx } from "../db/client.ts";
 import { jsonRowReader, parsedJson } from "../db/json-rows.ts";
+import { executePrepared } from "../db/prepared.ts";
 import { checkouts, members, paymentMethods, quotes, subscriptions } from "../db/schema/index.ts";
 import { chargeableMethodWhere } from "./payment-methods.ts";
 import {
@@ -43,6 +44,11 @@ export const LIVE = ["pending", "requires_action", "refund_pending"] as const;
 /** A checkout of the quote in one of these is the quote's checkout (a failed one leaves room for a retry). */
 export const HOLDS_QUOTE = [...LIVE, "succeeded", "refunded"] as const;
 
+/** `checkouts.status` is live, as SQL (literals, so the planner can use the status index). */
+export const isLive = sql.raw(`status in (${LIVE.map((s) => `'${s}'`).join(", ")})`);
+/** `checkouts.status` holds the quote: the predicate of the unique index checkouts_one_live_per_quote. */
+const holdsQuote = sql.raw(`status <> 'failed' and status <> 'canceled'`);
+
 export interface NamedActor {
   readonly member?: string | undefined;
   readonly user_id?: string | undefined;
@@ -83,8 +89,7 @@ function recordOf(row: SubscriptionColumns, at: Date): SubscriptionRecord | null
 }
 
 async function one<T>(tx: Tx, statement: SQL): Promise<T | undefined> {
-  const result = (await tx.execute(statement)) as unknown as { rows: T[] };
-  return result.rows[0];
+  return (await executePrepared(tx, statement)).rows[0] as T | undefined;
 }
 
 export async function readBeginSetup(
@@ -97,23 +102,28 @@ export async function readBeginSetup(
     : input.user_id
       ? sql`m.external_user_id = ${input.user_id}`
       : sql`false`;
+  // The quote's account and subscription are scalar subqueries, so every table below is read by
+  // its index (a join on the CTE lets the planner scan the whole table). The statuses are written as
+  // literals so that the quote's checkouts are found by the partial unique index of live ones.
+  const account = sql`(select account_id from q)`;
   const row = await one<
     SubscriptionColumns & { quote: unknown; actor: unknown; related: unknown; method: unknown }
   >(
     tx,
     sql`with q as (select * from quotes where id = ${input.quote}),
-      s as materialized (select subscriptions.* from subscriptions inner join q on subscriptions.id = q.subscription_id
-        for update of subscriptions)
+      s as materialized (select * from subscriptions where id = (select subscription_id from q) for update)
     select
       (select to_json(q) from q) as quote,
-      (select to_json(m) from members m, q where m.account_id = q.account_id and m.status <> 'removed' and ${actor}
+      (select to_json(m) from members m where m.account_id = ${account} and m.status <> 'removed' and ${actor}
         limit 1) as actor,
       ${subscriptionColumns},
-      (select coalesce(json_agg(to_json(c)), '[]'::json) from checkouts c, q
-        where (c.quote_id = q.id and c.status in ${HOLDS_QUOTE})
-           or (c.subscription_id = q.subscription_id and c.status in ${LIVE})) as related,
-      (select to_json(payment_methods) from payment_methods, q
-        where ${chargeableMethodWhere(sql`q.account_id`, input.payment_method)}) as method`,
+      (select coalesce(json_agg(to_json(c)), '[]'::json) from (
+          select * from checkouts where quote_id = (select id from q) and ${holdsQuote}
+          union
+          select * from checkouts where subscription_id = (select subscription_id from q) and ${isLive}
+        ) c) as related,
+      (select to_json(payment_methods) from payment_methods
+        where ${chargeableMethodWhere(account, input.payment_method)}) as method`,
   );
   if (!row?.quote) return { quote: null, actor: null, subscription: null, related: [], method: null };
   return {
@@ -148,9 +158,11 @@ export async function readCompletionSetups(
   tx: Tx,
   wanted: readonly { id: string; at: Date }[],
 ): Promise<Map<string, CompletionSetup>> {
-  const ids = wanted.map((w) => w.id);
-  const result = (await tx.execute(
-    sql`with c as materialized (select * from checkouts where id in ${ids} order by id for update),
+  const ids = JSON.stringify(wanted.map((w) => w.id));
+  const result = (await executePrepared(
+    tx,
+    sql`with c as materialized (select * from checkouts
+        where id in (select jsonb_array_elements_text(${ids}::jsonb)) order by id for update),
       s as materialized (select * from subscriptions
         where id in (select quotes.subscription_id from quotes inner join c on quotes.id = c.quote_id)
         order by id for update)

@@ -2,6 +2,7 @@ import type { SubscriptionShape } from "@uptier/core";
 import { and, eq, inArray, lt, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor, Tx } from "../db/client.ts";
+import { executePrepared, preparing } from "../db/prepared.ts";
 import {
   checkouts,
   domainEvents,
@@ -22,6 +23,7 @@ import {
   type CheckoutRow,
   type CompletionSetup,
   HOLDS_QUOTE,
+  isLive,
   LIVE,
   type MemberRow,
   type NamedActor,
@@ -40,6 +42,7 @@ import {
 import { recordEvent } from "./outbox.ts";
 import { requireChargeable } from "./payment-methods.ts";
 import {
+  type BillingState,
   linesView,
   loadBillingState,
   priceChange,
@@ -245,7 +248,7 @@ export async function beginCheckout(
         if (verdict.refusal) throw verdict.refusal;
       }
       if (verdict.existing) return { checkout: verdict.existing, created: false };
-      const state = await loadBillingState(tx, record);
+      const state = await loadBillingState(preparing(tx), record);
       const plan = priceChange(state, await shapeOfTarget(tx, quote.target as QuoteTarget), quote.frozenAt);
       const shown = (quote.view as { lines: unknown }).lines;
       if (
@@ -398,14 +401,16 @@ function pendingCheckout(
  * check is exact; false when it found one.
  */
 async function insertUnlessBusy(tx: Tx, c: CheckoutRow): Promise<boolean> {
-  const result =
-    (await tx.execute(sql`insert into checkouts (id, account_id, quote_id, subscription_id, status,
+  const result = (await executePrepared(
+    tx,
+    sql`insert into checkouts (id, account_id, quote_id, subscription_id, status,
         authorized_by, amount, currency, payment_method_id, gateway, gateway_idempotency_key, created_at, updated_at)
       select ${c.id}, ${c.accountId}, ${c.quoteId}, ${c.subscriptionId}, ${c.status}, ${c.authorizedBy}, ${c.amount},
         ${c.currency}, ${c.paymentMethodId}, ${c.gateway}, ${c.gatewayIdempotencyKey},
         ${c.createdAt.toISOString()}::timestamptz, ${c.updatedAt.toISOString()}::timestamptz
-      where not exists (select 1 from checkouts where subscription_id = ${c.subscriptionId} and status in ${LIVE})
-      returning id`)) as unknown as { rows: unknown[] };
+      where not exists (select 1 from checkouts where subscription_id = ${c.subscriptionId} and ${isLive})
+      returning id`,
+  )) as { rows: unknown[] };
   return result.rows.length === 1;
 }
 
@@ -542,12 +547,17 @@ interface Completion {
  * while a batch commits are completed together in the next one (lib/batches.ts).
  */
 const MAX_COMPLETIONS_PER_BATCH = 64;
+const COMPLETION_BATCHES_AT_ONCE = 2;
 const completionDesks = new WeakMap<BillingContext, Batches<Completion, CheckoutRow>>();
 
 function completeCheckout(billing: BillingContext, completion: Completion): Promise<CheckoutRow> {
   let desk = completionDesks.get(billing);
   if (!desk) {
-    desk = new Batches((batch) => completeCheckouts(billing, batch), MAX_COMPLETIONS_PER_BATCH);
+    desk = new Batches(
+      (batch) => completeCheckouts(billing, batch),
+      MAX_COMPLETIONS_PER_BATCH,
+      COMPLETION_BATCHES_AT_ONCE,
+    );
     completionDesks.set(billing, desk);
   }
   return desk.run(completion);
@@ -567,28 +577,52 @@ async function completeCheckouts(
   // The same checkout settled twice at once (a request and the recovery job) is completed once.
   const unique = [...new Map(batch.map((c) => [c.id, c])).values()];
   const { results, later } = await billing.db.transaction(async (tx) => {
+    // The batch's statements run prepared (db/prepared.ts); a connection sees too few batches for
+    // PostgreSQL to choose the generic plan by itself, so it is told to.
+    await tx.execute(sql`set local plan_cache_mode = force_generic_plan`);
     const setups = await readCompletionSetups(tx, unique);
     const results = new Map<string, PromiseSettledResult<CheckoutRow>>();
     const later: Completion[] = [];
     const changing = new Set<string>();
     const changes: ImmediateChange[] = [];
+    const priced: { completion: Completion; setup: CompletionSetup; record: SubscriptionRecord }[] = [];
     for (const completion of unique) {
       const setup = setups.get(completion.id);
-      const subscriptionId = setup?.subscription?.id;
-      if (subscriptionId && changing.has(subscriptionId)) {
+      const record = setup?.subscription;
+      if (record && changing.has(record.id)) {
         later.push(completion);
         continue;
       }
-      if (subscriptionId) changing.add(subscriptionId);
-      try {
-        if (!setup) throw notFound("checkout", completion.id);
-        const step = await prepareCompletion(tx, setup, completion);
-        if ("done" in step) changes.push(step);
-        else results.set(completion.id, { status: "fulfilled", value: step });
-      } catch (error) {
-        if (!(error instanceof ApiError)) throw error;
-        results.set(completion.id, { status: "rejected", reason: error });
-      }
+      if (record) changing.add(record.id);
+      if (!setup)
+        results.set(completion.id, { status: "rejected", reason: notFound("checkout", completion.id) });
+      else if (setup.checkout.status !== "pending" && setup.checkout.status !== "requires_action")
+        results.set(completion.id, { status: "fulfilled", value: setup.checkout });
+      else if (!record)
+        results.set(completion.id, {
+          status: "rejected",
+          reason: notFound("subscription", setup.quote.subscriptionId),
+        });
+      else if (
+        record.state.status === "canceled" ||
+        record.row.revision !== setup.quote.subscriptionRevision
+      ) {
+        const row = await giveBack(
+          tx,
+          setup.checkout,
+          completion,
+          "quote_stale",
+          "The subscription changed before the payment completed; the charge is refunded.",
+        );
+        results.set(completion.id, { status: "fulfilled", value: row });
+      } else priced.push({ completion, setup, record });
+    }
+    const states: BillingState[] = [];
+    for (const { record } of priced) states.push(await loadBillingState(preparing(tx), record));
+    for (const [i, { completion, setup }] of priced.entries()) {
+      const step = await prepareCompletion(tx, setup, completion, states[i] as BillingState);
+      if ("done" in step) changes.push(step);
+      else results.set(completion.id, { status: "fulfilled", value: step });
     }
     await writeImmediateChanges(tx, billing, changes);
     for (const change of changes) results.set(change.done.id, { status: "fulfilled", value: change.done });
@@ -616,39 +650,43 @@ interface ImmediateChange {
   readonly at: Date;
 }
 
+/** The charge cannot buy what was quoted: it is given back (refunded by recovery), nothing applied. */
+async function giveBack(
+  tx: Tx,
+  checkout: CheckoutRow,
+  { paymentId, at }: Completion,
+  code: string,
+  message: string,
+): Promise<CheckoutRow> {
+  const [row] = await tx
+    .update(checkouts)
+    .set({
+      status: paymentId ? "refund_pending" : "canceled",
+      gatewayPaymentId: paymentId,
+      failureCode: code,
+      failureMessage: message,
+      updatedAt: at,
+    })
+    .where(eq(checkouts.id, checkout.id))
+    .returning();
+  return row as CheckoutRow;
+}
+
 /**
  * Re-prices one checkout under the locks with the same pure function at the quote's frozen instant.
- * Answers the checkout's row when nothing is left to write with the batch (already settled, given
- * back, or scheduled for the period end, written here), else the immediate change to write.
+ * Answers the checkout's row when nothing is left to write with the batch (given back, or scheduled
+ * for the period end, written here), else the immediate change to write.
  */
 async function prepareCompletion(
   tx: Tx,
   setup: CompletionSetup,
-  { paymentId, at }: Completion,
+  completion: Completion,
+  state: BillingState,
 ): Promise<CheckoutRow | ImmediateChange> {
-  const { checkout, quote, subscription: record } = setup;
-  if (checkout.status !== "pending" && checkout.status !== "requires_action") return checkout;
-  if (!record) throw notFound("subscription", quote.subscriptionId);
-  const fail = async (code: string, message: string) => {
-    const [row] = await tx
-      .update(checkouts)
-      .set({
-        status: paymentId ? "refund_pending" : "canceled",
-        gatewayPaymentId: paymentId,
-        failureCode: code,
-        failureMessage: message,
-        updatedAt: at,
-      })
-      .where(eq(checkouts.id, checkout.id))
-      .returning();
-    return row as CheckoutRow;
-  };
-  if (record.state.status === "canceled" || record.row.revision !== quote.subscriptionRevision)
-    return fail(
-      "quote_stale",
-      "The subscription changed before the payment completed; the charge is refunded.",
-    );
-  const state = await loadBillingState(tx, record);
+  const { checkout, quote } = setup;
+  const { record } = state;
+  const { paymentId, at } = completion;
+  const fail = (code: string, message: string) => giveBack(tx, checkout, completion, code, message);
   const target = quote.target as QuoteTarget;
   let shape: SubscriptionShape;
   let plan: ReturnType<typeof priceChange>;

@@ -9,6 +9,7 @@ import {
 import { and, asc, desc, eq, inArray, lt, type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor, Tx } from "../db/client.ts";
+import { executePrepared } from "../db/prepared.ts";
 import { accounts, invoiceLines, invoices, ledgerEntries } from "../db/schema/index.ts";
 import { notFound } from "../http/problem.ts";
 import { newId } from "../ids.ts";
@@ -207,9 +208,10 @@ export async function issuePaidInvoices(
   writes.push(...(also.writes ?? []));
   // One statement takes the counter (from here on every other invoice of the vendor waits for our
   // commit) and writes everything that follows it; the lines' foreign keys are checked at its end.
-  const result = (await tx.execute(
+  const result = (await executePrepared(
+    tx,
     sql`with ${sql.join(writes, sql`, `)} select ord, number, sequence from n order by ord`,
-  )) as unknown as { rows: { ord: number; number: string; sequence: number | string }[] };
+  )) as { rows: { ord: number; number: string; sequence: number | string }[] };
   if (result.rows.length !== count) throw new Error("invoice counter returned nothing");
   return rows.map((row, i) => {
     const taken = result.rows[i] as { number: string; sequence: number | string };
