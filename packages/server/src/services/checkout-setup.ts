@@ -1,4 +1,4 @@
-import { type SQL, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { Tx } from "../db/client.ts";
 import { jsonRowReader, parsedJson } from "../db/json-rows.ts";
 import { executePrepared } from "../db/prepared.ts";
@@ -67,13 +67,6 @@ export interface BeginSetup {
   readonly method: PaymentMethodRow | null;
 }
 
-/** The quote's locked subscription with its pinned plan and add-ons, as json columns. */
-const subscriptionColumns = sql`
-  (select to_json(s) from s) as subscription,
-  (select json_build_object('version', pv.version, 'definition', pv.definition)
-    from plan_versions pv inner join s on pv.id = s.plan_version_id) as plan,
-  ${pinnedAddOnsJson(sql`(select id from s)`)} as add_ons`;
-
 interface SubscriptionColumns {
   subscription: unknown;
   plan: unknown;
@@ -88,51 +81,76 @@ function recordOf(row: SubscriptionColumns, at: Date): SubscriptionRecord | null
   return subscriptionRecord(subscription, plan, parsedJson<PinnedAddOn[]>(row.add_ons), at);
 }
 
-async function one<T>(tx: Tx, statement: SQL): Promise<T | undefined> {
-  return (await executePrepared(tx, statement)).rows[0] as T | undefined;
+export interface BeginRequest extends NamedActor {
+  readonly quote: string;
+  readonly payment_method?: string | undefined;
 }
 
-export async function readBeginSetup(
+/**
+ * The setups of several checkouts to begin, in the order asked, their subscriptions locked (in id
+ * order, so two batches never wait for each other in a circle), each subscription's state taken at
+ * its request's instant.
+ */
+export async function readBeginSetups(
   tx: Tx,
-  input: { quote: string; payment_method?: string | undefined } & NamedActor,
-  at: Date,
-): Promise<BeginSetup> {
-  const actor = input.member
-    ? sql`m.id = ${input.member}`
-    : input.user_id
-      ? sql`m.external_user_id = ${input.user_id}`
-      : sql`false`;
-  // The quote's account and subscription are scalar subqueries, so every table below is read by
-  // its index (a join on the CTE lets the planner scan the whole table). The statuses are written as
-  // literals so that the quote's checkouts are found by the partial unique index of live ones.
-  const account = sql`(select account_id from q)`;
-  const row = await one<
-    SubscriptionColumns & { quote: unknown; actor: unknown; related: unknown; method: unknown }
-  >(
+  requests: readonly { request: BeginRequest; at: Date }[],
+): Promise<BeginSetup[]> {
+  const asked = requests.map(({ request: r }, ord) => ({
+    ord,
+    quote: r.quote,
+    member: r.member ?? null,
+    user_id: r.user_id ?? null,
+    payment_method: r.payment_method ?? null,
+  }));
+  // Every table is read by its index through scalar subqueries on the request's quote (a join lets
+  // the planner scan a whole table). The statuses are literals so that the quote's checkouts are
+  // found by the partial unique index of live ones.
+  const quote = sql`(select q.subscription_id from quotes q where q.id = i.quote)`;
+  const account = sql`(select q.account_id from quotes q where q.id = i.quote)`;
+  const result = await executePrepared(
     tx,
-    sql`with q as (select * from quotes where id = ${input.quote}),
-      s as materialized (select * from subscriptions where id = (select subscription_id from q) for update)
-    select
-      (select to_json(q) from q) as quote,
-      (select to_json(m) from members m where m.account_id = ${account} and m.status <> 'removed' and ${actor}
-        limit 1) as actor,
-      ${subscriptionColumns},
-      (select coalesce(json_agg(to_json(c)), '[]'::json) from (
-          select * from checkouts where quote_id = (select id from q) and ${holdsQuote}
-          union
-          select * from checkouts where subscription_id = (select subscription_id from q) and ${isLive}
-        ) c) as related,
-      (select to_json(payment_methods) from payment_methods
-        where ${chargeableMethodWhere(account, input.payment_method)}) as method`,
+    sql`with i as (select * from jsonb_to_recordset(${JSON.stringify(asked)}::jsonb)
+          as i(ord int, quote text, member text, user_id text, payment_method text)),
+        s as materialized (select * from subscriptions
+          where id in (select q.subscription_id from quotes q where q.id in (select quote from i))
+          order by id for update)
+      select
+        (select to_json(q) from quotes q where q.id = i.quote) as quote,
+        (select to_json(m) from members m
+          where m.account_id = ${account} and m.status <> 'removed'
+            and (m.id = i.member or (i.member is null and m.external_user_id = i.user_id))
+          limit 1) as actor,
+        (select to_json(s) from s where s.id = ${quote}) as subscription,
+        (select json_build_object('version', pv.version, 'definition', pv.definition)
+          from plan_versions pv inner join s on pv.id = s.plan_version_id where s.id = ${quote}) as plan,
+        ${pinnedAddOnsJson(quote)} as add_ons,
+        (select coalesce(json_agg(to_json(c)), '[]'::json) from (
+            select * from checkouts where quote_id = i.quote and ${holdsQuote}
+            union
+            select * from checkouts where subscription_id = ${quote} and ${isLive}
+          ) c) as related,
+        (select to_json(payment_methods) from payment_methods
+          where ${chargeableMethodWhere(account, sql`i.payment_method`)}) as method
+      from i order by i.ord`,
   );
-  if (!row?.quote) return { quote: null, actor: null, subscription: null, related: [], method: null };
-  return {
-    quote: readQuote(parsedJson(row.quote)),
-    actor: row.actor ? readMember(parsedJson(row.actor)) : null,
-    subscription: recordOf(row, at),
-    related: parsedJson<unknown[]>(row.related).map(readCheckout),
-    method: row.method ? readPaymentMethod(parsedJson(row.method)) : null,
-  };
+  return (
+    result.rows as (SubscriptionColumns & {
+      quote: unknown;
+      actor: unknown;
+      related: unknown;
+      method: unknown;
+    })[]
+  ).map((row, i) =>
+    row.quote
+      ? {
+          quote: readQuote(parsedJson(row.quote)),
+          actor: row.actor ? readMember(parsedJson(row.actor)) : null,
+          subscription: recordOf(row, requests[i]?.at as Date),
+          related: parsedJson<unknown[]>(row.related).map(readCheckout),
+          method: row.method ? readPaymentMethod(parsedJson(row.method)) : null,
+        }
+      : { quote: null, actor: null, subscription: null, related: [], method: null },
+  );
 }
 
 /** What completing a checkout needs: the checkout and its subscription, both locked. */

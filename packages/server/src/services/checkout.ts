@@ -19,6 +19,7 @@ import { Batches } from "../lib/batches.ts";
 import { canonicalJson } from "../lib/canonical-json.ts";
 import type { BillingContext } from "./billing-context.ts";
 import {
+  type BeginRequest,
   type BeginSetup,
   type CheckoutRow,
   type CompletionSetup,
@@ -29,7 +30,7 @@ import {
   type NamedActor,
   type PaymentMethodRow,
   type QuoteRow,
-  readBeginSetup,
+  readBeginSetups,
   readCompletionSetups,
 } from "./checkout-setup.ts";
 import {
@@ -199,12 +200,6 @@ export async function requestAdminApproval(
   });
 }
 
-function isUniqueViolation(error: unknown): boolean {
-  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause)
-    if ((e as { code?: string }).code === "23505") return true;
-  return false;
-}
-
 async function loadQuote(db: Executor, id: string): Promise<QuoteRow> {
   const [row] = await db.select().from(quotes).where(eq(quotes.id, id));
   if (!row) throw notFound("quote", id);
@@ -218,73 +213,130 @@ export interface BegunCheckout {
   readonly method?: PaymentMethodRow | null;
 }
 
+/** A request to begin a checkout. */
+export interface BeginInput extends BeginRequest {
+  /** the invite path: the quote must be a seat quote of this account for this email */
+  readonly invite?: { accountId: string; email: string };
+}
+
+interface Beginning {
+  readonly input: BeginInput;
+  readonly at: Date;
+}
+
+/**
+ * Checkouts begun at the same moment (50 admins clicking at once) share one transaction: one read
+ * of their setups, one insert of their intents, one commit, instead of five round trips each.
+ */
+const MAX_BEGINS_PER_BATCH = 64;
+const beginDesks = new WeakMap<BillingContext, Batches<Beginning, BegunCheckout>>();
+
 /**
  * Setup and intent: validates the quote against the locked subscription, re-prices it with the
  * same pure function at its frozen instant, and commits a `pending` checkout. Returns the live
  * checkout of the quote if one exists (a retry, or one of 20 concurrent requests).
  */
-export async function beginCheckout(
-  billing: BillingContext,
-  input: {
-    quote: string;
-    member?: string | undefined;
-    user_id?: string | undefined;
-    payment_method?: string | undefined;
-    /** the invite path: the quote must be a seat quote of this account for this email */
-    invite?: { accountId: string; email: string };
-  },
-): Promise<BegunCheckout> {
-  const at = billing.clock();
-  try {
-    return await billing.db.transaction(async (tx) => {
-      let setup = await readBeginSetup(tx, input, at);
-      const { quote, subscription: record } = checkedSetup(setup, input);
-      // The setup's view of the other checkouts may predate the lock (checkout-setup.ts): a refusal
-      // is confirmed on a fresh read (the lock is held by then, so nothing can change it again).
-      let verdict = verdictOn(setup, quote, record, at);
-      if (verdict.refusal) {
-        setup = await readBeginSetup(tx, input, at);
-        verdict = verdictOn(setup, quote, record, at);
-        if (verdict.refusal) throw verdict.refusal;
-      }
-      if (verdict.existing) return { checkout: verdict.existing, created: false };
-      const state = await loadBillingState(preparing(tx), record);
-      const plan = priceChange(state, await shapeOfTarget(tx, quote.target as QuoteTarget), quote.frozenAt);
-      const shown = (quote.view as { lines: unknown }).lines;
-      if (
-        plan.totals.amountDue !== quote.amountDue ||
-        canonicalJson(linesView(plan)) !== canonicalJson(shown)
-      )
-        throw staleQuote();
-      const method = plan.totals.amountDue > 0 ? requireChargeable(setup.method, input.payment_method) : null;
-      const checkout = pendingCheckout(
-        quote,
-        requireAdmin(setup.actor, input),
-        plan.totals.amountDue,
-        method,
-        at,
-      );
-      if (await insertUnlessBusy(tx, checkout)) return { checkout, created: true, method };
-      // Another checkout of the subscription went live first: a fresh read says which.
-      const fresh = verdictOn(await readBeginSetup(tx, input, at), quote, record, at);
-      if (fresh.existing) return { checkout: fresh.existing, created: false };
-      throw fresh.refusal ?? inProgress(undefined);
-    });
-  } catch (error) {
-    if (!isUniqueViolation(error)) throw error;
-    const [existing] = await billing.db
-      .select()
-      .from(checkouts)
-      .where(
-        and(
-          eq(checkouts.quoteId, input.quote),
-          ne(checkouts.status, "failed"),
-          ne(checkouts.status, "canceled"),
-        ),
-      );
-    if (!existing) throw error;
-    return { checkout: existing, created: false };
+export async function beginCheckout(billing: BillingContext, input: BeginInput): Promise<BegunCheckout> {
+  let desk = beginDesks.get(billing);
+  if (!desk) {
+    desk = new Batches((batch) => beginCheckouts(billing, batch), MAX_BEGINS_PER_BATCH);
+    beginDesks.set(billing, desk);
   }
+  return desk.run({ input, at: billing.clock() });
+}
+
+async function beginCheckouts(
+  billing: BillingContext,
+  batch: readonly Beginning[],
+): Promise<PromiseSettledResult<BegunCheckout>[]> {
+  const results: PromiseSettledResult<BegunCheckout>[] = [];
+  const later: number[] = [];
+  await billing.db.transaction(async (tx) => {
+    // The batch's statements run prepared (db/prepared.ts), with their generic plans at once.
+    await tx.execute(sql`set local plan_cache_mode = force_generic_plan`);
+    const setups = await readBeginSetups(
+      tx,
+      batch.map(({ input, at }) => ({ request: input, at })),
+    );
+    const claimed = new Set<string>();
+    const intents: { index: number; begun: BegunCheckout }[] = [];
+    for (const [index, { input, at }] of batch.entries()) {
+      const setup = setups[index] as BeginSetup;
+      // Two checkouts of one subscription never share a batch: the second is begun after the first
+      // committed, and sees it.
+      if (setup.quote && claimed.has(setup.quote.subscriptionId)) {
+        later.push(index);
+        continue;
+      }
+      if (setup.quote) claimed.add(setup.quote.subscriptionId);
+      try {
+        const step = await intentOf(tx, setup, input, at);
+        if (step.created) intents.push({ index, begun: step });
+        else results[index] = { status: "fulfilled", value: step };
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        results[index] = { status: "rejected", reason: error };
+      }
+    }
+    const inserted = await insertUnlessBusy(
+      tx,
+      intents.map((i) => i.begun.checkout),
+    );
+    for (const { index, begun } of intents) {
+      if (inserted.has(begun.checkout.id)) {
+        results[index] = { status: "fulfilled", value: begun };
+        continue;
+      }
+      // Another checkout of the quote or the subscription went live first: a fresh read says which.
+      const { input, at } = batch[index] as Beginning;
+      const [fresh] = await readBeginSetups(tx, [{ request: input, at }]);
+      const { quote, subscription } = checkedSetup(fresh as BeginSetup, input);
+      const verdict = verdictOn(fresh as BeginSetup, quote, subscription, at);
+      results[index] = verdict.existing
+        ? { status: "fulfilled", value: { checkout: verdict.existing, created: false } }
+        : { status: "rejected", reason: verdict.refusal ?? inProgress(undefined) };
+    }
+  });
+  if (later.length > 0) {
+    const rest = await beginCheckouts(
+      billing,
+      later.map((i) => batch[i] as Beginning),
+    );
+    for (const [k, index] of later.entries()) results[index] = rest[k] as PromiseSettledResult<BegunCheckout>;
+  }
+  return batch.map(
+    (_, i) => results[i] ?? { status: "rejected", reason: new Error("the checkout was not begun") },
+  );
+}
+
+/**
+ * One checkout's checks and price under the batch's locks: its existing checkout (created: false),
+ * or the pending checkout to insert (created: true); a refusal is thrown.
+ */
+async function intentOf(tx: Tx, first: BeginSetup, input: BeginInput, at: Date): Promise<BegunCheckout> {
+  let setup = first;
+  const { quote, subscription: record } = checkedSetup(setup, input);
+  // The setup's view of the other checkouts may predate the lock (checkout-setup.ts): a refusal is
+  // confirmed on a fresh read (the lock is held by then, so nothing can change it again).
+  let verdict = verdictOn(setup, quote, record, at);
+  if (verdict.refusal) {
+    setup = (await readBeginSetups(tx, [{ request: input, at }]))[0] as BeginSetup;
+    verdict = verdictOn(setup, quote, record, at);
+    if (verdict.refusal) throw verdict.refusal;
+  }
+  if (verdict.existing) return { checkout: verdict.existing, created: false };
+  const state = await loadBillingState(preparing(tx), record);
+  const plan = priceChange(state, await shapeOfTarget(tx, quote.target as QuoteTarget), quote.frozenAt);
+  const shown = (quote.view as { lines: unknown }).lines;
+  if (plan.totals.amountDue !== quote.amountDue || canonicalJson(linesView(plan)) !== canonicalJson(shown))
+    throw staleQuote();
+  const method = plan.totals.amountDue > 0 ? requireChargeable(setup.method, input.payment_method) : null;
+  const admin = requireAdmin(setup.actor, input);
+  return {
+    checkout: pendingCheckout(quote, admin, plan.totals.amountDue, method, at),
+    created: true,
+    method,
+  };
 }
 
 /** The checks that need no other checkout: the quote exists (and fits the invite), the actor is an admin. */
@@ -396,22 +448,39 @@ function pendingCheckout(
 }
 
 /**
- * Inserts the pending checkout unless the subscription has a live checkout. Run with the
- * subscription locked, this statement's snapshot sees every checkout begun before ours, so the
- * check is exact; false when it found one.
+ * Inserts the pending checkouts, each unless its subscription has a live checkout or its quote a
+ * checkout already (the unique index). Run with the subscriptions locked, this statement's snapshot
+ * sees every checkout begun before ours, so the check is exact. Answers the ids inserted.
  */
-async function insertUnlessBusy(tx: Tx, c: CheckoutRow): Promise<boolean> {
+async function insertUnlessBusy(tx: Tx, intents: readonly CheckoutRow[]): Promise<Set<string>> {
+  if (intents.length === 0) return new Set();
+  const rows = intents.map((c) => ({
+    id: c.id,
+    account_id: c.accountId,
+    quote_id: c.quoteId,
+    subscription_id: c.subscriptionId,
+    status: c.status,
+    authorized_by: c.authorizedBy,
+    amount: c.amount,
+    currency: c.currency,
+    payment_method_id: c.paymentMethodId,
+    gateway: c.gateway,
+    gateway_idempotency_key: c.gatewayIdempotencyKey,
+    created_at: c.createdAt.toISOString(),
+    updated_at: c.updatedAt.toISOString(),
+  }));
   const result = (await executePrepared(
     tx,
-    sql`insert into checkouts (id, account_id, quote_id, subscription_id, status,
-        authorized_by, amount, currency, payment_method_id, gateway, gateway_idempotency_key, created_at, updated_at)
-      select ${c.id}, ${c.accountId}, ${c.quoteId}, ${c.subscriptionId}, ${c.status}, ${c.authorizedBy}, ${c.amount},
-        ${c.currency}, ${c.paymentMethodId}, ${c.gateway}, ${c.gatewayIdempotencyKey},
-        ${c.createdAt.toISOString()}::timestamptz, ${c.updatedAt.toISOString()}::timestamptz
-      where not exists (select 1 from checkouts where subscription_id = ${c.subscriptionId} and ${isLive})
+    sql`insert into checkouts (id, account_id, quote_id, subscription_id, status, authorized_by, amount, currency,
+        payment_method_id, gateway, gateway_idempotency_key, created_at, updated_at)
+      select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(id text, account_id text, quote_id text,
+        subscription_id text, status text, authorized_by text, amount bigint, currency text, payment_method_id text,
+        gateway text, gateway_idempotency_key text, created_at timestamptz, updated_at timestamptz)
+      where not exists (select 1 from checkouts where subscription_id = x.subscription_id and ${isLive})
+      on conflict (quote_id) where status <> 'failed' and status <> 'canceled' do nothing
       returning id`,
-  )) as { rows: unknown[] };
-  return result.rows.length === 1;
+  )) as { rows: { id: string }[] };
+  return new Set(result.rows.map((r) => r.id));
 }
 
 /** beginCheckout, and when a non-admin asked, the admins are told (in a transaction of its own). */

@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, type SQL } from "drizzle-orm";
+import { and, desc, eq, isNull, type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor, Tx } from "../db/client.ts";
 import { paymentMethods } from "../db/schema/index.ts";
@@ -136,13 +136,18 @@ export async function detachPaymentMethod(tx: Tx, accountId: string, id: string,
 
 /**
  * Which method a checkout charges: the one named, or the account's default; never a detached one.
- * A condition on payment_methods, so a statement that reads more than the method can embed it.
+ * A condition on payment_methods, so a statement that reads more than the method can embed it;
+ * `id` may be an SQL expression, the default then taken where it is null.
  */
-export function chargeableMethodWhere(accountId: SQL | string, id: string | undefined): SQL {
+export function chargeableMethodWhere(accountId: SQL | string, id: SQL | string | undefined): SQL {
   return and(
     eq(paymentMethods.accountId, accountId),
     isNull(paymentMethods.detachedAt),
-    id ? eq(paymentMethods.id, id) : eq(paymentMethods.isDefault, true),
+    id === undefined
+      ? eq(paymentMethods.isDefault, true)
+      : typeof id === "string"
+        ? eq(paymentMethods.id, id)
+        : sql`coalesce(${paymentMethods.id} = ${id}, ${paymentMethods.isDefault})`,
   ) as SQL;
 }
 
