@@ -300,9 +300,21 @@ describe("checkouts completed together", () => {
     const buyers: Buyer[] = [];
     for (let i = 0; i < 12; i++) buyers.push(await customer(api, "starter", ANCHOR));
     const quotes = await Promise.all(buyers.map((c) => quote(c.account, { seats: 6 })));
-    const results = await Promise.all(
-      quotes.map((q, i) => checkout(q.id, { member: buyers[i]?.admin as string })),
-    );
+    // a refused request among them (a non-admin) is answered alone and holds up no one
+    const outsider = buyers[0] as Buyer;
+    const member = (
+      await api.request("POST", `/v1/accounts/${outsider.account}/members`, {
+        email: "plain@batch.test",
+        user_id: "plain",
+        status: "active",
+      })
+    ).json();
+    const refused = await quote(outsider.account, { seats: 7 });
+    const [denied, ...results] = await Promise.all([
+      checkout(refused.id, { member: member.id }),
+      ...quotes.map((q, i) => checkout(q.id, { member: buyers[i]?.admin as string })),
+    ]);
+    expect(denied?.json()).toMatchObject({ code: "admin_approval_required" });
     expect(results.map((r) => r.json().status)).toEqual(buyers.map(() => "succeeded"));
     for (const c of buyers) {
       expect(chargesFor(c.account).map((p) => p.amount)).toEqual([726]);

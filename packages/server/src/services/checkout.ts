@@ -69,6 +69,12 @@ import { subscriptionView } from "./subscriptions.ts";
  *
  * Uniqueness does the rest: one live checkout per quote, one invoice per checkout, one ledger
  * posting per (source, ledger account).
+ *
+ * Throughput: checkouts that arrive together begin together (one transaction writes their intents)
+ * and complete together (one transaction applies their changes and issues their invoices, taking
+ * the invoice counter once), so the gap-free counter, held by each invoice until its commit, is not
+ * one WAL flush per checkout. Each checkout keeps its own answer; a batch that fails as a whole is
+ * run again item by item (lib/batches.ts).
  */
 const Actor = {
   member: z.string().min(1).max(64).optional().describe("The admin member authorising the charge (mbr_…)"),
