@@ -14,10 +14,10 @@ import {
 
 /**
  * The setup of a checkout (STYLE.md: setup → compute → evaluate → execute): everything its checks
- * and its price depend on, read in one statement that also locks the subscription, because a round
- * trip costs more than the rows it carries. The billing state (seats in use, credit, history) is
- * read by quotes.ts's loadBillingState in a statement of its own, after the lock, as the quote read
- * it.
+ * and its price depend on, for a whole batch of checkouts, read in one statement that also locks
+ * their subscriptions, because a round trip costs more than the rows it carries. The billing state
+ * (seats in use, credit, history) is read by quotes.ts's loadBillingState in a statement of its own,
+ * after the lock, as the quote read it.
  *
  * One statement is one snapshot, taken before the lock is granted: the locked subscription row is
  * the latest, the other rows are as of the statement's start. That is exact for everything a

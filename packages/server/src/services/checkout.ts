@@ -296,11 +296,15 @@ async function beginCheckouts(
       // Another checkout of the quote or the subscription went live first: a fresh read says which.
       const { input, at } = batch[index] as Beginning;
       const [fresh] = await readBeginSetups(tx, [{ request: input, at }]);
-      const { quote, subscription } = checkedSetup(fresh as BeginSetup, input);
-      const verdict = verdictOn(fresh as BeginSetup, quote, subscription, at);
-      results[index] = verdict.existing
-        ? { status: "fulfilled", value: { checkout: verdict.existing, created: false } }
-        : { status: "rejected", reason: verdict.refusal ?? inProgress(undefined) };
+      try {
+        const { quote, subscription } = checkedSetup(fresh as BeginSetup, input);
+        const verdict = verdictOn(fresh as BeginSetup, quote, subscription, at);
+        if (!verdict.existing) throw verdict.refusal ?? inProgress(undefined);
+        results[index] = { status: "fulfilled", value: { checkout: verdict.existing, created: false } };
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        results[index] = { status: "rejected", reason: error };
+      }
     }
   });
   if (later.length > 0) {
