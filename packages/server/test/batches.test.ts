@@ -36,4 +36,26 @@ describe("batches", () => {
     ]);
     expect(seen).toEqual([["a"], ["b", "boom", "refused", "c"], ["b"], ["boom"], ["refused"], ["c"]]);
   });
+
+  it("runs up to maxRunning batches at once; the items waiting share the next free one", async () => {
+    const seen: number[][] = [];
+    const releases: (() => void)[] = [];
+    const batches = new Batches<number, number>(
+      async (items) => {
+        seen.push([...items]);
+        await new Promise<void>((resolve) => releases.push(resolve));
+        return items.map((i) => ({ status: "fulfilled" as const, value: i }));
+      },
+      10,
+      2,
+    );
+    const all = [1, 2, 3, 4, 5].map((i) => batches.run(i));
+    expect(seen).toEqual([[1], [2]]); // two slots, each taken at once
+    releases[0]?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toEqual([[1], [2], [3, 4, 5]]);
+    releases[1]?.();
+    releases[2]?.();
+    expect(await Promise.all(all)).toEqual([1, 2, 3, 4, 5]);
+  });
 });

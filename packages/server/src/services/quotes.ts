@@ -23,7 +23,7 @@ import {
 } from "../db/schema/index.ts";
 import { ApiError, notFound } from "../http/problem.ts";
 import { newId } from "../ids.ts";
-import { GroupCommit } from "../lib/group-commit.ts";
+import { Batches } from "../lib/batches.ts";
 import { BillingStateCache, type CachedSetup, type CatalogOnSale } from "./billing-state-cache.ts";
 import { versionDefinitions } from "./catalog-versions.ts";
 
@@ -504,7 +504,7 @@ export async function loadCatalogOnSale(db: Executor): Promise<CatalogOnSale> {
  */
 export interface QuoteDesk {
   readonly setups: BillingStateCache<QuoteSetup>;
-  readonly writes: GroupCommit<QuoteRow>;
+  readonly writes: Batches<QuoteRow, void>;
 }
 
 export function quoteDesk(db: Executor, ttlMs?: number): QuoteDesk {
@@ -514,9 +514,19 @@ export function quoteDesk(db: Executor, ttlMs?: number): QuoteDesk {
       () => loadCatalogOnSale(db),
       ttlMs,
     ),
-    writes: new GroupCommit((rows) => insertQuotes(db, rows)),
+    // group commit: the quotes made while a statement runs share the next one (up to 4 at a time)
+    writes: new Batches(
+      async (rows) => {
+        await insertQuotes(db, rows);
+        return rows.map(() => STORED);
+      },
+      500,
+      4,
+    ),
   };
 }
+
+const STORED: PromiseSettledResult<void> = { status: "fulfilled", value: undefined };
 
 /** Several quotes in one statement (raw SQL: one JSON parameter, no per-row query building). */
 async function insertQuotes(db: Executor, rows: readonly QuoteRow[]): Promise<void> {
@@ -579,7 +589,7 @@ export async function createQuote(
     view: { purpose, ...planView(plan) },
     createdAt: at,
   };
-  await (cached ? desk.writes.write(row) : insertQuotes(db, [row]));
+  await (cached ? desk.writes.run(row) : insertQuotes(db, [row]));
   return quoteView(row, at);
 }
 
