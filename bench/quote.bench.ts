@@ -31,14 +31,15 @@ export default async function quoteBench(): Promise<string> {
       ]),
     );
     const headers = { authorization: `Bearer ${server.secret}`, "content-type": "application/json" };
-    const quotes = (seconds: number) =>
-      autocannonCycling(`${server.url}/v1/quotes`, { connections: CONNECTIONS, seconds, headers, bodies });
+    const quotes = (seconds: number, connections = CONNECTIONS) =>
+      autocannonCycling(`${server.url}/v1/quotes`, { connections, seconds, headers, bodies });
     await quotes(2); // warm up the JIT, the connection pool and the caches
     const baseline = await autocannon(`${server.url}/healthz`, {
       connections: CONNECTIONS,
       seconds: SECONDS,
     });
     const quote = await quotes(SECONDS);
+    const alone = await quotes(SECONDS, 1);
     const counted = await server.database.db.execute(sql`select count(*)::int as n from quotes`);
     const stored = (counted as unknown as { rows: { n: number }[] }).rows[0];
     const sample = await (
@@ -54,9 +55,11 @@ export default async function quoteBench(): Promise<string> {
       "| --- | ---: | ---: | ---: | ---: |",
       `| GET /healthz (baseline) | ${Math.round(baseline.rps)} | ${baseline.p50} | ${baseline.p99} | ${baseline.non2xx} |`,
       `| POST /v1/quotes | ${Math.round(quote.rps)} | ${quote.p50} | ${quote.p99} | ${quote.non2xx} |`,
+      `| POST /v1/quotes over 1 connection (for information: a quote's own latency, no queue) | ${Math.round(alone.rps)} | ${alone.p50} | ${alone.p99} | ${alone.non2xx} |`,
       "",
       `Ratios to the baseline: throughput ${(quote.rps / baseline.rps).toFixed(3)}×, p99 ${(quote.p99 / Math.max(1, baseline.p99)).toFixed(1)}×. Quotes stored: ${stored?.n ?? 0}.`,
-      `Target p99 < 10 ms: **${ok ? "met" : "not met"}** (${quote.p99} ms). Sample: "${sample.summary_text}"`,
+      `Target p99 < 10 ms at ${CONNECTIONS} connections, measured at saturation (every connection sends its next request as soon as the last is answered, so p99 follows from throughput: ${CONNECTIONS} in flight at 10 ms needs ≥ ${CONNECTIONS * 100} quotes/s): **${ok ? "met" : "not met"}** (${quote.p99} ms). The one-connection row shows what a quote takes when nothing waits ahead of it.`,
+      `Sample: "${sample.summary_text}"`,
     ].join("\n");
   } finally {
     await server.close();
