@@ -4,6 +4,7 @@ import { jsonRowReader, parsedJson } from "../db/json-rows.ts";
 import { executePrepared } from "../db/prepared.ts";
 import { checkouts, members, paymentMethods, quotes, subscriptions } from "../db/schema/index.ts";
 import { chargeableMethodWhere } from "./payment-methods.ts";
+import { lastPlanChargeOf } from "./renewals.ts";
 import {
   type PinnedAddOn,
   type PinnedPlan,
@@ -65,6 +66,8 @@ export interface BeginSetup {
   readonly related: readonly CheckoutRow[];
   /** the payment method the checkout would charge */
   readonly method: PaymentMethodRow | null;
+  /** the start of the last plan charge on the subscription's invoices (what renewals.ts says is covered) */
+  readonly lastPlanCharge: string | Date | null;
 }
 
 interface SubscriptionColumns {
@@ -130,7 +133,8 @@ export async function readBeginSetups(
             select * from checkouts where subscription_id = ${quote} and ${isLive}
           ) c) as related,
         (select to_json(payment_methods) from payment_methods
-          where ${chargeableMethodWhere(account, sql`i.payment_method`)}) as method
+          where ${chargeableMethodWhere(account, sql`i.payment_method`)}) as method,
+        ${lastPlanChargeOf(quote)} as last_plan_charge
       from i order by i.ord`,
   );
   return (
@@ -139,6 +143,7 @@ export async function readBeginSetups(
       actor: unknown;
       related: unknown;
       method: unknown;
+      last_plan_charge: string | Date | null;
     })[]
   ).map((row, i) =>
     row.quote
@@ -148,8 +153,9 @@ export async function readBeginSetups(
           subscription: recordOf(row, requests[i]?.at as Date),
           related: parsedJson<unknown[]>(row.related).map(readCheckout),
           method: row.method ? readPaymentMethod(parsedJson(row.method)) : null,
+          lastPlanCharge: row.last_plan_charge,
         }
-      : { quote: null, actor: null, subscription: null, related: [], method: null },
+      : { quote: null, actor: null, subscription: null, related: [], method: null, lastPlanCharge: null },
   );
 }
 

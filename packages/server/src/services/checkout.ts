@@ -51,6 +51,7 @@ import {
   type QuoteTarget,
   shapeOfTarget,
 } from "./quotes.ts";
+import { draftDueRenewals, renewalPending } from "./renewals.ts";
 import { type SubscriptionRecord, type SubscriptionRow, subscriptionRecord } from "./subscription-records.ts";
 import { subscriptionView } from "./subscriptions.ts";
 
@@ -228,6 +229,18 @@ export interface BeginInput extends BeginRequest {
 interface Beginning {
   readonly input: BeginInput;
   readonly at: Date;
+  /** the renewals due by its quote's frozen instant were drafted: begin it without asking again */
+  readonly renewed?: boolean;
+}
+
+/**
+ * A period's renewal prices the subscription as it stands at the period's start. A quote frozen
+ * at or after the start of a period whose renewal is not drafted yet (the job runs each minute)
+ * is prorated against that period: were the change applied first, the renewal would then charge
+ * it again at full price. So that renewal is drafted first, with the shape before the change.
+ */
+interface RenewalFirst {
+  readonly renewalFirst: { readonly subscriptionId: string; readonly frozenAt: Date };
 }
 
 /**
@@ -257,6 +270,7 @@ async function beginCheckouts(
 ): Promise<PromiseSettledResult<BegunCheckout>[]> {
   const results: PromiseSettledResult<BegunCheckout>[] = [];
   const later: number[] = [];
+  const renewFirst: { index: number; renewal: RenewalFirst["renewalFirst"] }[] = [];
   await billing.db.transaction(async (tx) => {
     // The batch's statements run prepared (db/prepared.ts), with their generic plans at once.
     await tx.execute(sql`set local plan_cache_mode = force_generic_plan`);
@@ -266,7 +280,7 @@ async function beginCheckouts(
     );
     const claimed = new Set<string>();
     const intents: { index: number; begun: BegunCheckout }[] = [];
-    for (const [index, { input, at }] of batch.entries()) {
+    for (const [index, { input, at, renewed }] of batch.entries()) {
       const setup = setups[index] as BeginSetup;
       // Two checkouts of one subscription never share a batch: the second is begun after the first
       // committed, and sees it.
@@ -276,8 +290,9 @@ async function beginCheckouts(
       }
       if (setup.quote) claimed.add(setup.quote.subscriptionId);
       try {
-        const step = await intentOf(tx, setup, input, at);
-        if (step.created) intents.push({ index, begun: step });
+        const step = await intentOf(tx, setup, input, at, renewed === true);
+        if ("renewalFirst" in step) renewFirst.push({ index, renewal: step.renewalFirst });
+        else if (step.created) intents.push({ index, begun: step });
         else results[index] = { status: "fulfilled", value: step };
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
@@ -307,10 +322,24 @@ async function beginCheckouts(
       }
     }
   });
+  // Drafted outside the batch's transaction: draftRenewal locks the subscription in a transaction
+  // of its own (and is idempotent: a draft the job made meanwhile is not made twice).
+  for (const { index, renewal } of renewFirst) {
+    const beginning = batch[index] as Beginning;
+    try {
+      await draftDueRenewals(billing, renewal.subscriptionId, beginning.at, renewal.frozenAt);
+      later.push(index);
+    } catch (error) {
+      results[index] = { status: "rejected", reason: error };
+    }
+  }
   if (later.length > 0) {
     const rest = await beginCheckouts(
       billing,
-      later.map((i) => batch[i] as Beginning),
+      later.map((i) => {
+        const beginning = batch[i] as Beginning;
+        return renewFirst.some((r) => r.index === i) ? { ...beginning, renewed: true } : beginning;
+      }),
     );
     for (const [k, index] of later.entries()) results[index] = rest[k] as PromiseSettledResult<BegunCheckout>;
   }
@@ -321,9 +350,16 @@ async function beginCheckouts(
 
 /**
  * One checkout's checks and price under the batch's locks: its existing checkout (created: false),
- * or the pending checkout to insert (created: true); a refusal is thrown.
+ * the pending checkout to insert (created: true), or the renewal to draft before it is begun
+ * (unless `renewed`: it was); a refusal is thrown.
  */
-async function intentOf(tx: Tx, first: BeginSetup, input: BeginInput, at: Date): Promise<BegunCheckout> {
+async function intentOf(
+  tx: Tx,
+  first: BeginSetup,
+  input: BeginInput,
+  at: Date,
+  renewed: boolean,
+): Promise<BegunCheckout | RenewalFirst> {
   let setup = first;
   const { quote, subscription: record } = checkedSetup(setup, input);
   // The setup's view of the other checkouts may predate the lock (checkout-setup.ts): a refusal is
@@ -335,6 +371,10 @@ async function intentOf(tx: Tx, first: BeginSetup, input: BeginInput, at: Date):
     if (verdict.refusal) throw verdict.refusal;
   }
   if (verdict.existing) return { checkout: verdict.existing, created: false };
+  // Rare (the first minute of a period): the setup read the last plan charge, so asking is free.
+  // Read before the lock was granted, it may miss a draft made meanwhile: drafting again is a no-op.
+  if (!renewed && renewalPending(record.row, setup.lastPlanCharge, quote.frozenAt))
+    return { renewalFirst: { subscriptionId: record.id, frozenAt: quote.frozenAt } };
   const state = await loadBillingState(preparing(tx), record);
   const plan = priceChange(state, await shapeOfTarget(tx, quote.target as QuoteTarget), quote.frozenAt);
   const shown = (quote.view as { lines: unknown }).lines;

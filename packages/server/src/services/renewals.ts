@@ -9,7 +9,7 @@ import {
   renewalDue,
   renewalLines,
 } from "@uptier/core";
-import { and, desc, eq, ne, sql } from "drizzle-orm";
+import { and, desc, eq, ne, type SQL, sql } from "drizzle-orm";
 import type { Executor, Tx } from "../db/client.ts";
 import { catalogVersions, invoiceLines, invoices, subscriptions, usageCounters } from "../db/schema/index.ts";
 import { newId } from "../ids.ts";
@@ -43,13 +43,16 @@ type SubscriptionRow = typeof subscriptions.$inferSelect;
 const MAX_PERIODS_PER_RUN = 24;
 
 /**
- * The latest instant known to be paid for: the start of the last plan charge on any invoice of the
- * subscription (whatever its status: a voided renewal keeps its period), or its creation.
+ * The start of the last plan charge on any invoice of the subscription (whatever its status: a
+ * voided renewal keeps its period); with its creation (coveredFrom), the latest instant known to be
+ * paid for.
  */
+export const lastPlanChargeOf = (subscriptionId: SQL) =>
+  sql<string | Date | null>`(select max(l.period_start) from invoice_lines l
+    where l.subscription_id = ${subscriptionId} and l.item = 'plan' and l.kind = 'charge')`;
 // Spelled out (not ${subscriptions.id}): drizzle renders a lone table's column unqualified, which
 // inside this subquery would name invoice_lines.id.
-const lastPlanCharge = sql<string | Date | null>`(select max(l.period_start) from invoice_lines l
-  where l.subscription_id = subscriptions.id and l.item = 'plan' and l.kind = 'charge')`;
+const lastPlanCharge = lastPlanChargeOf(sql.raw("subscriptions.id"));
 
 function coveredFrom(subscription: SubscriptionRow, lastCharge: string | Date | null): Date {
   const last = lastCharge ? new Date(lastCharge) : null;
@@ -70,6 +73,13 @@ const dueFor = (row: SubscriptionRow, covered: Date): RenewalPeriod =>
     interval: row.interval as "month" | "year",
     coveredAt: covered,
   });
+
+/**
+ * Whether the subscription has a period begun by `at` whose renewal is not drafted yet, from its
+ * row and its last plan charge (lastPlanChargeOf): what the renewal job and a checkout ask.
+ */
+export const renewalPending = (row: SubscriptionRow, lastCharge: string | Date | null, at: Date): boolean =>
+  row.status !== "canceled" && renewalDue(dueFor(row, coveredFrom(row, lastCharge)), at);
 
 /** The latest catalog's features and meters (an overage price is read from there). */
 async function catalogFeatures(db: Executor) {
@@ -103,20 +113,23 @@ async function meterTotals(
 }
 
 /**
- * Drafts the renewal invoice of the subscription's first period not billed yet, if it has begun.
- * Returns null when nothing is due, the subscription has ended, or another worker drafted it.
+ * Drafts the renewal invoice of the subscription's first period not billed yet, if it has begun by
+ * `dueBy` (the drafting instant `at` unless told: a checkout drafts only the periods begun by its
+ * quote's frozen instant). Returns null when nothing is due, the subscription has ended, or another
+ * worker drafted it.
  */
 export async function draftRenewal(
   billing: BillingContext,
   subscriptionId: string,
   at: Date,
+  dueBy: Date = at,
 ): Promise<InvoiceRow | null> {
   return billing.db.transaction(async (tx) => {
     const [first] = await tx.select().from(subscriptions).where(eq(subscriptions.id, subscriptionId));
     if (!first || first.status === "canceled") return null;
     const covered = await coveredAt(tx, first);
     const tentative = dueFor(first, covered);
-    if (!renewalDue(tentative, at)) return null;
+    if (!renewalDue(tentative, dueBy)) return null;
     // What was in force at the end of the period that ended: its grants bound the overage.
     const [ended] = await loadSubscriptions(tx, [first], new Date(tentative.start.getTime() - 1));
     // A downgrade (or an annual → monthly switch) due at this period end applies before pricing.
@@ -129,7 +142,7 @@ export async function draftRenewal(
       .for("update");
     if (!row || row.status === "canceled") return null;
     const period = dueFor(row, covered);
-    if (!renewalDue(period, at)) return null;
+    if (!renewalDue(period, dueBy)) return null;
     const [record] = await loadSubscriptions(tx, [row], period.start);
     if (!record || record.state.status === "canceled") return null;
     const lines: QuoteLine[] = renewalLines({ shape: record.shape, period });
@@ -214,6 +227,21 @@ async function insertDraft(
   return draft;
 }
 
+/**
+ * Drafts, oldest first, every renewal of the subscription whose period has begun by `dueBy` (at
+ * most MAX_PERIODS_PER_RUN of them). Answers how many this call drafted.
+ */
+export async function draftDueRenewals(
+  billing: BillingContext,
+  subscriptionId: string,
+  at: Date,
+  dueBy: Date = at,
+): Promise<number> {
+  let drafted = 0;
+  while (drafted < MAX_PERIODS_PER_RUN && (await draftRenewal(billing, subscriptionId, at, dueBy))) drafted++;
+  return drafted;
+}
+
 export interface RenewalReport {
   readonly renewed: number;
   readonly finalized: number;
@@ -234,13 +262,8 @@ export async function renewSubscriptions(billing: BillingContext): Promise<Renew
     .select({ row: subscriptions, last: lastPlanCharge })
     .from(subscriptions)
     .where(ne(subscriptions.status, "canceled"));
-  for (const { row, last } of live) {
-    if (!renewalDue(dueFor(row, coveredFrom(row, last)), at)) continue;
-    for (let n = 0; n < MAX_PERIODS_PER_RUN; n++) {
-      if (!(await draftRenewal(billing, row.id, at))) break;
-      report.renewed++;
-    }
-  }
+  for (const { row, last } of live)
+    if (renewalPending(row, last, at)) report.renewed += await draftDueRenewals(billing, row.id, at);
   const drafts = await billing.db
     .select({ id: invoices.id })
     .from(invoices)
