@@ -164,17 +164,14 @@ export async function issuePaidInvoices(
   const count = invoices.length;
   const writes: SQL[] = [];
   if (count > 0) {
-    // The invoice number is formatted here and only here: the vendor's prefix and the counter, zero
-    // padded to six digits ("UPT-000042"), longer once it outgrows them. The batch takes the
-    // numbers last_number - count + 1 … last_number, the n-th invoice the n-th of them.
+    // The batch takes the numbers last_number - count + 1 … last_number, the n-th invoice the n-th.
     writes.push(
       sql`c as (insert into invoice_counters (vendor, prefix, last_number)
           values (${billing.vendor}, ${billing.invoicePrefix}, ${count}::int)
           on conflict (vendor) do update set last_number = invoice_counters.last_number + ${count}::int
           returning prefix, last_number)`,
       sql`n as (select k.ord, k.sequence,
-          c.prefix || '-' || case when length(k.sequence::text) >= 6 then k.sequence::text
-            else lpad(k.sequence::text, 6, '0') end as number
+          ${invoiceNumber(sql`c.prefix`, sql`k.sequence`)} as number
           from c cross join lateral (select g as ord, c.last_number - ${count}::int + 1 + g as sequence
             from generate_series(0, ${count - 1}::int) g) k)`,
       sql`i as (insert into invoices select (jsonb_populate_record(null::invoices,
@@ -415,10 +412,19 @@ ${invoice.status === "open" ? total("Amount remaining", invoice.amount_remaining
 }
 
 /**
+ * An invoice number, as SQL, formatted here and only here: the vendor's prefix and the counter,
+ * zero padded to six digits ("UPT-000042"), longer once it outgrows them.
+ */
+function invoiceNumber(prefix: SQL, sequence: SQL): SQL {
+  return sql`${prefix} || '-' || case when length(${sequence}::text) >= 6 then ${sequence}::text
+    else lpad(${sequence}::text, 6, '0') end`;
+}
+
+/**
  * Takes the vendor's next invoice number, for an invoice finalized outside checkout (a renewal
- * draft becoming open). The same counter row and format as issuePaidInvoice ("UPT-000042"): the
- * row stays locked until the caller's transaction commits, so numbers are gap-free, and a draft
- * never takes one.
+ * draft becoming open). The same counter row and format as issuePaidInvoices: the row stays
+ * locked until the caller's transaction commits, so numbers are gap-free, and a draft never
+ * takes one.
  */
 export async function takeInvoiceNumber(
   tx: Tx,
@@ -428,8 +434,7 @@ export async function takeInvoiceNumber(
     sql`insert into invoice_counters (vendor, prefix, last_number)
         values (${billing.vendor}, ${billing.invoicePrefix}, 1)
         on conflict (vendor) do update set last_number = invoice_counters.last_number + 1
-        returning prefix || '-' || case when length(last_number::text) >= 6 then last_number::text
-          else lpad(last_number::text, 6, '0') end as number, last_number`,
+        returning ${invoiceNumber(sql`prefix`, sql`last_number`)} as number, last_number`,
   );
   const row = (result as unknown as { rows: { number: string; last_number: number | string }[] }).rows[0];
   if (!row) throw new Error("invoice counter returned nothing");
