@@ -108,14 +108,81 @@ export async function autocannonCycling(
             p99: result.latency.p99, non2xx: result.non2xx }));
         });
     });`;
+  return runInChild("autocannon", script, { url, ...options });
+}
+
+/**
+ * An open-loop load: POSTs `rate` requests per second, evenly spaced, cycling through `bodies`,
+ * over at most `connections` keep-alive connections (a child process, so the generator does not share
+ * the server's event loop). Each latency is measured from when its request was due, not from when a
+ * free connection sent it, so time spent queued behind a slow answer counts (no coordinated
+ * omission). autocannon's own rate limit sends each second's quota in a burst at the second's start,
+ * which measures bursts, not a steady load.
+ */
+export async function pacedLoad(
+  url: string,
+  options: {
+    connections: number;
+    seconds: number;
+    rate: number;
+    headers: Record<string, string>;
+    bodies: string[];
+  },
+): Promise<Run> {
+  const script = `
+    const http = require("node:http");
+    let input = "";
+    process.stdin.on("data", (c) => (input += c)).on("end", () => {
+      const { url, connections, seconds, rate, headers, bodies } = JSON.parse(input);
+      const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+      const target = new URL(url);
+      const total = Math.round(rate * seconds);
+      const latencies = [];
+      let sent = 0, done = 0, non2xx = 0;
+      const start = performance.now();
+      const send = (due, body) => {
+        const req = http.request({ agent, host: target.hostname, port: target.port, path: target.pathname, method: "POST",
+          headers: { ...headers, "content-length": Buffer.byteLength(body) } }, (res) => {
+          res.resume();
+          res.on("end", () => {
+            latencies.push(performance.now() - due);
+            if (res.statusCode < 200 || res.statusCode > 299) non2xx++;
+            if (++done === total) finish();
+          });
+        });
+        req.on("error", () => { non2xx++; if (++done === total) finish(); });
+        req.end(body);
+      };
+      const tick = () => {
+        const now = performance.now();
+        while (sent < total && start + (sent * 1000) / rate <= now) {
+          send(start + (sent * 1000) / rate, bodies[sent % bodies.length]);
+          sent++;
+        }
+        if (sent < total) setTimeout(tick, 1);
+      };
+      const finish = () => {
+        agent.destroy();
+        latencies.sort((a, b) => a - b);
+        const at = (q) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))]);
+        const seconds = (performance.now() - start) / 1000;
+        process.stdout.write(JSON.stringify({ rps: total / seconds, p50: at(0.5), p99: at(0.99), non2xx }));
+      };
+      tick();
+    });`;
+  return runInChild("the paced load", script, { url, ...options });
+}
+
+/** Runs a load generator's script in a child process: its input as JSON on stdin, its Run on stdout. */
+async function runInChild(name: string, script: string, input: object): Promise<Run> {
   const child = spawn(process.execPath, ["-e", script], { stdio: ["pipe", "pipe", "inherit"] });
-  child.stdin.end(JSON.stringify({ url, ...options }));
+  child.stdin.end(JSON.stringify(input));
   let out = "";
   child.stdout.on("data", (c) => {
     out += c;
   });
   const [code] = (await once(child, "close")) as [number];
-  if (code !== 0) throw new Error(`autocannon exited with ${code}`);
+  if (code !== 0) throw new Error(`${name} exited with ${code}`);
   return JSON.parse(out) as Run;
 }
 

@@ -10,17 +10,10 @@ import {
   type SubscriptionShape,
   subscriptionItems,
 } from "@uptier/core";
-import { and, desc, eq, ne, sql } from "drizzle-orm";
+import { and, eq, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type Executor, isTransaction, type Tx } from "../db/client.ts";
-import {
-  accounts,
-  catalogVersions,
-  ledgerEntries,
-  quotes,
-  scheduledChanges,
-  subscriptions,
-} from "../db/schema/index.ts";
+import { accounts, ledgerEntries, quotes, scheduledChanges, subscriptions } from "../db/schema/index.ts";
 import { ApiError, notFound } from "../http/problem.ts";
 import { newId } from "../ids.ts";
 import { Batches } from "../lib/batches.ts";
@@ -94,17 +87,6 @@ export interface BillingState {
   readonly creditBalance: number;
   readonly policy: DowngradePolicy;
   readonly history: Record<string, ItemHistory>;
-}
-
-export async function downgradePolicy(db: Executor): Promise<DowngradePolicy> {
-  const [latest] = await db
-    .select({ document: catalogVersions.document })
-    .from(catalogVersions)
-    .orderBy(desc(catalogVersions.version))
-    .limit(1);
-  const policies = (latest?.document as { policies?: { downgrades?: DowngradePolicy } } | undefined)
-    ?.policies;
-  return policies?.downgrades ?? "period_end";
 }
 
 /** The account's credit balance: what the customer_credit liability holds for it (≥ 0). */
@@ -188,21 +170,18 @@ function historyOf(
   );
 }
 
+const noLiveSubscription = (accountId: string) =>
+  new ApiError(409, "no_active_subscription", `Account ${accountId} has no live subscription to change.`, {
+    param: "account",
+  });
+
 export async function liveSubscriptionOf(
   db: Executor,
   accountId: string,
   at: Date,
 ): Promise<SubscriptionRecord> {
   const live = (await liveSubscriptionsOf(db, [accountId], at)).get(accountId);
-  if (!live)
-    throw new ApiError(
-      409,
-      "no_active_subscription",
-      `Account ${accountId} has no live subscription to change.`,
-      {
-        param: "account",
-      },
-    );
+  if (!live) throw noLiveSubscription(accountId);
   return live;
 }
 
@@ -214,15 +193,7 @@ async function liveRecordOf(
 ): Promise<SubscriptionRecord> {
   // as liveSubscriptionsOf: the last of the account's subscriptions that is live at `at`
   const live = (await loadSubscriptions(db, rows, at)).filter((r) => r.state.status !== "canceled").at(-1);
-  if (!live)
-    throw new ApiError(
-      409,
-      "no_active_subscription",
-      `Account ${accountId} has no live subscription to change.`,
-      {
-        param: "account",
-      },
-    );
+  if (!live) throw noLiveSubscription(accountId);
   return live;
 }
 
