@@ -11,7 +11,7 @@ import {
   toRational,
 } from "../pricing/rational.ts";
 import type { SubscribedAddOn, SubscriptionShape } from "../subscriptions/recurring.ts";
-import { type QuoteInput, type QuotePlan, quoteChange } from "./quote-change.ts";
+import { type QuoteInput, type QuotePlan, quoteChange, quoteLapsed, quotePeriod } from "./quote-change.ts";
 
 const catalog = DEMO_CATALOG;
 const plan = (key: string) => catalog.plans[key] as ResolvedPlan;
@@ -452,6 +452,66 @@ describe("quoteChange: properties", () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe("quoteLapsed: a quote applies only within the period it priced", () => {
+  const sub = { billingCycleAnchor: new Date("2026-01-31T00:00:00Z"), trialEnd: null };
+  const at = (iso: string) => new Date(iso);
+
+  it("a quote of 2 minutes before the period's end lapses at that end, not a millisecond before", () => {
+    // anchored on the 31st: the period after Jan 31 ends on Feb 28 (month-end clamping)
+    const { period } = quotePeriod(sub, "month", at("2026-02-27T23:58:00Z"));
+    expect(period).toEqual({ start: at("2026-01-31T00:00:00Z"), end: at("2026-02-28T00:00:00Z") });
+    expect(quoteLapsed(period, at("2026-02-27T23:59:59.999Z"))).toBe(false);
+    expect(quoteLapsed(period, at("2026-02-28T00:00:00Z"))).toBe(true);
+    const { period: march } = quotePeriod(sub, "month", at("2026-03-30T23:58:00Z"));
+    expect(march).toEqual({ start: at("2026-02-28T00:00:00Z"), end: at("2026-03-31T00:00:00Z") });
+    expect(quoteLapsed(march, at("2026-03-31T00:00:00Z"))).toBe(true);
+  });
+
+  it("lapses once the next period is billed, whatever the clock says", () => {
+    const { period } = quotePeriod(sub, "month", at("2026-03-30T23:58:00Z"));
+    const before = at("2026-03-30T23:59:00Z");
+    expect(quoteLapsed(period, before, at("2026-02-28T00:00:00Z"))).toBe(false);
+    expect(quoteLapsed(period, before, at("2026-03-31T00:00:00Z"))).toBe(true);
+  });
+
+  it("in a trial, the period is the rest of the trial", () => {
+    const trial = { billingCycleAnchor: at("2026-02-14T00:00:00Z"), trialEnd: at("2026-02-14T00:00:00Z") };
+    const q = quotePeriod(trial, "month", at("2026-02-13T12:00:00Z"));
+    expect(q).toEqual({
+      trialing: true,
+      period: { start: at("2026-02-13T12:00:00Z"), end: at("2026-02-14T00:00:00Z") },
+    });
+    expect(quoteLapsed(q.period, at("2026-02-14T00:00:00Z"))).toBe(true);
+    expect(quotePeriod(trial, "month", at("2026-02-14T00:00:00Z")).trialing).toBe(false);
+  });
+
+  it("is the period quoteChange prices against, and a quote applies from its frozen instant to that period's end", () => {
+    fc.assert(
+      fc.property(
+        instantArb,
+        fc.integer({ min: 0, max: 400 * 86_400_000 }),
+        fc.constantFrom<"month" | "year">("month", "year"),
+        (anchor, offset, interval) => {
+          const frozen = new Date(anchor.getTime() + offset);
+          const p = ok(
+            quote(shape("starter", 5, interval), shape("starter", 6, interval), frozen.toISOString(), {
+              anchor: anchor.toISOString(),
+            }),
+          );
+          const { period } = quotePeriod({ billingCycleAnchor: anchor, trialEnd: null }, interval, frozen);
+          expect(period).toEqual(p.period);
+          expect(quoteLapsed(period, frozen)).toBe(false);
+          expect(quoteLapsed(period, new Date(period.end.getTime() - 1))).toBe(false);
+          expect(quoteLapsed(period, period.end)).toBe(true);
+          expect(quoteLapsed(period, frozen, period.start)).toBe(false);
+          expect(quoteLapsed(period, frozen, period.end)).toBe(true);
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });

@@ -169,13 +169,50 @@ function capCredits(
   });
 }
 
+/**
+ * The period a change at `at` is priced against: the rest of the trial while one runs (nothing is
+ * prorated in it), else the billing period containing `at`. The quote prices its change for what is
+ * left of this period; the next period is the next renewal's.
+ */
+export function quotePeriod(
+  subscription: Pick<QuoteSubscription, "billingCycleAnchor" | "trialEnd">,
+  interval: BillingInterval,
+  at: Date,
+): { readonly trialing: boolean; readonly period: Pick<BillingPeriod, "start" | "end"> } {
+  const { trialEnd } = subscription;
+  if (trialEnd !== null && at.getTime() < trialEnd.getTime())
+    return { trialing: true, period: { start: at, end: trialEnd } };
+  const { start, end } = periodAt(subscription.billingCycleAnchor, interval, at);
+  return { trialing: false, period: { start, end } };
+}
+
+/**
+ * Whether a quote whose change is priced against `period` (quotePeriod at its frozen instant) can no
+ * longer be applied at `at`. The quote bills the change for the rest of that period only, and the
+ * next period's renewal bills the subscription as it stands when the renewal is drafted: a change
+ * applied once that renewal exists would never be billed for the next period (or, for a switch to
+ * annual, which re-anchors, billed twice). So a quote lapses when its period ends, whether or not
+ * the renewal job has run yet (a checkout's outcome does not depend on the job's timing), and also
+ * as soon as the next period is billed (`lastBilled`, the start of the last plan charge on the
+ * subscription's invoices, is at or after the period's end), which a clock that runs behind the
+ * renewing node's would not tell.
+ */
+export function quoteLapsed(
+  period: Pick<BillingPeriod, "end">,
+  at: Date,
+  lastBilled: Date | null = null,
+): boolean {
+  const end = period.end.getTime();
+  return at.getTime() >= end || (lastBilled !== null && lastBilled.getTime() >= end);
+}
+
 export function quoteChange(input: QuoteInput): QuoteResult {
   const { subscription, target, at } = input;
   const from = subscription.shape;
   const violation = checkSubscriptionShape(target, input.seatsInUse)[0];
   if (violation) return { ok: false, refusal: violation };
   const components = changeComponents(from, target);
-  const trialing = subscription.trialEnd !== null && at.getTime() < subscription.trialEnd.getTime();
+  const { trialing, period } = quotePeriod(subscription, from.interval, at);
   const timing = changeTiming(components, input.policy, trialing);
   if (timing.timing === "refused") {
     const plan = components.length === 0 && from.plan.key === target.plan.key;
@@ -191,9 +228,6 @@ export function quoteChange(input: QuoteInput): QuoteResult {
       },
     };
   }
-  const period = trialing
-    ? { start: at, end: subscription.trialEnd as Date }
-    : periodAt(subscription.billingCycleAnchor, from.interval, at);
   const currency = subscription.currency;
   const fromItems = subscriptionItems(from);
   const toItems = subscriptionItems(target);

@@ -1,4 +1,4 @@
-import type { SubscriptionShape } from "@uptier/core";
+import { quoteLapsed, quotePeriod, type SubscriptionShape } from "@uptier/core";
 import { and, eq, inArray, lt, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor, Tx } from "../db/client.ts";
@@ -51,7 +51,7 @@ import {
   type QuoteTarget,
   shapeOfTarget,
 } from "./quotes.ts";
-import { draftDueRenewals, renewalPending } from "./renewals.ts";
+import { draftDueRenewals, lastPlanCharges, renewalPending } from "./renewals.ts";
 import { type SubscriptionRecord, type SubscriptionRow, subscriptionRecord } from "./subscription-records.ts";
 import { subscriptionView } from "./subscriptions.ts";
 
@@ -371,6 +371,10 @@ async function intentOf(
     if (verdict.refusal) throw verdict.refusal;
   }
   if (verdict.existing) return { checkout: verdict.existing, created: false };
+  // Before anything is drafted or charged. The setup's last plan charge may predate the lock: the
+  // completion asks again under it.
+  const lapse = lapsedQuote(record, quote, at, setup.lastPlanCharge);
+  if (lapse) throw new ApiError(409, "quote_stale", lapse, { param: "quote" });
   // Rare (the first minute of a period): the setup read the last plan charge, so asking is free.
   // Read before the lock was granted, it may miss a draft made meanwhile: drafting again is a no-op.
   if (!renewed && renewalPending(record.row, setup.lastPlanCharge, quote.frozenAt))
@@ -433,6 +437,25 @@ const inProgress = (id: string | undefined) =>
       param: "quote",
     },
   );
+
+/**
+ * Why a quote can no longer be applied at `at`, if so: the period it priced (core's quotePeriod at
+ * its frozen instant) has ended, or the next period is already billed (core's quoteLapsed says why
+ * that would leave the change unbilled for the next period). Refused rather than re-priced: the
+ * customer agreed to the quote's amount, and a new quote prices the change for the period now
+ * running, in full, once. Not a price to patch onto the drafted renewal either: that invoice may be
+ * finalized, paid or being collected already.
+ */
+function lapsedQuote(
+  record: SubscriptionRecord,
+  quote: QuoteRow,
+  at: Date,
+  lastBilled: string | Date | null | undefined,
+): string | null {
+  const { period } = quotePeriod(record.row, record.shape.interval, quote.frozenAt);
+  if (!quoteLapsed(period, at, lastBilled ? new Date(lastBilled) : null)) return null;
+  return `Quote ${quote.id} priced the change for the billing period ending ${period.end.toISOString()}, and that period is over: ask for a new quote, priced for the current period.`;
+}
 
 /** The quote's own checkout if it has one; else why the quote cannot be checked out now, if so. */
 function verdictOn(
@@ -736,9 +759,33 @@ async function completeCheckouts(
         results.set(completion.id, { status: "fulfilled", value: row });
       } else priced.push({ completion, setup, record });
     }
+    // Read under the subscriptions' locks, so a renewal drafted before them is seen (one statement).
+    const billed = await lastPlanCharges(
+      preparing(tx),
+      priced.map((p) => p.record.id),
+    );
+    const current: typeof priced = [];
+    for (const item of priced) {
+      const { completion, setup, record } = item;
+      const lapse = lapsedQuote(record, setup.quote, completion.at, billed.get(record.id));
+      if (!lapse) {
+        current.push(item);
+        continue;
+      }
+      // Charged already: given back (refunded by recovery) rather than applied and left unbilled
+      // for the next period.
+      const row = await giveBack(
+        tx,
+        setup.checkout,
+        completion,
+        "quote_stale",
+        completion.paymentId ? `${lapse} The charge is refunded.` : lapse,
+      );
+      results.set(completion.id, { status: "fulfilled", value: row });
+    }
     const states: BillingState[] = [];
-    for (const { record } of priced) states.push(await loadBillingState(preparing(tx), record));
-    for (const [i, { completion, setup }] of priced.entries()) {
+    for (const { record } of current) states.push(await loadBillingState(preparing(tx), record));
+    for (const [i, { completion, setup }] of current.entries()) {
       const step = await prepareCompletion(tx, setup, completion, states[i] as BillingState);
       if ("done" in step) changes.push(step);
       else results.set(completion.id, { status: "fulfilled", value: step });

@@ -54,6 +54,23 @@ export const lastPlanChargeOf = (subscriptionId: SQL) =>
 // inside this subquery would name invoice_lines.id.
 const lastPlanCharge = lastPlanChargeOf(sql.raw("subscriptions.id"));
 
+/**
+ * The start of each subscription's last plan charge (lastPlanChargeOf), read by a statement of its
+ * own: run after the subscriptions are locked, it sees every renewal drafted before the lock was
+ * granted (draftRenewal drafts under the same lock). Subscriptions never charged answer null.
+ */
+export async function lastPlanCharges(
+  db: Executor,
+  ids: readonly string[],
+): Promise<Map<string, Date | null>> {
+  if (ids.length === 0) return new Map();
+  const result = (await db.execute(
+    sql`select x.id, ${lastPlanChargeOf(sql`x.id`)} as last
+      from jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb) as x(id)`,
+  )) as unknown as { rows: { id: string; last: string | Date | null }[] };
+  return new Map(result.rows.map((r) => [r.id, r.last === null ? null : new Date(r.last)]));
+}
+
 function coveredFrom(subscription: SubscriptionRow, lastCharge: string | Date | null): Date {
   const last = lastCharge ? new Date(lastCharge) : null;
   return last && last.getTime() > subscription.createdAt.getTime() ? last : subscription.createdAt;
