@@ -376,3 +376,136 @@ describe("exactly once under concurrency", () => {
     expect(await runJobOnce(renewSubscriptionsJob, api.billing)).toMatch(/^Renewed 0 subscription periods/);
   });
 });
+
+describe("paying an uncollectible invoice later", () => {
+  /** A Starter customer whose card always declines, its renewal written off after two retries. */
+  async function writtenOff(anchor: string, renewAtIso: string) {
+    api.clock.set(anchor);
+    const c = await customer(api, "starter", { token: "sandbox_expired_card", billing_cycle_anchor: anchor });
+    const billing = { ...api.billing, retryDays: [1, 3] };
+    api.clock.set(renewAtIso);
+    await renewSubscriptions(billing);
+    const [renewal] = await renewalsOf(c.subscription);
+    const id = renewal?.id as string;
+    for (const days of [1, 3]) {
+      api.clock.set(new Date(new Date(renewAtIso).getTime() + days * 86_400_000).toISOString());
+      await retryInvoicePayments(billing);
+    }
+    expect(await invoiceJson(id)).toMatchObject({ status: "uncollectible" });
+    expect(await subscriptionStatus(c.subscription)).toBe("canceled");
+    return { ...c, invoice: id };
+  }
+  const ledgerOf = async (account: string) =>
+    (await api.request("GET", `/v1/accounts/${account}/ledger`)).json().balances.usd;
+  const collectedFor = (invoice: string) =>
+    api.sandbox.collected().filter((p) => p.idempotencyKey.startsWith(`uptier_${invoice}_`));
+
+  it("is paid once, its write-off reversed, and the delinquent subscription stays canceled", async () => {
+    const c = await writtenOff("2027-01-05T00:00:00Z", "2027-02-05T00:00:10Z");
+    expect(await ledgerOf(c.account)).toMatchObject({ bad_debt: 9900, receivable: 0 });
+
+    // a declined attempt leaves it written off
+    const declined = await api.request("POST", `/v1/invoices/${c.invoice}/pay`, {});
+    expect(declined.statusCode).toBe(402);
+    expect(declined.json()).toMatchObject({ code: "payment_declined" });
+    expect(declined.json().detail).toContain("still uncollectible");
+    expect(await invoiceJson(c.invoice)).toMatchObject({
+      status: "uncollectible",
+      next_payment_attempt: null,
+    });
+
+    api.clock.set("2027-02-20T10:00:00Z");
+    const card = await attachCard(c.account, "sandbox_visa");
+    const key = { "idempotency-key": `late-${c.invoice}` };
+    const paid = await api.request("POST", `/v1/invoices/${c.invoice}/pay`, { payment_method: card }, key);
+    expect(paid.statusCode, paid.body).toBe(200);
+    expect(paid.json()).toMatchObject({
+      status: "paid",
+      amount_paid: 9900,
+      amount_remaining: 0,
+      paid_at: "2027-02-20T10:00:00.000Z",
+      marked_uncollectible_at: "2027-02-08T00:00:10.000Z", // the retry of day 3
+    });
+    const replay = await api.request("POST", `/v1/invoices/${c.invoice}/pay`, { payment_method: card }, key);
+    expect(replay.headers["idempotent-replayed"]).toBe("true");
+    expect((await api.request("POST", `/v1/invoices/${c.invoice}/pay`, {})).json()).toMatchObject({
+      code: "invoice_not_open",
+    });
+    expect(collectedFor(c.invoice).map((p) => p.amount)).toEqual([9900]);
+
+    // as if paid on time: the cash in, nothing owed, nothing in bad debt
+    expect(await ledgerOf(c.account)).toMatchObject({
+      cash: 9900,
+      receivable: 0,
+      bad_debt: 0,
+      revenue: -9900,
+    });
+    const ledger = (await api.request("GET", `/v1/accounts/${c.account}/ledger`)).json();
+    expect(
+      ledger.entries
+        .filter((e: { source: string }) => e.source === `write_off_reversal:${c.invoice}`)
+        .map((e: { ledger_account: string; amount: number }) => [e.ledger_account, e.amount]),
+    ).toEqual(
+      expect.arrayContaining([
+        ["bad_debt", -9900],
+        ["receivable", 9900],
+      ]),
+    );
+    const events = await eventsOf(c.account);
+    expect(events.slice(events.lastIndexOf("invoice.marked_uncollectible"))).toEqual([
+      "invoice.marked_uncollectible",
+      "subscription.canceled",
+      "invoice.payment_failed", // the declined attempt
+      "payment_method.attached",
+      "invoice.paid",
+    ]);
+    // the debt is settled; the service is not resumed
+    expect(await subscriptionStatus(c.subscription)).toBe("canceled");
+    const check = await api.request("POST", "/v1/check", {
+      account: c.account,
+      feature: "advanced_reporting",
+    });
+    expect(check.json()).toMatchObject({ allowed: false, reason: "account_inactive" });
+    // and nothing renews it
+    api.clock.set("2027-03-05T00:00:10Z");
+    await renewSubscriptions(api.billing);
+    expect(await renewalsOf(c.subscription)).toHaveLength(1);
+  });
+
+  it("two people paying at once: one charge", async () => {
+    const c = await writtenOff("2027-03-06T00:00:00Z", "2027-04-06T00:00:10Z");
+    await attachCard(c.account, "sandbox_visa");
+    const answers = await Promise.all(
+      [1, 2].map(() => api.request("POST", `/v1/invoices/${c.invoice}/pay`, {})),
+    );
+    const codes = answers.map((a) => (a.statusCode === 200 ? "paid" : a.json().code));
+    // the other finds the attempt in flight, or the invoice paid already
+    expect(codes.filter((code) => code === "paid")).toHaveLength(1);
+    expect(codes.find((code) => code !== "paid")).toMatch(/^invoice_(payment_pending|not_open)$/);
+    expect(collectedFor(c.invoice)).toHaveLength(1);
+    expect(await invoiceJson(c.invoice)).toMatchObject({ status: "paid", amount_paid: 9900 });
+  });
+
+  it("a write-off forgiven by hand, paid later: the subscription stays active and unchanged", async () => {
+    api.clock.set("2027-04-07T00:00:00Z");
+    const c = await customer(api, "starter", {
+      token: "sandbox_insufficient_funds",
+      billing_cycle_anchor: "2027-04-07T00:00:00Z",
+    });
+    await renewAt("2027-05-07T00:00:10Z");
+    const [renewal] = await renewalsOf(c.subscription);
+    const id = renewal?.id as string;
+    expect((await api.request("POST", `/v1/invoices/${id}/mark_uncollectible`, {})).statusCode).toBe(200);
+    expect(await subscriptionStatus(c.subscription)).toBe("active");
+    const revision = async () =>
+      (await api.database.db.select().from(subscriptions).where(eq(subscriptions.id, c.subscription)))[0]
+        ?.revision;
+    const before = await revision();
+    await attachCard(c.account, "sandbox_visa");
+    const paid = await api.request("POST", `/v1/invoices/${id}/pay`, {});
+    expect(paid.statusCode, paid.body).toBe(200);
+    expect(await subscriptionStatus(c.subscription)).toBe("active");
+    expect(await revision()).toBe(before);
+    expect(await ledgerOf(c.account)).toMatchObject({ cash: 9900, receivable: 0, bad_debt: 0 });
+  });
+});

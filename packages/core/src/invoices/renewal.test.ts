@@ -11,7 +11,14 @@ import {
 import { DEMO_CATALOG } from "../testing/demo-catalog.ts";
 import { nextRetryAt, parseRetrySchedule } from "./dunning.ts";
 import { nextRenewalPeriod, overageLines, renewalDue, renewalLines } from "./renewal.ts";
-import { invoiceTotals, voidPostings, writeOffPostings } from "./totals.ts";
+import {
+  invoicePostings,
+  invoiceTotals,
+  paymentPostings,
+  voidPostings,
+  writeOffPostings,
+  writeOffReversalPostings,
+} from "./totals.ts";
 
 const utc = (iso: string) => new Date(iso);
 const plan = (key: string) => DEMO_CATALOG.plans[key] as ResolvedPlan;
@@ -251,6 +258,38 @@ describe("void and write-off postings", () => {
           expect(entries.reduce((s, e) => s + e.amount, 0)).toBe(0);
           const written = writeOffPostings(totals.amountDue);
           expect(written.reduce((s, e) => s + e.amount, 0)).toBe(0);
+        },
+      ),
+    );
+  });
+
+  it("property: an invoice written off and then paid ends as one paid on time (nothing in bad debt)", () => {
+    const balances = (postings: { ledgerAccount: string; amount: number }[]) => {
+      const out: Record<string, number> = {};
+      for (const e of postings) out[e.ledgerAccount] = (out[e.ledgerAccount] ?? 0) + e.amount;
+      return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== 0));
+    };
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: -50_000, max: 50_000 }), { maxLength: 6 }),
+        fc.nat(100_000),
+        (amounts, credit) => {
+          const totals = invoiceTotals(
+            amounts.map((amount) => ({ amount })),
+            credit,
+          );
+          const reversal = writeOffReversalPostings(totals.amountDue);
+          expect(reversal.reduce((s, e) => s + e.amount, 0)).toBe(0);
+          const onTime = [...invoicePostings(totals), ...paymentPostings(totals.amountDue)];
+          const late = [
+            ...invoicePostings(totals),
+            ...writeOffPostings(totals.amountDue),
+            ...reversal,
+            ...paymentPostings(totals.amountDue),
+          ];
+          expect(balances(late)).toEqual(balances(onTime));
+          expect(balances(late).bad_debt).toBeUndefined();
+          expect(balances(late).receivable).toBeUndefined();
         },
       ),
     );

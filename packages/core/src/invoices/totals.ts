@@ -101,3 +101,12 @@ export function writeOffPostings(amountRemaining: number): LedgerPosting[] {
     { ledgerAccount: "receivable", amount: -amountRemaining },
   ];
 }
+
+/**
+ * The entries that reverse a write-off when an uncollectible invoice is paid after all: bad debt →
+ * receivable, so the payment that follows clears the receivable as any other payment does (the
+ * invoice ends as if it had been paid on time: cash in, nothing in bad debt).
+ */
+export function writeOffReversalPostings(amountRemaining: number): LedgerPosting[] {
+  return writeOffPostings(amountRemaining).map((e) => ({ ...e, amount: -e.amount }));
+}

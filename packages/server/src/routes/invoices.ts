@@ -15,8 +15,9 @@ import { getInvoice } from "../services/invoices.ts";
 import { IdParams, NoQuery } from "./accounts.ts";
 
 /**
- * Invoice actions (Stripe's names): pay an open invoice now, void it, mark it uncollectible; and its
- * payment attempts. Each answers a wrong state with `invoice_not_open` (409). Handlers are thin.
+ * Invoice actions (Stripe's names): pay an open (or uncollectible) invoice now, void an open one,
+ * mark an open one uncollectible; and its payment attempts. Each answers a wrong state with
+ * `invoice_not_open` (409). Handlers are thin.
  */
 export function invoiceRoutes(app: FastifyInstance, ctx: RouteContext) {
   const billing = billingOf(ctx);
@@ -28,7 +29,8 @@ export function invoiceRoutes(app: FastifyInstance, ctx: RouteContext) {
     {
       schema: {
         tags: ["billing"],
-        summary: "Attempt to collect an open invoice now, on the default or a given payment method",
+        summary:
+          "Attempt to collect an open or uncollectible invoice now, on the default or a given payment method",
         params: IdParams,
         body: PayInvoiceInput,
       },
@@ -56,7 +58,7 @@ export function invoiceRoutes(app: FastifyInstance, ctx: RouteContext) {
           throw new ApiError(
             402,
             "payment_declined",
-            `The payment was declined: ${attempt.failureMessage ?? "no reason given"} (${attempt.failureCode}). The invoice is still open.`,
+            `The payment was declined: ${attempt.failureMessage ?? "no reason given"} (${attempt.failureCode}). The invoice is still ${invoice.status}.`,
             { param: "payment_method" },
           );
         return { status: invoice.status === "paid" ? 200 : 202, body: invoice };

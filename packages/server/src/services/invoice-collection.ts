@@ -6,6 +6,7 @@ import {
   paymentPostings,
   voidPostings,
   writeOffPostings,
+  writeOffReversalPostings,
 } from "@uptier/core";
 import { and, asc, eq, inArray, lt, lte, sql } from "drizzle-orm";
 import { z } from "zod";
@@ -45,6 +46,11 @@ import { seatsInUse, subscriptionView } from "./subscriptions.ts";
  * The subscription's standing follows its invoices: `past_due` while one of them is open after a
  * failed attempt, back to `active` when none is (paid, voided, or marked uncollectible by a person,
  * who chose to forgive the debt and keep the customer).
+ *
+ * As in Stripe, an uncollectible invoice can still be paid (by hand: nothing retries it), and then
+ * becomes `paid`, its write-off reversed; `void` is final. Paying it does not bring back a
+ * subscription canceled as delinquent: the debt is settled, the service is not resumed (see
+ * settleAttempt).
  */
 type InvoiceRow = typeof invoices.$inferSelect;
 type AttemptRow = typeof invoicePayments.$inferSelect;
@@ -102,14 +108,17 @@ async function invoiceEvent(
   });
 }
 
-function notOpen(row: InvoiceRow, action: string): ApiError {
+function notOpen(row: InvoiceRow, action: string, allowed = "an open invoice"): ApiError {
   return new ApiError(
     409,
     "invoice_not_open",
-    `Invoice ${row.id} is ${row.status}: only an open invoice can be ${action}.`,
+    `Invoice ${row.id} is ${row.status}: only ${allowed} can be ${action}.`,
     { param: "id" },
   );
 }
+
+/** What a person may pay: an open invoice, or one written off (uncollectible) that is paid after all. */
+const PAYABLE: readonly string[] = ["open", "uncollectible"];
 
 async function pendingAttempt(tx: Tx, invoiceId: string): Promise<AttemptRow | undefined> {
   const [row] = await tx
@@ -193,8 +202,8 @@ export async function collectInvoice(
   const manual = options.trigger === "manual";
   const begun = await billing.db.transaction(async (tx): Promise<Begun> => {
     const invoice = await lockInvoice(tx, invoiceId);
-    if (invoice.status !== "open") {
-      if (manual) throw notOpen(invoice, "paid");
+    if (manual ? !PAYABLE.includes(invoice.status) : invoice.status !== "open") {
+      if (manual) throw notOpen(invoice, "paid", "an open or uncollectible invoice");
       return { kind: "skip" };
     }
     const pending = await pendingAttempt(tx, invoiceId);
@@ -324,8 +333,22 @@ export async function settleAttempt(
         .set({ status: "succeeded", gatewayPaymentId: outcome.paymentId, completedAt: at })
         .where(eq(invoicePayments.id, attemptId))
         .returning();
-      // The invoice cannot have left `open` meanwhile: void and mark_uncollectible refuse while an
-      // attempt is pending.
+      // The invoice is still as the attempt found it (open, or uncollectible for a manual one): void,
+      // mark_uncollectible and the dunning schedule all leave an invoice alone while an attempt is
+      // pending. A written-off invoice has its write-off reversed first (bad debt → receivable), so
+      // the payment clears the receivable like any other and the ledger ends as if paid on time.
+      if (invoice.status === "uncollectible")
+        await postLedger(
+          tx,
+          {
+            accountId: invoice.accountId,
+            source: `write_off_reversal:${invoice.id}`,
+            invoiceId: invoice.id,
+            currency: invoice.currency,
+            at,
+          },
+          writeOffReversalPostings(invoice.amountDue - invoice.amountPaid),
+        );
       const [paid] = await tx
         .update(invoices)
         .set({
@@ -349,6 +372,11 @@ export async function settleAttempt(
         paymentPostings(attempt.amount),
       );
       await invoiceEvent(tx, "invoice.paid", paid as InvoiceRow, at, { attempt: attempt.attempt });
+      // A subscription canceled as delinquent stays canceled (updateStanding never revives one):
+      // the periods since it ended were never billed, its MRR left as churn, and a silent restart
+      // would hand back entitlements with no checkout, no renewal and no subscription event. The
+      // customer who pays a written-off debt and wants the service back subscribes again, which
+      // analytics count as a reactivation. A write-off forgiven by hand left it active: unchanged.
       await updateStanding(tx, invoice.subscriptionId, at);
       return done as AttemptRow;
     }

@@ -262,7 +262,7 @@ export const ledgerEntries = pgTable(
     accountId: text("account_id").notNull(),
     /**
      * "invoice:<id>", "payment:<checkout id>", "refund:<checkout id>", "invoice_payment:<attempt id>",
-     * "void:<invoice id>", "write_off:<invoice id>"
+     * "void:<invoice id>", "write_off:<invoice id>", "write_off_reversal:<invoice id>"
      */
     source: text("source").notNull(),
     invoiceId: text("invoice_id"),
