@@ -14,6 +14,7 @@ import { accounts, invoiceLines, invoices, ledgerEntries } from "../db/schema/in
 import { notFound } from "../http/problem.ts";
 import { newId } from "../ids.ts";
 import type { BillingContext } from "./billing-context.ts";
+import { lineView } from "./line-view.ts";
 import { decodeCursor, ListQuery, type Page, toPage } from "./pagination.ts";
 
 /**
@@ -119,15 +120,7 @@ export async function issuePaidInvoices(
       account_id: input.accountId,
       subscription_id: input.subscriptionId,
       position,
-      item: l.item,
-      description: l.description,
-      quantity: l.quantity,
-      unit_amount: l.unitAmount,
-      amount: l.amount,
-      proration: l.proration,
-      kind: l.kind,
-      period_start: l.periodStart.toISOString(),
-      period_end: l.periodEnd.toISOString(),
+      ...lineView(l),
     })),
   );
   const ledgerRows = invoices.flatMap((input, i) => {
@@ -284,18 +277,7 @@ export function invoiceView(row: InvoiceRow, lines: readonly LineRow[]) {
     checkout: row.checkoutId,
     status: row.status as (typeof INVOICE_STATUSES)[number],
     currency: row.currency,
-    lines: lines.map((l) => ({
-      id: l.id,
-      item: l.item,
-      description: l.description,
-      quantity: l.quantity,
-      unit_amount: l.unitAmount,
-      amount: l.amount,
-      proration: l.proration,
-      kind: l.kind as "charge" | "credit",
-      period_start: l.periodStart.toISOString(),
-      period_end: l.periodEnd.toISOString(),
-    })),
+    lines: lines.map((l) => ({ id: l.id, ...lineView(l) })),
     subtotal: row.subtotal,
     total: row.subtotal,
     credit_applied: row.creditApplied,

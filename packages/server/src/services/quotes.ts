@@ -19,6 +19,7 @@ import { newId } from "../ids.ts";
 import { Batches } from "../lib/batches.ts";
 import { BillingStateCache, type CachedSetup, type CatalogOnSale } from "./billing-state-cache.ts";
 import { versionDefinitions } from "./catalog-versions.ts";
+import { lineView } from "./line-view.ts";
 
 import { applyDueScheduledChange } from "./scheduled-changes.ts";
 import { liveSubscriptionsOf, loadSubscriptions, type SubscriptionRecord } from "./subscription-records.ts";
@@ -319,17 +320,7 @@ function shapeView(shape: SubscriptionShape) {
 }
 
 export function linesView(plan: QuotePlan) {
-  return plan.lines.map((l) => ({
-    item: l.item,
-    description: l.description,
-    quantity: l.quantity,
-    unit_amount: l.unitAmount,
-    amount: l.amount,
-    proration: l.proration,
-    kind: l.kind,
-    period_start: iso(l.periodStart),
-    period_end: iso(l.periodEnd),
-  }));
+  return plan.lines.map((l) => lineView(l));
 }
 
 export function planView(plan: QuotePlan) {
