@@ -2,6 +2,7 @@ import {
   DEFAULT_RETRY_DAYS,
   invoicePostings,
   invoiceTotals,
+  type LedgerPosting,
   nextRetryAt,
   paymentPostings,
   voidPostings,
@@ -120,6 +121,18 @@ function notOpen(row: InvoiceRow, action: string, allowed = "an open invoice"): 
 /** What a person may pay: an open invoice, or one written off (uncollectible) that is paid after all. */
 const PAYABLE: readonly string[] = ["open", "uncollectible"];
 
+/**
+ * Posts one of an invoice's ledger postings (its issue, a payment, a void, a write-off or its
+ * reversal), in the invoice's account and currency. `source` names the posting; (source, ledger
+ * account) is unique, so each is written once.
+ */
+const postFor = (tx: Tx, invoice: InvoiceRow, source: string, entries: readonly LedgerPosting[], at: Date) =>
+  postLedger(
+    tx,
+    { accountId: invoice.accountId, source, invoiceId: invoice.id, currency: invoice.currency, at },
+    entries,
+  );
+
 async function pendingAttempt(tx: Tx, invoiceId: string): Promise<AttemptRow | undefined> {
   const [row] = await tx
     .select()
@@ -167,11 +180,7 @@ export async function finalizeInvoice(
     .where(eq(invoices.id, id))
     .returning();
   const open = row as InvoiceRow;
-  await postLedger(
-    tx,
-    { accountId: open.accountId, source: `invoice:${id}`, invoiceId: id, currency: open.currency, at },
-    invoicePostings(totals),
-  );
+  await postFor(tx, open, `invoice:${id}`, invoicePostings(totals), at);
   await invoiceEvent(tx, "invoice.finalized", open, at);
   if (settled) await invoiceEvent(tx, "invoice.paid", open, at);
   return open;
@@ -338,16 +347,12 @@ export async function settleAttempt(
       // pending. A written-off invoice has its write-off reversed first (bad debt → receivable), so
       // the payment clears the receivable like any other and the ledger ends as if paid on time.
       if (invoice.status === "uncollectible")
-        await postLedger(
+        await postFor(
           tx,
-          {
-            accountId: invoice.accountId,
-            source: `write_off_reversal:${invoice.id}`,
-            invoiceId: invoice.id,
-            currency: invoice.currency,
-            at,
-          },
+          invoice,
+          `write_off_reversal:${invoice.id}`,
           writeOffReversalPostings(invoice.amountDue - invoice.amountPaid),
+          at,
         );
       const [paid] = await tx
         .update(invoices)
@@ -360,17 +365,7 @@ export async function settleAttempt(
         })
         .where(eq(invoices.id, invoice.id))
         .returning();
-      await postLedger(
-        tx,
-        {
-          accountId: invoice.accountId,
-          source: `invoice_payment:${attemptId}`,
-          invoiceId: invoice.id,
-          currency: invoice.currency,
-          at,
-        },
-        paymentPostings(attempt.amount),
-      );
+      await postFor(tx, invoice, `invoice_payment:${attemptId}`, paymentPostings(attempt.amount), at);
       await invoiceEvent(tx, "invoice.paid", paid as InvoiceRow, at, { attempt: attempt.attempt });
       // A subscription canceled as delinquent stays canceled (updateStanding never revives one):
       // the periods since it ended were never billed, its MRR left as churn, and a silent restart
@@ -406,7 +401,11 @@ export async function settleAttempt(
   });
 }
 
-/** A failed attempt: schedule the next retry (automatic attempts only) or give up; past_due. */
+/**
+ * A failed attempt: schedule the next retry (automatic attempts only; a manual one leaves the
+ * schedule as it was) and say so; when the schedule is exhausted, write the invoice off and cancel
+ * the subscription as delinquent, else update its standing (past_due).
+ */
 async function afterFailure(tx: Tx, billing: BillingContext, attempt: AttemptRow, at: Date): Promise<void> {
   const invoice = await lockInvoice(tx, attempt.invoiceId);
   let next: Date | null = invoice.nextPaymentAttempt;
@@ -424,22 +423,8 @@ async function afterFailure(tx: Tx, billing: BillingContext, attempt: AttemptRow
       .orderBy(asc(invoicePayments.attempt));
     const first = automatic[0]?.createdAt ?? attempt.createdAt;
     next = nextRetryAt(retryDaysOf(billing), first, Math.max(1, automatic.length));
-    if (next === null) {
-      const [updated] = await tx
-        .update(invoices)
-        .set({ nextPaymentAttempt: null })
-        .where(eq(invoices.id, invoice.id))
-        .returning();
-      await invoiceEvent(tx, "invoice.payment_failed", updated as InvoiceRow, at, {
-        attempt: attempt.attempt,
-        failure: { code: attempt.failureCode, message: attempt.failureMessage },
-        next_payment_attempt: null,
-      });
-      await writeOff(tx, updated as InvoiceRow, at, "retries_exhausted");
-      await cancelDelinquent(tx, invoice, at);
-      return;
-    }
   }
+  const exhausted = attempt.trigger === "automatic" && next === null;
   const [updated] = await tx
     .update(invoices)
     .set({ nextPaymentAttempt: next })
@@ -450,7 +435,10 @@ async function afterFailure(tx: Tx, billing: BillingContext, attempt: AttemptRow
     failure: { code: attempt.failureCode, message: attempt.failureMessage },
     next_payment_attempt: next?.toISOString() ?? null,
   });
-  await updateStanding(tx, invoice.subscriptionId, at);
+  if (exhausted) {
+    await writeOff(tx, updated as InvoiceRow, at, "retries_exhausted");
+    await cancelDelinquent(tx, invoice, at);
+  } else await updateStanding(tx, invoice.subscriptionId, at);
 }
 
 async function writeOff(tx: Tx, invoice: InvoiceRow, at: Date, reason: "retries_exhausted" | "manual") {
@@ -459,16 +447,12 @@ async function writeOff(tx: Tx, invoice: InvoiceRow, at: Date, reason: "retries_
     .set({ status: "uncollectible", markedUncollectibleAt: at, nextPaymentAttempt: null })
     .where(eq(invoices.id, invoice.id))
     .returning();
-  await postLedger(
+  await postFor(
     tx,
-    {
-      accountId: invoice.accountId,
-      source: `write_off:${invoice.id}`,
-      invoiceId: invoice.id,
-      currency: invoice.currency,
-      at,
-    },
+    invoice,
+    `write_off:${invoice.id}`,
     writeOffPostings(invoice.amountDue - invoice.amountPaid),
+    at,
   );
   await invoiceEvent(tx, "invoice.marked_uncollectible", row as InvoiceRow, at, { reason });
 }
@@ -549,11 +533,7 @@ export async function voidInvoice(tx: Tx, id: string, at: Date): Promise<Invoice
     .set({ status: "void", voidedAt: at, nextPaymentAttempt: null })
     .where(eq(invoices.id, id))
     .returning();
-  await postLedger(
-    tx,
-    { accountId: invoice.accountId, source: `void:${id}`, invoiceId: id, currency: invoice.currency, at },
-    voidPostings(invoice),
-  );
+  await postFor(tx, invoice, `void:${id}`, voidPostings(invoice), at);
   await invoiceEvent(tx, "invoice.voided", row as InvoiceRow, at);
   await updateStanding(tx, invoice.subscriptionId, at);
   return row as InvoiceRow;
