@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../src/app.ts";
@@ -41,6 +42,23 @@ describe("quotes from the billing-state cache see this node's writes at once", (
       const read = await api.request("GET", `/v1/quotes/${response.json().id}`);
       expect(read.json()).toEqual(response.json());
     }
+  });
+
+  it("quotes commit without waiting for the WAL flush, and leave every pooled connection durable", async () => {
+    const c = await customer(api, "starter", ANCHOR);
+    const made = await Promise.all([6, 7, 8, 9, 10, 11].map((seats) => quote(c.account, { seats })));
+    expect(made.map((r) => r.statusCode)).toEqual(Array(6).fill(201));
+    // synchronous_commit is off for the quotes' own statements only: as many queries at once as the
+    // pool has connections, each holding its connection a moment, all see the server's default
+    const settings = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        api.database.db.execute(
+          sql`select current_setting('synchronous_commit') as value, pg_sleep(0.02) is null as slept`,
+        ),
+      ),
+    );
+    const values = settings.map((r) => (r as unknown as { rows: { value: string }[] }).rows[0]?.value);
+    expect(values).toEqual(Array(30).fill("on"));
   });
 
   it("a member added since the last quote counts as a seat in use", async () => {
