@@ -24,7 +24,10 @@ import { adminQuery, POSTGRES_URL, TEST_ENGINE, testClock } from "./harness.ts";
  * `uptier billing recover-checkouts` and `uptier billing apply-scheduled-changes` in a child
  * process, on a database this test prepared first: a PGlite data directory (or, with
  * UPTIER_TEST_DB=postgres, a PostgreSQL database of its own) holding a checkout the process died in
- * and a downgrade due at the period end. The child runs on the real clock, long after both.
+ * and a downgrade due at the period end. The child runs on the real clock, long after both: the
+ * stuck checkout's quote priced a period that is long over, so recovery gives its charge back
+ * rather than apply the change (docs/billing.md, "A quote lives within its period"), and the
+ * downgrade due at that period's end is applied.
  */
 const run = promisify(execFile);
 const cli = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
@@ -69,7 +72,7 @@ afterAll(async () => {
 
 // a child process per command (tsx + database start), slow on a busy 2-core machine
 describe("uptier billing … in a child process", { timeout: 120_000 }, () => {
-  it("recovers the stuck checkout and applies the due downgrade, printing the counts", async () => {
+  it("recovers the stuck checkout (refunded: its period is over) and applies the due downgrade, printing the counts", async () => {
     // The state, made through the API on a test clock (Jan 17, 2026).
     const database = await openTarget();
     await database.migrate();
@@ -122,7 +125,7 @@ describe("uptier billing … in a child process", { timeout: 120_000 }, () => {
     const recovered = await uptier("billing", "recover-checkouts");
     expect(recovered, recovered.stderr).toMatchObject({ code: 0 });
     expect(recovered.stdout).toBe(
-      "Examined 1 stuck checkout: 1 completed, 0 failed, 0 refunded, 0 canceled, 0 unresolved.\n",
+      "Examined 1 stuck checkout: 0 completed, 0 failed, 1 refunded, 0 canceled, 0 unresolved.\n",
     );
     const applied = await uptier("billing", "apply-scheduled-changes");
     expect(applied, applied.stderr).toMatchObject({ code: 0 });
@@ -131,12 +134,12 @@ describe("uptier billing … in a child process", { timeout: 120_000 }, () => {
     const after = await openTarget();
     try {
       const [checkout] = await after.db.select().from(checkouts).where(eq(checkouts.quoteId, stuck.quote));
-      expect(checkout?.status).toBe("succeeded");
+      expect(checkout).toMatchObject({ status: "refunded", failureCode: "quote_stale", invoiceId: null });
       const [seated] = await after.db
         .select()
         .from(subscriptions)
         .where(eq(subscriptions.id, stuck.subscription));
-      expect(seated?.seats).toBe(9);
+      expect(seated?.seats).toBe(5);
       const [plan] = await after.db
         .select()
         .from(subscriptions)
