@@ -248,6 +248,11 @@ export const invoiceLines = pgTable(
   (t) => [
     uniqueIndex("invoice_lines_position").on(t.invoiceId, t.position),
     index("invoice_lines_subscription").on(t.subscriptionId, t.periodEnd),
+    // a subscription's last plan charge (renewals.ts lastPlanChargeOf), asked by every checkout and
+    // renewal: one index entry instead of all the subscription's lines
+    index("invoice_lines_plan_charges")
+      .on(t.subscriptionId, t.periodStart)
+      .where(sql`${t.item} = 'plan' and ${t.kind} = 'charge'`),
   ],
 );
 

@@ -1,0 +1,1 @@
+CREATE INDEX "invoice_lines_plan_charges" ON "invoice_lines" USING btree ("subscription_id","period_start") WHERE "invoice_lines"."item" = 'plan' and "invoice_lines"."kind" = 'charge';
