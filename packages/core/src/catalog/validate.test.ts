@@ -321,6 +321,23 @@ describe("validateCatalog: plans", () => {
     );
   });
 
+  it("billed overage needs a meter that resets per billing period", () => {
+    const billed = { policy: "billed", price: { model: "per_unit", unit_amount: 1 } };
+    // exports counts per calendar month
+    expectIssue(
+      demoWith({ "features.exports.overage": billed }),
+      "features.exports.overage.policy",
+      /resets per billing period \("exports" resets per calendar month\)/,
+    );
+    expectIssue(
+      demoWith({ "features.exports.overage": billed, "meters.exports.reset": "never" }),
+      "features.exports.overage.policy",
+      /"exports" never resets/,
+    );
+    // api_calls counts per billing period
+    expect(validateCatalog(demoWith({ "features.api_calls.overage": billed })).ok).toBe(true);
+  });
+
   it("checks the tiers of a billed overage price", () => {
     const overage = {
       policy: "billed",
@@ -613,6 +630,17 @@ const catalogArb = fc
               }),
             ),
           ),
+      })
+      .map((doc) => {
+        // billed overage is only valid on a meter that resets per billing period
+        const meters = { ...doc.meters } as Record<string, { reset: string }>;
+        for (const feature of Object.values(doc.features) as {
+          meter?: string;
+          overage?: { policy: string };
+        }[])
+          if (feature.overage?.policy === "billed" && feature.meter && meters[feature.meter])
+            meters[feature.meter] = { ...meters[feature.meter], reset: "billing_period" };
+        return { ...doc, meters };
       })
       .chain((doc) => {
         const planKeys = Object.keys(doc.plans);

@@ -121,8 +121,19 @@ function checkFeatures(doc: CatalogDocument, report: Report): void {
     }
     if (feature.overage && feature.kind !== "metered")
       report(`${at}.overage`, "only metered features have an overage policy");
-    if (feature.overage?.policy === "billed")
+    if (feature.overage?.policy === "billed") {
       checkPriceModel(feature.overage.price, `${at}.overage.price`, report, false);
+      // Billed overage is invoiced in arrears with the renewal of the billing period it was used in;
+      // a meter counting per calendar month (or never resetting) has no such period to bill it with.
+      const meter = feature.meter && has(doc.meters, feature.meter) ? doc.meters[feature.meter] : undefined;
+      if (meter && meter.reset !== "billing_period") {
+        const how = meter.reset === "never" ? "never resets" : "resets per calendar month";
+        report(
+          `${at}.overage.policy`,
+          `billed overage needs a meter that resets per billing period ("${feature.meter}" ${how})`,
+        );
+      }
+    }
   }
 }
 
