@@ -10,7 +10,14 @@ import {
 } from "../subscriptions/recurring.ts";
 import { DEMO_CATALOG } from "../testing/demo-catalog.ts";
 import { nextRetryAt, parseRetrySchedule } from "./dunning.ts";
-import { nextRenewalPeriod, overageLines, renewalDue, renewalLines } from "./renewal.ts";
+import {
+  finalUsage,
+  nextRenewalPeriod,
+  overageLines,
+  type RenewalPeriod,
+  renewalDue,
+  renewalLines,
+} from "./renewal.ts";
 import {
   invoicePostings,
   invoiceTotals,
@@ -290,6 +297,130 @@ describe("void and write-off postings", () => {
           expect(balances(late)).toEqual(balances(onTime));
           expect(balances(late).bad_debt).toBeUndefined();
           expect(balances(late).receivable).toBeUndefined();
+        },
+      ),
+    );
+  });
+});
+
+describe("finalUsage: the periods of an ended subscription whose overage no renewal bills", () => {
+  const jan1 = utc("2026-01-01T00:00:00Z");
+  const month = (start: string, end: string): RenewalPeriod => ({ start: utc(start), end: utc(end) });
+  it("canceled at period end (Mar 1) after February's renewal: February, whole", () => {
+    expect(
+      finalUsage({
+        anchor: jan1,
+        interval: "month",
+        coveredAt: utc("2026-02-01T00:00:00Z"),
+        endedAt: utc("2026-03-01T00:00:00Z"),
+        renewable: true,
+      }),
+    ).toEqual({ due: true, periods: [month("2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z")] });
+  });
+  it("not due while a renewal of a period begun before the end is still to draft (it bills the period before)", () => {
+    expect(
+      finalUsage({
+        anchor: jan1,
+        interval: "month",
+        coveredAt: jan1,
+        endedAt: utc("2026-03-01T00:00:00Z"),
+        renewable: true,
+      }),
+    ).toEqual({ due: false });
+  });
+  it("canceled at once mid-period: the period up to the cancellation", () => {
+    expect(
+      finalUsage({
+        anchor: jan1,
+        interval: "month",
+        coveredAt: utc("2026-02-01T00:00:00Z"),
+        endedAt: utc("2026-02-15T12:00:00Z"),
+        renewable: false,
+      }),
+    ).toEqual({ due: true, periods: [month("2026-02-01T00:00:00Z", "2026-02-15T12:00:00Z")] });
+  });
+  it("canceled before February's renewal was drafted: January whole and February's first 30 seconds", () => {
+    expect(
+      finalUsage({
+        anchor: jan1,
+        interval: "month",
+        coveredAt: jan1,
+        endedAt: utc("2026-02-01T00:00:30Z"),
+        renewable: false,
+      }),
+    ).toEqual({
+      due: true,
+      periods: [
+        month("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"),
+        month("2026-02-01T00:00:00Z", "2026-02-01T00:00:30Z"),
+      ],
+    });
+  });
+  it("a mid-period upgrade's plan charge (Feb 10) still leaves February's overage to bill, from Feb 1", () => {
+    expect(
+      finalUsage({
+        anchor: jan1,
+        interval: "month",
+        coveredAt: utc("2026-02-10T08:00:00Z"),
+        endedAt: utc("2026-03-01T00:00:00Z"),
+        renewable: true,
+      }),
+    ).toEqual({ due: true, periods: [month("2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z")] });
+  });
+  it("anchor on the 31st: the last period is Feb 28 → Mar 31", () => {
+    expect(
+      finalUsage({
+        anchor: utc("2026-01-31T00:00:00Z"),
+        interval: "month",
+        coveredAt: utc("2026-02-28T00:00:00Z"),
+        endedAt: utc("2026-03-31T00:00:00Z"),
+        renewable: true,
+      }),
+    ).toEqual({ due: true, periods: [month("2026-02-28T00:00:00Z", "2026-03-31T00:00:00Z")] });
+  });
+  it("ended in its trial (the anchor is the trial's end): nothing, a trial has no overage", () => {
+    const trialEnd = utc("2026-01-15T00:00:00Z");
+    for (const endedAt of [trialEnd, utc("2026-01-10T00:00:00Z")])
+      expect(
+        finalUsage({ anchor: trialEnd, interval: "month", coveredAt: jan1, endedAt, renewable: true }),
+      ).toEqual({ due: true, periods: [] });
+  });
+  it("property: the renewals' overage periods and the final ones tile the life of the subscription once", () => {
+    fc.assert(
+      fc.property(
+        fc.date({ min: utc("2020-01-01T00:00:00Z"), max: utc("2030-01-01T00:00:00Z"), noInvalidDate: true }),
+        fc.constantFrom<BillingInterval>("month", "year"),
+        fc.integer({ min: 1, max: 1200 * 86_400 }),
+        fc.integer({ min: 0, max: 60 }),
+        (anchor, interval, livedSeconds, renewalsRun) => {
+          const endedAt = new Date(anchor.getTime() + livedSeconds * 1000);
+          // The renewal job drafts up to `renewalsRun` periods begun before the end (fewer when the
+          // subscription was canceled at once before it caught up), each billing the period before.
+          let coveredAt = anchor;
+          const billed: RenewalPeriod[] = [];
+          for (let run = 0; run < renewalsRun; run++) {
+            const next = nextRenewalPeriod({ anchor, interval, coveredAt });
+            if (next.start.getTime() >= endedAt.getTime()) break;
+            billed.push({ start: periodAt(anchor, interval, coveredAt).start, end: next.start });
+            coveredAt = next.start;
+          }
+          const caughtUp =
+            nextRenewalPeriod({ anchor, interval, coveredAt }).start.getTime() >= endedAt.getTime();
+          const renewable = finalUsage({ anchor, interval, coveredAt, endedAt, renewable: true });
+          expect(renewable.due).toBe(caughtUp);
+          const final = finalUsage({ anchor, interval, coveredAt, endedAt, renewable: false });
+          if (!final.due) throw new Error("a canceled subscription's final usage is always due");
+          const all = [...billed, ...final.periods];
+          expect(all[0]?.start).toEqual(anchor);
+          expect(all.at(-1)?.end).toEqual(endedAt);
+          for (const [i, p] of all.entries()) {
+            expect(p.end.getTime()).toBeGreaterThan(p.start.getTime());
+            // each lies within one billing period, starting on its boundary
+            const period = periodAt(anchor, interval, p.start);
+            expect(period.start).toEqual(p.start);
+            expect(p.end.getTime()).toBeLessThanOrEqual(period.end.getTime());
+            if (i > 0) expect(p.start).toEqual(all[i - 1]?.end);
+          }
         },
       ),
     );

@@ -120,3 +120,42 @@ export function overageLines(input: {
   }
   return lines;
 }
+
+/**
+ * What is left to bill of an ended subscription's usage: the periods whose billed overage no
+ * renewal will invoice, because the renewal that would carry it (the one starting at the period's
+ * end) is never drafted once the subscription has ended.
+ *
+ * Overage is billed in arrears with the next period's renewal, so the periods still unbilled are
+ * those from the one holding `coveredAt` (the start of the last plan charge: the latest renewal,
+ * whose own period's overage is not billed yet — or the period starting at the anchor when the
+ * anchor lies after it, a trial having no overage) up to the end. The last one is cut at `endedAt`
+ * (a cancellation mid-period ends it early; one at period end ends it at its own end). Normally
+ * that is one period, the last; more only when the subscription was canceled before the renewal
+ * of a period already begun was drafted (the job had not run yet).
+ *
+ * `renewable` says whether renewals may still be drafted for periods begun before the end: true
+ * for a subscription whose cancellation at period end has passed but whose stored status has not
+ * caught up (the renewal job still drafts every period that began before `cancelAt`), false once
+ * it is stored as canceled (renewals skip it). While a renewal is still due before the end, the
+ * final usage is not: that renewal bills the period before it, and the final bill waits for it.
+ */
+export function finalUsage(input: {
+  readonly anchor: Date;
+  readonly interval: BillingInterval;
+  readonly coveredAt: Date;
+  readonly endedAt: Date;
+  readonly renewable: boolean;
+}): { readonly due: false } | { readonly due: true; readonly periods: readonly RenewalPeriod[] } {
+  const { anchor, interval, coveredAt, endedAt } = input;
+  const next = nextRenewalPeriod({ anchor, interval, coveredAt });
+  if (input.renewable && next.start.getTime() < endedAt.getTime()) return { due: false };
+  const periods: RenewalPeriod[] = [];
+  let period = periodAt(anchor, interval, anchor.getTime() > coveredAt.getTime() ? anchor : coveredAt);
+  while (period.start.getTime() < endedAt.getTime()) {
+    const end = period.end.getTime() < endedAt.getTime() ? period.end : endedAt;
+    periods.push({ start: period.start, end });
+    period = periodAt(anchor, interval, period.end);
+  }
+  return { due: true, periods };
+}
