@@ -51,12 +51,12 @@ export const renewSubscriptionsJob: JobDefinition<RenewalReport> = {
   name: "billing.renew-subscriptions",
   cron: "* * * * *",
   description:
-    "Invoice every subscription period that has begun (recurring items in advance, billed overage in arrears), finalize and charge it",
+    "Invoice every subscription period that has begun (recurring items in advance, billed overage in arrears) and the last period's overage of every subscription that has ended, finalize and charge them",
   aliases: ["renew"],
   run: (billing) => renewSubscriptions(billing),
   describe: (r) =>
-    `Renewed ${plural(r.renewed, "subscription period")}: ${r.finalized} finalized, ${r.paid} paid, ${r.failed} payment failed.`,
-  didWork: (r) => r.renewed + r.finalized > 0,
+    `Renewed ${plural(r.renewed, "subscription period")}${r.final > 0 ? `, drafted ${plural(r.final, "final invoice")}` : ""}: ${r.finalized} finalized, ${r.paid} paid, ${r.failed} payment failed.`,
+  didWork: (r) => r.renewed + r.final + r.finalized > 0,
 };
 
 export const retryInvoicePaymentsJob: JobDefinition<DunningReport> = {

@@ -457,7 +457,14 @@ async function writeOff(tx: Tx, invoice: InvoiceRow, at: Date, reason: "retries_
   await invoiceEvent(tx, "invoice.marked_uncollectible", row as InvoiceRow, at, { reason });
 }
 
-/** Retries exhausted: the subscription ends now, as delinquent churn. */
+/**
+ * Retries exhausted: the subscription ends now, as delinquent churn. The usage of its last period
+ * is waived (final_usage "waived"), never put on a final invoice (renewals.ts draftFinalInvoice):
+ * the customer has just failed to pay for 30 days and their debt is written off; another invoice
+ * would go to the same failing card, through another month of dunning, to another write-off —
+ * bad debt and failed-payment emails to a churned customer, no cash. Collecting is a person's
+ * call: the written-off invoice can still be paid by hand.
+ */
 async function cancelDelinquent(tx: Tx, invoice: InvoiceRow, at: Date) {
   if (!invoice.subscriptionId) return;
   const [sub] = await tx
@@ -468,7 +475,15 @@ async function cancelDelinquent(tx: Tx, invoice: InvoiceRow, at: Date) {
   if (!sub || sub.status === "canceled") return;
   await tx
     .update(subscriptions)
-    .set({ status: "canceled", canceledAt: at, endedAt: at, revision: sub.revision + 1, updatedAt: at })
+    .set({
+      status: "canceled",
+      canceledAt: at,
+      endedAt: at,
+      revision: sub.revision + 1,
+      updatedAt: at,
+      finalUsage: sub.finalUsage ?? "waived",
+      finalUsageAt: sub.finalUsageAt ?? at,
+    })
     .where(eq(subscriptions.id, sub.id));
   await recordEvent(tx, {
     type: "subscription.canceled",

@@ -1,5 +1,6 @@
 import {
   type FeatureDefinition,
+  finalUsage,
   invoiceTotals,
   type MeterDefinition,
   nextRenewalPeriod,
@@ -9,7 +10,7 @@ import {
   renewalDue,
   renewalLines,
 } from "@uptier/core";
-import { and, desc, eq, ne, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lte, ne, or, type SQL, sql } from "drizzle-orm";
 import type { Executor, Tx } from "../db/client.ts";
 import { catalogVersions, invoiceLines, invoices, subscriptions, usageCounters } from "../db/schema/index.ts";
 import { newId } from "../ids.ts";
@@ -177,9 +178,12 @@ export async function draftRenewal(
         }),
       );
     }
-    return insertDraft(tx, billing, row, period, lines, at);
+    return insertDraft(tx, billing, row, period, lines, at, "subscription_cycle");
   });
 }
+
+/** Why an invoice drafted after the fact exists: a period's renewal, or an ended subscription's last usage. */
+type DraftReason = "subscription_cycle" | "subscription_final";
 
 async function insertDraft(
   tx: Tx,
@@ -188,6 +192,7 @@ async function insertDraft(
   period: RenewalPeriod,
   lines: readonly QuoteLine[],
   at: Date,
+  reason: DraftReason,
 ): Promise<InvoiceRow | null> {
   const id = newId("invoice", at);
   const totals = invoiceTotals(lines, 0);
@@ -199,7 +204,7 @@ async function insertDraft(
       subscriptionId: subscription.id,
       vendor: billing.vendor,
       status: "draft",
-      billingReason: "subscription_cycle",
+      billingReason: reason,
       currency: subscription.currency,
       subtotal: totals.subtotal,
       creditApplied: 0,
@@ -211,11 +216,16 @@ async function insertDraft(
       issuedAt: at,
       createdAt: at,
     })
-    // the loser of a race (two workers, two nodes) inserts nothing and stops here
-    .onConflictDoNothing({
-      target: [invoices.subscriptionId, invoices.periodStart],
-      where: sql`billing_reason = 'subscription_cycle'`,
-    })
+    // the loser of a race (two workers, two nodes) inserts nothing and stops here: one renewal
+    // per (subscription, period start), one final invoice per subscription
+    .onConflictDoNothing(
+      reason === "subscription_cycle"
+        ? {
+            target: [invoices.subscriptionId, invoices.periodStart],
+            where: sql`billing_reason = 'subscription_cycle'`,
+          }
+        : { target: [invoices.subscriptionId], where: sql`billing_reason = 'subscription_final'` },
+    )
     .returning();
   if (!draft) return null;
   const lineRows = lines.map((l, position) => ({
@@ -259,21 +269,122 @@ export async function draftDueRenewals(
   return drafted;
 }
 
+/**
+ * The final invoice of an ended subscription: the billed overage of its last period (cut at the
+ * end: a cancellation mid-period, or at period end), which no renewal carries, since the renewal
+ * that would bill it in arrears is never drafted for a subscription that has ended. As Stripe's
+ * "invoice now" on cancellation and Lago's termination invoice: the pending usage is billed once
+ * the subscription ends. Core's finalUsage says which periods are left (normally the last one;
+ * also earlier ones a renewal never reached when it was canceled before the job caught up).
+ *
+ * Exactly once and crash-safe: under the subscription's row lock (the lock draftRenewal takes, so
+ * every renewal drafted before it is seen), the draft and the subscription's `final_usage` mark
+ * are written in one transaction; a crash before the commit leaves neither, and the next run
+ * drafts it. A subscription already marked is skipped, and the unique index
+ * invoices_one_final_per_subscription stops a second draft whatever happens. No overage: no
+ * invoice (never a zero one), only the mark ("none"), so it is not asked about again. While a
+ * renewal of a period begun before the end is still to draft, nothing is done: that renewal bills
+ * the period before, and the final invoice follows on a later run. A subscription canceled as
+ * delinquent is marked "waived" when it is canceled (invoice-collection.ts cancelDelinquent) and
+ * never gets one. The draft is then finalized and collected like a renewal (renewSubscriptions),
+ * dunning included.
+ */
+export async function draftFinalInvoice(
+  billing: BillingContext,
+  subscriptionId: string,
+  at: Date,
+): Promise<InvoiceRow | null> {
+  return billing.db.transaction(async (tx) => {
+    const [row] = await tx
+      .select()
+      .from(subscriptions)
+      .where(eq(subscriptions.id, subscriptionId))
+      .for("update");
+    if (!row || row.finalUsage !== null) return null;
+    const [record] = await loadSubscriptions(tx, [row], at);
+    const endedAt = record?.state.status === "canceled" ? record.state.endedAt : null;
+    if (!record || !endedAt) return null;
+    const final = finalUsage({
+      anchor: row.billingCycleAnchor,
+      interval: row.interval as "month" | "year",
+      coveredAt: await coveredAt(tx, row),
+      endedAt,
+      renewable: row.status !== "canceled",
+    });
+    if (!final.due) return null;
+    const lines: QuoteLine[] = [];
+    if (final.periods.length > 0) {
+      // The grants of the shape it ended with: a change scheduled for the end is never applied to
+      // an ended subscription (scheduled-changes.ts), and the grant is not prorated for a period
+      // cut short: the customer had the whole allowance in force while it lasted.
+      const { features, meters } = await catalogFeatures(tx);
+      for (const period of final.periods)
+        lines.push(
+          ...overageLines({
+            shape: record.shape,
+            features,
+            meters,
+            usage: { meters: await meterTotals(tx, row.accountId, period.start) },
+            period,
+          }),
+        );
+    }
+    const first = final.periods[0];
+    const draft =
+      first && lines.length > 0
+        ? await insertDraft(
+            tx,
+            billing,
+            row,
+            { start: first.start, end: endedAt },
+            lines,
+            at,
+            "subscription_final",
+          )
+        : null;
+    await tx
+      .update(subscriptions)
+      .set({ finalUsage: lines.length > 0 ? "invoiced" : "none", finalUsageAt: at })
+      .where(eq(subscriptions.id, row.id));
+    return draft;
+  });
+}
+
+/**
+ * Ended subscriptions whose last usage is not settled yet: stored as canceled, or whose
+ * cancellation at period end has passed (the stored status catches up later).
+ */
+async function finalCandidates(billing: BillingContext, at: Date): Promise<string[]> {
+  const rows = await billing.db
+    .select({ id: subscriptions.id })
+    .from(subscriptions)
+    .where(
+      and(
+        isNull(subscriptions.finalUsage),
+        or(eq(subscriptions.status, "canceled"), lte(subscriptions.cancelAt, at)),
+      ),
+    );
+  return rows.map((r) => r.id);
+}
+
 export interface RenewalReport {
   readonly renewed: number;
+  /** final invoices drafted (the overage of an ended subscription's last period) */
+  readonly final: number;
   readonly finalized: number;
   readonly paid: number;
   readonly failed: number;
 }
 
 /**
- * The renewal job: drafts every period that has begun and is not billed yet, finalizes every
- * draft renewal (also those a dead process left), and makes the first attempt on each. Later
+ * The renewal job: drafts every period that has begun and is not billed yet, then the final
+ * invoice of every subscription that has ended (draftFinalInvoice), finalizes every draft renewal
+ * and final invoice (also those a dead process left), and makes the first attempt on each. Later
  * attempts belong to the dunning job (billing.retry-invoice-payments).
  */
 export async function renewSubscriptions(billing: BillingContext): Promise<RenewalReport> {
   const at = billing.clock();
-  const report = { renewed: 0, finalized: 0, paid: 0, failed: 0 };
+  const report = { renewed: 0, final: 0, finalized: 0, paid: 0, failed: 0 };
   // One query finds the candidates; each is then drafted in a transaction of its own.
   const live = await billing.db
     .select({ row: subscriptions, last: lastPlanCharge })
@@ -281,10 +392,19 @@ export async function renewSubscriptions(billing: BillingContext): Promise<Renew
     .where(ne(subscriptions.status, "canceled"));
   for (const { row, last } of live)
     if (renewalPending(row, last, at)) report.renewed += await draftDueRenewals(billing, row.id, at);
+  // After the renewals: an ended subscription's final invoice waits for every renewal of a period
+  // begun before its end (drafted just above), which bills the period before.
+  for (const id of await finalCandidates(billing, at))
+    if (await draftFinalInvoice(billing, id, at)) report.final++;
   const drafts = await billing.db
     .select({ id: invoices.id })
     .from(invoices)
-    .where(and(eq(invoices.status, "draft"), eq(invoices.billingReason, "subscription_cycle")))
+    .where(
+      and(
+        eq(invoices.status, "draft"),
+        inArray(invoices.billingReason, ["subscription_cycle", "subscription_final"]),
+      ),
+    )
     .orderBy(invoices.periodStart);
   for (const { id } of drafts) {
     const open = await billing.db.transaction((tx) => finalizeInvoice(tx, billing, id, at));

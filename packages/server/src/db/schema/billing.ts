@@ -152,7 +152,10 @@ export const invoices = pgTable(
     number: text("number"),
     sequence: integer("sequence"),
     status: text("status").notNull(),
-    /** why it exists, as Stripe names it: "subscription_cycle" for a renewal; null for a checkout's */
+    /**
+     * why it exists, as Stripe names it: "subscription_cycle" for a renewal, "subscription_final" for
+     * the overage of an ended subscription's last period; null for a checkout's
+     */
     billingReason: text("billing_reason"),
     currency: text("currency").notNull(),
     subtotal: bigint("subtotal", { mode: "number" }).notNull(),
@@ -182,6 +185,10 @@ export const invoices = pgTable(
     uniqueIndex("invoices_one_renewal_per_period")
       .on(t.subscriptionId, t.periodStart)
       .where(sql`billing_reason = 'subscription_cycle'`),
+    // An ended subscription gets at most one final invoice (the overage of its last period).
+    uniqueIndex("invoices_one_final_per_subscription")
+      .on(t.subscriptionId)
+      .where(sql`billing_reason = 'subscription_final'`),
     index("invoices_collection").on(t.status, t.nextPaymentAttempt),
   ],
 );

@@ -165,6 +165,14 @@ export const subscriptions = pgTable(
     cancelAt: instant("cancel_at"),
     canceledAt: instant("canceled_at"),
     endedAt: instant("ended_at"),
+    /**
+     * How the usage of its last period was settled once it ended (renewals.ts draftFinalInvoice):
+     * "invoiced" (a subscription_final invoice), "none" (no overage), "waived" (canceled as
+     * delinquent: written off, nothing more billed), "before_final_invoices" (ended before
+     * Uptier billed it; set by migration 0003). Null while live or not settled yet.
+     */
+    finalUsage: text("final_usage"),
+    finalUsageAt: instant("final_usage_at"),
     /** bumped by every change, so a quote priced on an older revision is known to be stale */
     revision: integer("revision").notNull().default(1),
     createdAt: created(),
