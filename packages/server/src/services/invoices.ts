@@ -292,6 +292,7 @@ export function invoiceView(row: InvoiceRow, lines: readonly LineRow[]) {
     paid_at: iso(row.paidAt),
     billing_reason: (row.billingReason ?? "subscription_update") as
       | "subscription_cycle"
+      | "subscription_final"
       | "subscription_update",
     finalized_at: iso(row.finalizedAt ?? (row.status === "draft" ? null : row.issuedAt)),
     next_payment_attempt: iso(row.nextPaymentAttempt),
