@@ -266,6 +266,36 @@ describe("dunning", () => {
     const ledger = (await api.request("GET", `/v1/accounts/${c.account}/ledger`)).json();
     expect(ledger.balances.usd).toMatchObject({ bad_debt: 9900, receivable: 0 });
   });
+  it("a subscription whose scheduled cancellation passed during dunning ended then, not as delinquent", async () => {
+    api.clock.set("2026-09-03T00:00:00Z");
+    const c = await customer(api, "starter", {
+      token: "sandbox_expired_card",
+      billing_cycle_anchor: "2026-09-01T00:00:00Z",
+    });
+    const billing = { ...api.billing, retryDays: [1, 40] };
+    api.clock.set("2026-10-01T00:00:10Z");
+    await renewSubscriptions(billing);
+    const [renewal] = await renewalsOf(c.subscription);
+    const id = renewal?.id as string;
+    api.clock.set("2026-10-01T12:00:00Z");
+    const scheduled = await api.request("POST", `/v1/subscriptions/${c.subscription}/cancel`, {
+      at_period_end: true,
+    });
+    expect(scheduled.json()).toMatchObject({ cancel_at: "2026-11-01T00:00:00.000Z" });
+    for (const day of ["2026-10-02T00:00:10Z", "2026-11-10T00:00:10Z"]) {
+      api.clock.set(day);
+      await retryInvoicePayments(billing);
+    }
+    expect(await invoiceJson(id)).toMatchObject({ status: "uncollectible" });
+    const sub = (await api.request("GET", `/v1/subscriptions/${c.subscription}`)).json();
+    expect(sub).toMatchObject({ status: "canceled", ended_at: "2026-11-01T00:00:00.000Z" });
+    const canceled = (
+      await api.database.db.select().from(domainEvents).where(eq(domainEvents.accountId, c.account))
+    ).filter((e) => e.type === "subscription.canceled");
+    expect(canceled.map((e) => e.data)).toEqual([
+      { subscription: c.subscription, ended_at: "2026-11-01T00:00:00.000Z" },
+    ]);
+  });
 });
 
 describe("invoice actions", () => {

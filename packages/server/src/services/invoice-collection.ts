@@ -473,12 +473,17 @@ async function cancelDelinquent(tx: Tx, invoice: InvoiceRow, at: Date) {
     .where(eq(subscriptions.id, invoice.subscriptionId))
     .for("update");
   if (!sub || sub.status === "canceled") return;
+  // A scheduled cancellation that has passed ended the subscription then, by the customer's choice
+  // (its stored status catches up lazily): it is settled as ended at cancel_at, not as churned now
+  // for non-payment, which would misdate the churn and misname its cause.
+  const endedBefore = sub.cancelAt !== null && sub.cancelAt.getTime() <= at.getTime();
+  const endedAt = endedBefore ? (sub.cancelAt as Date) : at;
   await tx
     .update(subscriptions)
     .set({
       status: "canceled",
-      canceledAt: at,
-      endedAt: at,
+      canceledAt: endedBefore ? sub.canceledAt : at,
+      endedAt,
       revision: sub.revision + 1,
       updatedAt: at,
       finalUsage: sub.finalUsage ?? "waived",
@@ -488,7 +493,11 @@ async function cancelDelinquent(tx: Tx, invoice: InvoiceRow, at: Date) {
   await recordEvent(tx, {
     type: "subscription.canceled",
     accountId: sub.accountId,
-    data: { subscription: sub.id, ended_at: at, reason: "delinquent", invoice: invoice.id },
+    data: {
+      subscription: sub.id,
+      ended_at: endedAt,
+      ...(endedBefore ? {} : { reason: "delinquent", invoice: invoice.id }),
+    },
     at,
   });
 }
