@@ -122,9 +122,11 @@ async function checkFromCacheAsync(
   at: Date,
   tx?: Tx,
 ): Promise<CheckResult> {
-  const account = await resolveAccount(state, state.db, input.account);
-  const computed = await state.entitlements(account);
-  const snapshot = await state.catalog();
+  // Inside the caller's transaction, everything is read through it (see MeteringState.entitlements).
+  const db = tx ?? state.db;
+  const account = await resolveAccount(state, db, input.account);
+  const computed = await state.entitlements(account, db);
+  const snapshot = await state.catalog(db);
   const result = decide(account, computed, snapshot, input);
   return result.allowed ? result : recordDenied(state, result, input, at, tx);
 }
@@ -172,9 +174,11 @@ export async function checkAndRecord(
   input: CheckInput,
   at: Date,
 ): Promise<{ result: CheckResult; touched: string | null }> {
+  // Read through the transaction, never beside it: a cache entry invalidated since the route warmed
+  // it is recomputed on `tx` (waiting for a second pool client while holding one can hang for good).
   const account = await resolveAccount(state, tx, input.account);
-  const computed = await state.entitlements(account);
-  const snapshot = await state.catalog();
+  const computed = await state.entitlements(account, tx);
+  const snapshot = await state.catalog(tx);
   const entitlement = Object.hasOwn(computed.view.features, input.feature)
     ? computed.view.features[input.feature]
     : undefined;
@@ -298,7 +302,7 @@ export async function setGauge(
 ): Promise<EntitlementsView["features"][string]> {
   const account = (await state.resolveAccounts(tx, [accountId])).get(accountId);
   if (!account || account.id !== accountId) throw notFound("account", accountId);
-  const snapshot = await state.catalog();
+  const snapshot = await state.catalog(tx);
   const definition = snapshot?.catalog.features[feature];
   if (!definition || !Object.hasOwn(snapshot.catalog.features, feature))
     throw new ApiError(404, "unknown_feature", `No feature "${feature}" in the catalog.`, {
@@ -316,7 +320,7 @@ export async function setGauge(
     values (${accountId}, ${feature}, ${value}, ${at.toISOString()}::timestamptz)
     on conflict (account_id, feature) do update set value = excluded.value, updated_at = excluded.updated_at`);
   await recordEvent(tx, { type: "usage.gauge_set", accountId, data: { feature, value }, at });
-  const computed = await state.entitlements(account);
+  const computed = await state.entitlements(account, tx);
   const current = computed.view.features[feature] as Entitlement;
   return { ...current, used: value };
 }

@@ -109,6 +109,8 @@ export class MeteringState {
   private lastSeq = -1;
   private readonly pending = new Map<number, number>();
   private polling: Promise<void> | null = null;
+  /** the poll that catchUp callers arriving during a running poll wait for: it starts after that one */
+  private nextPoll: Promise<void> | null = null;
   private closed = false;
 
   constructor(
@@ -282,12 +284,19 @@ export class MeteringState {
     };
   }
 
-  /** The account's entitlements now, from the cache or computed afresh. */
-  async entitlements(account: AccountRef): Promise<Computed> {
+  /**
+   * The account's entitlements now, from the cache or computed afresh. Inside a transaction pass it
+   * as `db`: a stale entry is then recomputed through it (and not cached, as in profile()). Never
+   * wait on the database itself while holding a transaction: on PostgreSQL that waits for a second
+   * pool client, and when every client is held by such a transaction none is ever freed (a hang);
+   * on PGlite, one connection, it waits for the transaction itself.
+   */
+  async entitlements(account: AccountRef, db: Executor = this.db): Promise<Computed> {
     const e = this.entry(account.id);
     const now = this.clock().getTime();
     const cached = e.computedValue;
     if (cached && cached.expiresAt > now) return cached;
+    if (db !== this.db) return this.compute(account, db);
     if (!e.computed || (cached && cached.expiresAt <= now)) {
       const gen = e.gen;
       const p = this.compute(account);
@@ -305,10 +314,10 @@ export class MeteringState {
     return e.computed;
   }
 
-  private async compute(account: AccountRef): Promise<Computed> {
-    const [snapshot, profile] = await Promise.all([this.catalog(), this.profile(account)]);
+  private async compute(account: AccountRef, db: Executor = this.db): Promise<Computed> {
+    const [snapshot, profile] = await Promise.all([this.catalog(db), this.profile(account, db)]);
     const at = this.clock();
-    const usage = await this.loadUsage(this.db, account.id, profile, snapshot, at);
+    const usage = await this.loadUsage(db, account.id, profile, snapshot, at);
     return this.assemble(profile, snapshot, usage, at);
   }
 
@@ -426,10 +435,9 @@ export class MeteringState {
         this.timer = setTimeout(tick, this.options.pollIntervalMs);
         return;
       }
-      this.polling = this.poll()
+      this.pollNow()
         .catch(() => {})
         .finally(() => {
-          this.polling = null;
           if (!this.closed) this.timer = setTimeout(tick, this.options.pollIntervalMs);
         });
     };
@@ -441,19 +449,36 @@ export class MeteringState {
    * Reads the log now, after a write of this process committed, so the next request (from the same
    * client or any other) sees the change: read-your-writes on one node; other nodes within a poll.
    */
-  async catchUp(): Promise<void> {
-    while (this.polling) await this.polling;
-    if (this.closed) return;
-    this.polling = this.poll().finally(() => {
-      this.polling = null;
+  catchUp(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    // A poll already running may have read the log before the caller's write committed: the caller
+    // needs the next one. Every caller that arrives meanwhile shares that next poll, so N requests
+    // catching up at once cost two polls, not N one after another.
+    if (this.nextPoll) return this.nextPoll;
+    const running = this.polling;
+    if (!running) return this.pollNow();
+    const next = running
+      .catch(() => {})
+      .then(() => {
+        this.nextPoll = null;
+        return this.closed ? undefined : this.pollNow();
+      });
+    this.nextPoll = next;
+    return next;
+  }
+
+  private pollNow(): Promise<void> {
+    const p = this.poll().finally(() => {
+      if (this.polling === p) this.polling = null;
     });
-    await this.polling;
+    this.polling = p;
+    return p;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.polling;
+    await this.polling?.catch(() => {});
     this.listeners.clear();
   }
 
