@@ -52,6 +52,21 @@ export interface BillingApi extends TestApi {
   readonly billing: BillingContext;
 }
 
+/**
+ * The demo catalog with API calls made a billed overage: Starter grants 10 calls, beyond them $2
+ * per started 5 calls (for renewals' and final invoices' overage lines).
+ */
+export function withBilledApiCalls(doc: Record<string, unknown>): Record<string, unknown> {
+  const d = structuredClone(doc) as Record<string, Record<string, Record<string, unknown>>>;
+  (d.features as Record<string, Record<string, unknown>>).api_calls = {
+    ...d.features?.api_calls,
+    overage: { policy: "billed", price: { model: "package", package_size: 5, amount: 200 } },
+  };
+  const starter = d.plans?.starter as { grants: Record<string, unknown> };
+  starter.grants = { ...starter.grants, api_calls: 10 };
+  return d;
+}
+
 export function useBillingApi(
   options: { catalog?: (doc: Record<string, unknown>) => Record<string, unknown> } = {},
 ): BillingApi {

@@ -5,7 +5,7 @@ import { domainEvents, invoicePayments, invoices, subscriptions } from "../src/d
 import { renewSubscriptionsJob, runJobOnce } from "../src/jobs/billing-jobs.ts";
 import { retryInvoicePayments } from "../src/services/invoice-collection.ts";
 import { draftFinalInvoice, renewSubscriptions } from "../src/services/renewals.ts";
-import { type BillingApi, customer, useBillingApi } from "./billing-harness.ts";
+import { type BillingApi, customer, useBillingApi, withBilledApiCalls } from "./billing-harness.ts";
 
 /**
  * The final invoice of an ended subscription: the billed overage of its last period, which no
@@ -17,18 +17,7 @@ import { type BillingApi, customer, useBillingApi } from "./billing-harness.ts";
  * The catalog is the demo one with API calls made a billed overage (Starter grants 10 calls here,
  * beyond them $2 per started 5 calls).
  */
-const api: BillingApi = useBillingApi({
-  catalog: (doc) => {
-    const d = structuredClone(doc) as Record<string, Record<string, Record<string, unknown>>>;
-    (d.features as Record<string, Record<string, unknown>>).api_calls = {
-      ...d.features?.api_calls,
-      overage: { policy: "billed", price: { model: "package", package_size: 5, amount: 200 } },
-    };
-    const starter = d.plans?.starter as { grants: Record<string, unknown> };
-    starter.grants = { ...starter.grants, api_calls: 10 };
-    return d;
-  },
-});
+const api: BillingApi = useBillingApi({ catalog: withBilledApiCalls });
 
 const invoicesOf = (subscription: string, reason: string) =>
   api.database.db
