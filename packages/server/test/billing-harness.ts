@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
+import { and, eq } from "drizzle-orm";
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
 import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import { buildApp } from "../src/app.ts";
 import { readCatalogFile } from "../src/catalog-file.ts";
+import { invoices } from "../src/db/schema/index.ts";
 import { DEMO_CATALOG_FILE } from "../src/demo/catalog-file.ts";
 import {
   type ChargeOutcome,
@@ -51,6 +53,18 @@ export interface BillingApi extends TestApi {
   readonly gateway: FaultyGateway;
   readonly billing: BillingContext;
 }
+
+/** A subscription's invoices drafted for `reason` (renewals by default), oldest period first. */
+export const invoicesOf = (api: TestApi, subscription: string, reason = "subscription_cycle") =>
+  api.database.db
+    .select()
+    .from(invoices)
+    .where(and(eq(invoices.subscriptionId, subscription), eq(invoices.billingReason, reason)))
+    .orderBy(invoices.periodStart);
+
+/** An invoice as the API answers it. */
+export const invoiceJson = async (api: TestApi, id: string) =>
+  (await api.request("GET", `/v1/invoices/${id}`)).json();
 
 /**
  * The demo catalog with API calls made a billed overage: Starter grants 10 calls, beyond them $2

@@ -1,11 +1,18 @@
 import { randomBytes } from "node:crypto";
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { domainEvents, invoicePayments, invoices, subscriptions } from "../src/db/schema/index.ts";
+import { domainEvents, invoicePayments, subscriptions } from "../src/db/schema/index.ts";
 import { renewSubscriptionsJob, runJobOnce } from "../src/jobs/billing-jobs.ts";
 import { retryInvoicePayments } from "../src/services/invoice-collection.ts";
 import { draftFinalInvoice, renewSubscriptions } from "../src/services/renewals.ts";
-import { type BillingApi, customer, useBillingApi, withBilledApiCalls } from "./billing-harness.ts";
+import {
+  type BillingApi,
+  customer,
+  invoiceJson as invoiceJsonOf,
+  invoicesOf,
+  useBillingApi,
+  withBilledApiCalls,
+} from "./billing-harness.ts";
 
 /**
  * The final invoice of an ended subscription: the billed overage of its last period, which no
@@ -19,15 +26,9 @@ import { type BillingApi, customer, useBillingApi, withBilledApiCalls } from "./
  */
 const api: BillingApi = useBillingApi({ catalog: withBilledApiCalls });
 
-const invoicesOf = (subscription: string, reason: string) =>
-  api.database.db
-    .select()
-    .from(invoices)
-    .where(and(eq(invoices.subscriptionId, subscription), eq(invoices.billingReason, reason)))
-    .orderBy(invoices.periodStart);
-const finalsOf = (subscription: string) => invoicesOf(subscription, "subscription_final");
-const renewalsOf = (subscription: string) => invoicesOf(subscription, "subscription_cycle");
-const invoiceJson = async (id: string) => (await api.request("GET", `/v1/invoices/${id}`)).json();
+const finalsOf = (subscription: string) => invoicesOf(api, subscription, "subscription_final");
+const renewalsOf = (subscription: string) => invoicesOf(api, subscription);
+const invoiceJson = (id: string) => invoiceJsonOf(api, id);
 const subscriptionRow = async (id: string) =>
   (await api.database.db.select().from(subscriptions).where(eq(subscriptions.id, id)))[0];
 const linesOf = async (id: string) =>

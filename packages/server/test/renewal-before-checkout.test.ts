@@ -1,9 +1,16 @@
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { checkouts, invoices } from "../src/db/schema/index.ts";
+import { checkouts } from "../src/db/schema/index.ts";
 import { recoverCheckouts } from "../src/services/checkout.ts";
 import { renewSubscriptions } from "../src/services/renewals.ts";
-import { type BillingApi, customer, ProcessCrash, useBillingApi } from "./billing-harness.ts";
+import {
+  type BillingApi,
+  customer,
+  invoiceJson as invoiceJsonOf,
+  invoicesOf,
+  ProcessCrash,
+  useBillingApi,
+} from "./billing-harness.ts";
 
 /**
  * A period's renewal prices the subscription as it stands at the period's start. A checkout in the
@@ -14,13 +21,8 @@ import { type BillingApi, customer, ProcessCrash, useBillingApi } from "./billin
  */
 const api: BillingApi = useBillingApi();
 
-const renewalsOf = (subscription: string) =>
-  api.database.db
-    .select()
-    .from(invoices)
-    .where(and(eq(invoices.subscriptionId, subscription), eq(invoices.billingReason, "subscription_cycle")))
-    .orderBy(invoices.periodStart);
-const invoiceJson = async (id: string) => (await api.request("GET", `/v1/invoices/${id}`)).json();
+const renewalsOf = (subscription: string) => invoicesOf(api, subscription);
+const invoiceJson = (id: string) => invoiceJsonOf(api, id);
 const linesOf = (view: { lines: Record<string, unknown>[] }) =>
   view.lines.map((l) => [l.item, l.quantity, l.amount, l.period_start, l.period_end]);
 /** What the gateway collected from an account, smallest first. */

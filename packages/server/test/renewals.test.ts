@@ -1,11 +1,18 @@
 import { randomBytes } from "node:crypto";
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { domainEvents, invoicePayments, invoices, subscriptions } from "../src/db/schema/index.ts";
 import { renewSubscriptionsJob, retryInvoicePaymentsJob, runJobOnce } from "../src/jobs/billing-jobs.ts";
 import { retryInvoicePayments } from "../src/services/invoice-collection.ts";
 import { renewSubscriptions } from "../src/services/renewals.ts";
-import { type BillingApi, customer, useBillingApi, withBilledApiCalls } from "./billing-harness.ts";
+import {
+  type BillingApi,
+  customer,
+  invoiceJson as invoiceJsonOf,
+  invoicesOf,
+  useBillingApi,
+  withBilledApiCalls,
+} from "./billing-harness.ts";
 
 /**
  * Renewals at period end and dunning, through the services the jobs run and the HTTP actions, on
@@ -18,13 +25,8 @@ import { type BillingApi, customer, useBillingApi, withBilledApiCalls } from "./
  */
 const api: BillingApi = useBillingApi({ catalog: withBilledApiCalls });
 
-const renewalsOf = (subscription: string) =>
-  api.database.db
-    .select()
-    .from(invoices)
-    .where(and(eq(invoices.subscriptionId, subscription), eq(invoices.billingReason, "subscription_cycle")))
-    .orderBy(invoices.periodStart);
-const invoiceJson = async (id: string) => (await api.request("GET", `/v1/invoices/${id}`)).json();
+const renewalsOf = (subscription: string) => invoicesOf(api, subscription);
+const invoiceJson = (id: string) => invoiceJsonOf(api, id);
 const subscriptionStatus = async (id: string) =>
   (await api.database.db.select().from(subscriptions).where(eq(subscriptions.id, id)))[0]?.status;
 const attemptsOf = (invoice: string) =>
