@@ -458,7 +458,8 @@ async function writeOff(tx: Tx, invoice: InvoiceRow, at: Date, reason: "retries_
 }
 
 /**
- * Retries exhausted: the subscription ends now, as delinquent churn. The usage of its last period
+ * Retries exhausted: the subscription ends now, as delinquent churn (unless its scheduled
+ * cancellation had already ended it, below). The usage of its last period
  * is waived (final_usage "waived"), never put on a final invoice (renewals.ts draftFinalInvoice):
  * the customer has just failed to pay for 30 days and their debt is written off; another invoice
  * would go to the same failing card, through another month of dunning, to another write-off —
