@@ -39,6 +39,7 @@ describe("quotes from the billing-state cache see this node's writes at once", (
     );
     for (const response of made) {
       expect(response.statusCode).toBe(201);
+      expect(response.headers["content-type"]).toBe("application/json; charset=utf-8");
       const read = await api.request("GET", `/v1/quotes/${response.json().id}`);
       expect(read.json()).toEqual(response.json());
     }

@@ -24,7 +24,7 @@ import {
   detachPaymentMethod,
   listPaymentMethods,
 } from "../services/payment-methods.ts";
-import { CreateQuoteInput, createQuote, getQuote, quoteDesk } from "../services/quotes.ts";
+import { CreateQuoteInput, createQuote, createQuoteJson, getQuote, quoteDesk } from "../services/quotes.ts";
 import { PreviewInviteInput, previewInvite } from "../services/seat-invites.ts";
 import { IdParams, NoQuery, ResourceId } from "./accounts.ts";
 import { skipCatchUp } from "./metering.ts";
@@ -68,10 +68,13 @@ export function billingRoutes(
       // Without an Idempotency-Key there is nothing to record with the quote: its reads need no
       // transaction and its one insert is atomic on its own (a due scheduled change is applied in a
       // transaction of its own first).
+      // The answer is JSON text already (createQuoteJson): Fastify sends a string with a JSON
+      // content type as it is, which the schema's typing cannot say.
       if (request.headers["idempotency-key"] === undefined)
         return reply
           .code(201)
-          .send(await createQuote(ctx.db, request.body, ctx.clock(), { type: "change" }, desk));
+          .type("application/json; charset=utf-8")
+          .send((await createQuoteJson(ctx.db, request.body, ctx.clock(), desk)) as never);
       return respondIdempotent(ctx, request, reply, async (tx) => ({
         status: 201,
         body: await createQuote(tx, request.body, ctx.clock()),

@@ -198,7 +198,7 @@ export async function readCompletionSetups(
         'planVersion', (select version from plan_versions where id = q.target ->> 'planVersionId'),
         'addOns', (select coalesce(json_agg(json_build_object('key', a ->> 'key', 'version', av.version)
             order by a ->> 'key'), '[]'::json)
-          from jsonb_array_elements(q.target -> 'addOns') a
+          from json_array_elements(q.target -> 'addOns') a
           inner join add_on_versions av on av.id = a ->> 'versionId')) as bought
     from c inner join quotes q on q.id = c.quote_id left join s on s.id = q.subscription_id`,
   )) as unknown as { rows: (SubscriptionColumns & { checkout: unknown; quote: unknown; bought: unknown })[] };

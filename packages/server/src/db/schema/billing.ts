@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, boolean, index, integer, jsonb, pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, boolean, index, integer, json, jsonb, pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
 import { accounts, created, instant, subscriptions } from "./foundation.ts";
 
 /**
@@ -52,13 +52,13 @@ export const quotes = pgTable(
     frozenAt: instant("frozen_at").notNull(),
     expiresAt: instant("expires_at").notNull(),
     /** the target: plan version, interval, seats, add-on versions (the locked prices) */
-    target: jsonb("target").notNull(),
+    target: json("target").notNull(),
     /** why the quote was made: a plain change, or the seat for an invite */
-    purpose: jsonb("purpose").notNull(),
+    purpose: json("purpose").notNull(),
     timing: text("timing").notNull(),
     amountDue: bigint("amount_due", { mode: "number" }).notNull(),
     /** the API view as shown, lines and summaries included */
-    view: jsonb("view").notNull(),
+    view: json("view").notNull(),
     createdAt: created(),
   },
   (t) => [index("quotes_account").on(t.accountId, t.id)],
