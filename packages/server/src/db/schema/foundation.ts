@@ -181,6 +181,14 @@ export const subscriptions = pgTable(
   (t) => [
     index("subscriptions_account").on(t.accountId),
     uniqueIndex("subscriptions_one_live_per_account").on(t.accountId).where(sql`status <> 'canceled'`),
+    // The renewal job's final-invoice candidates (renewals.ts finalCandidates): ended, or due to end,
+    // and not settled yet. Each subscription leaves both once settled, so they stay small.
+    index("subscriptions_final_pending_ended")
+      .on(t.id)
+      .where(sql`final_usage is null and status = 'canceled'`),
+    index("subscriptions_final_pending_cancel")
+      .on(t.cancelAt)
+      .where(sql`final_usage is null and cancel_at is not null`),
   ],
 );
 

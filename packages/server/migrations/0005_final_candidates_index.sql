@@ -1,0 +1,2 @@
+CREATE INDEX "subscriptions_final_pending_ended" ON "subscriptions" USING btree ("id") WHERE final_usage is null and status = 'canceled';--> statement-breakpoint
+CREATE INDEX "subscriptions_final_pending_cancel" ON "subscriptions" USING btree ("cancel_at") WHERE final_usage is null and cancel_at is not null;
