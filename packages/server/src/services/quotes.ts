@@ -341,6 +341,12 @@ export function planView(plan: QuotePlan) {
       delta_per_month: plan.recurring.deltaPerMonth,
     },
     next_invoice: { date: iso(plan.nextInvoice.date), amount: plan.nextInvoice.amount },
+    scheduled: plan.split
+      ? {
+          effective_at: iso(plan.split.scheduled.effectiveAt),
+          change: { from: shapeView(plan.split.now.to), to: shapeView(plan.split.scheduled.to) },
+        }
+      : null,
     summary: plan.summary,
     summary_text: plan.summary.join(" "),
   };
@@ -363,6 +369,8 @@ export function quoteView(row: QuoteRow, now: Date) {
     priced_at: iso(row.frozenAt),
     expires_at: iso(row.expiresAt),
     ...view,
+    // quotes stored before splits existed have no `scheduled`
+    scheduled: view.scheduled ?? null,
   };
 }
 export type QuoteView = ReturnType<typeof quoteView>;
