@@ -9,8 +9,9 @@ import type { SubscriptionShape } from "../subscriptions/recurring.ts";
  * - annual → monthly: at the end of the annual term;
  * - a plan switch carries everything else with it: to a higher tier it is an upgrade, to a lower
  *   tier a downgrade, whatever the seats and add-ons do;
- * - on the same plan, a change that raises some items and lowers others has no single timing, so
- *   it is refused (quote the addition and the reduction separately).
+ * - on the same plan, a change that raises some items and lowers others is split: under
+ *   `period_end` the raises apply now and the reductions at period end, each part as it would on
+ *   its own (see `raisedItems`); under `immediate_with_credit` both apply now.
  * - in a trial nothing is prorated: every change applies at once for nothing.
  */
 export type DowngradePolicy = "period_end" | "immediate_with_credit";
@@ -35,7 +36,9 @@ export type ChangeComponent =
 export type ChangeTiming =
   | { readonly timing: "immediate"; readonly resetAnchor: boolean }
   | { readonly timing: "period_end" }
-  | { readonly timing: "refused"; readonly code: "no_change" | "mixed_change"; readonly message: string };
+  /** the raises now (immediate), the reductions at period end (period_end), as one quote */
+  | { readonly timing: "split" }
+  | { readonly timing: "refused"; readonly code: "no_change"; readonly message: string };
 
 /** What changes between two shapes, item by item, in the customer's words. */
 export function changeComponents(from: SubscriptionShape, to: SubscriptionShape): ChangeComponent[] {
@@ -86,16 +89,30 @@ export function changeTiming(
     return trialing ? { timing: "immediate", resetAnchor: false } : { timing: "period_end" };
   }
   if (trialing) return { timing: "immediate", resetAnchor: false };
+  if (policy === "immediate_with_credit") return { timing: "immediate", resetAnchor: false };
   const plan = components.find((c) => c.type === "plan");
-  const up = plan ? raises(plan) : components.every(raises);
-  const down = plan ? !raises(plan) : components.every((c) => !raises(c));
-  if (!up && !down)
-    return {
-      timing: "refused",
-      code: "mixed_change",
-      message:
-        "This change raises some items and lowers others on the same plan: additions apply now and reductions at period end, so quote them separately.",
-    };
-  if (up || policy === "immediate_with_credit") return { timing: "immediate", resetAnchor: false };
-  return { timing: "period_end" };
+  if (plan) return raises(plan) ? { timing: "immediate", resetAnchor: false } : { timing: "period_end" };
+  if (components.every(raises)) return { timing: "immediate", resetAnchor: false };
+  if (components.every((c) => !raises(c))) return { timing: "period_end" };
+  return { timing: "split" };
+}
+
+/**
+ * The part of a split change applied now: `from` with every item that `to` raises taken from `to`
+ * (more seats, a new add-on, more units of one) and every item it lowers left as it is until the
+ * period end. A split never changes the plan or the interval (changeTiming), so only seats and
+ * add-ons differ. Everything either shape requires is in it, so it is as valid as they are.
+ */
+export function raisedItems(from: SubscriptionShape, to: SubscriptionShape): SubscriptionShape {
+  const wanted = new Map(to.addOns.map((a) => [a.key, a]));
+  const had = new Set(from.addOns.map((a) => a.key));
+  const kept = from.addOns.map((a) => {
+    const b = wanted.get(a.key);
+    return b && b.quantity > a.quantity ? b : a;
+  });
+  return {
+    ...from,
+    seats: Math.max(from.seats, to.seats),
+    addOns: [...kept, ...to.addOns.filter((b) => !had.has(b.key))],
+  };
 }

@@ -313,10 +313,15 @@ describe("quoteChange: refusals", () => {
       refusal: { code: "seat_quantity_below_usage", param: "seats" },
     });
   });
-  it("refuses a change that raises one item and lowers another on the same plan", () => {
+  it("refuses seats below the seats in use in a change that also raises an item", () => {
     expect(
-      quote(shape("pro", 12, "month", [addOn("sso")]), shape("pro", 14), "2026-01-17T00:00:00Z"),
-    ).toMatchObject({ ok: false, refusal: { code: "mixed_change" } });
+      quote(
+        shape("starter", 8),
+        shape("starter", 6, "month", [addOn("advanced_reporting")]),
+        "2026-01-17T00:00:00Z",
+        { seatsInUse: 7 },
+      ),
+    ).toMatchObject({ ok: false, refusal: { code: "seat_quantity_below_usage", param: "seats" } });
   });
   it("refuses an add-on not sold on the plan", () => {
     expect(
@@ -325,6 +330,153 @@ describe("quoteChange: refusals", () => {
       ok: false,
       refusal: { code: "add_on_not_available" },
     });
+  });
+});
+
+describe("quoteChange: a change that raises some items and lowers others on the same plan", () => {
+  const from = shape("starter", 6, "month", [addOn("advanced_reporting")]);
+  const to = shape("starter", 8);
+
+  it("charges +2 seats now and removes Advanced reporting at the period end, as one quote", () => {
+    const p = ok(quote(from, to, "2026-01-17T00:00:00Z"));
+    expect(p.timing).toBe("split");
+    expect(p.effectiveAt).toEqual(new Date("2026-01-17T00:00:00Z"));
+    // the raises alone: R(2 × 1500 × 15/31) = R(1451.61)
+    expect(p.lines.map((l) => [l.item, l.kind, l.quantity, l.unitAmount, l.amount])).toEqual([
+      ["seats", "charge", 2, 1500, 1452],
+    ]);
+    expect(p.totals).toEqual({
+      subtotal: 1452,
+      creditApplied: 0,
+      amountDue: 1452,
+      creditAdded: 0,
+      creditBalanceAfter: 0,
+    });
+    expect(p.split).toEqual({
+      now: {
+        to: shape("starter", 8, "month", [addOn("advanced_reporting")]),
+        components: [{ type: "seats", from: 6, to: 8 }],
+      },
+      scheduled: {
+        effectiveAt: new Date("2026-02-01T00:00:00Z"),
+        to,
+        components: [
+          { type: "add_on", key: "advanced_reporting", name: "Advanced reporting", from: 1, to: 0 },
+        ],
+      },
+    });
+    expect(p.to).toEqual(to);
+    // $99 + 1 seat + $29 → $99 + 3 seats
+    expect(p.recurring).toEqual({
+      before: { amount: 14_300, interval: "month" },
+      after: { amount: 14_400, interval: "month" },
+      deltaPerMonth: 100,
+    });
+    expect(p.nextInvoice).toEqual({ date: new Date("2026-02-01T00:00:00Z"), amount: 14_400 });
+    expect(p.summary).toEqual([
+      "Adding 2 seats adds $30.00 to your monthly bill.",
+      "$14.52 is due today for the remaining 15 days of this cycle.",
+      "Removing Advanced reporting lowers your monthly bill by $29.00 from Feb 1, 2026.",
+      "Your next invoice, on Feb 1, 2026, will be $144.00.",
+    ]);
+  });
+
+  it("adds SSO now and drops 2 seats and 2 storage packs at the period end", () => {
+    const p = ok(
+      quote(
+        shape("pro", 14, "month", [addOn("storage_pack", 3)]),
+        shape("pro", 12, "month", [addOn("sso"), addOn("storage_pack", 1)]),
+        "2026-01-17T00:00:00Z",
+      ),
+    );
+    expect(p.timing).toBe("split");
+    expect(p.lines.map((l) => [l.item, l.amount])).toEqual([["add_on:sso", 2371]]); // R(4900 × 15/31)
+    expect(p.split?.now.to).toEqual(shape("pro", 14, "month", [addOn("storage_pack", 3), addOn("sso")]));
+    // $249 + 4 seats + 3 packs = $339 → $249 + 2 seats + SSO + 1 pack = $338
+    expect(p.recurring).toMatchObject({
+      before: { amount: 33_900 },
+      after: { amount: 33_800 },
+      deltaPerMonth: -100,
+    });
+    expect(p.nextInvoice.amount).toBe(33_800);
+    expect(p.summary).toEqual([
+      "Adding SSO adds $49.00 to your monthly bill.",
+      "$23.71 is due today for the remaining 15 days of this cycle.",
+      "Your monthly bill goes from $388.00 to $338.00 from Feb 1, 2026.",
+      "Your next invoice, on Feb 1, 2026, will be $338.00.",
+    ]);
+  });
+
+  it("co-terms the raise on an annual contract and schedules the reduction for the term's end", () => {
+    const p = ok(
+      quote(
+        shape("starter", 7, "year", [addOn("advanced_reporting")]),
+        shape("starter", 9, "year"),
+        "2026-07-01T00:00:00Z",
+      ),
+    );
+    expect(p.timing).toBe("split");
+    expect(amounts(p)).toEqual([15_123]); // R(2 × 15 000 × 184/365)
+    expect(p.lines[0]?.periodEnd).toEqual(new Date("2027-01-01T00:00:00Z"));
+    expect(p.split?.scheduled.effectiveAt).toEqual(new Date("2027-01-01T00:00:00Z"));
+    // (99 000 + 4 × 15 000) − (99 000 + 2 × 15 000 + 29 000) = +1000 a year, 83.33 a month
+    expect(p.recurring.deltaPerMonth).toBe(83);
+    expect(p.nextInvoice).toEqual({ date: new Date("2027-01-01T00:00:00Z"), amount: 159_000 });
+  });
+
+  it("spends the credit balance on the part due now and the rest on the next invoice", () => {
+    const p = ok(quote(from, to, "2026-01-17T00:00:00Z", { creditBalance: 2000 }));
+    expect(p.totals).toMatchObject({ creditApplied: 1452, amountDue: 0, creditBalanceAfter: 548 });
+    expect(p.nextInvoice.amount).toBe(14_400 - 548);
+    expect(p.summary.slice(1, 3)).toEqual([
+      "Nothing is due today.",
+      "$14.52 of your credit balance is applied.",
+    ]);
+  });
+
+  it("applies the whole change at once, reductions credited, when the catalog says immediate_with_credit", () => {
+    const p = ok(quote(from, to, "2026-01-17T00:00:00Z", { policy: "immediate_with_credit" }));
+    expect(p.timing).toBe("immediate");
+    expect(p.split).toBeNull();
+    expect(p.lines.map((l) => [l.item, l.amount])).toEqual([
+      ["seats", 1452],
+      ["add_on:advanced_reporting", -1403], // R(−2900 × 15/31)
+    ]);
+    expect(p.totals.amountDue).toBe(49);
+  });
+
+  it("applies the whole change at once for nothing in a trial", () => {
+    const p = ok(
+      quoteChange({
+        subscription: {
+          shape: from,
+          currency: "usd",
+          billingCycleAnchor: new Date("2026-01-31T00:00:00Z"),
+          trialEnd: new Date("2026-01-31T00:00:00Z"),
+        },
+        target: to,
+        at: new Date("2026-01-17T00:00:00Z"),
+        policy: "period_end",
+        seatsInUse: 0,
+        creditBalance: 0,
+      }),
+    );
+    expect(p).toMatchObject({ timing: "immediate", trial: true, lines: [], split: null });
+  });
+
+  it("is not a split when the plan changes: the plan's direction decides for everything", () => {
+    const up = ok(
+      quote(
+        shape("starter", 8, "month", [addOn("advanced_reporting")]),
+        shape("pro", 12),
+        "2026-01-17T00:00:00Z",
+      ),
+    );
+    expect(up).toMatchObject({ timing: "immediate", split: null });
+    const down = ok(
+      quote(shape("pro", 12, "month", [addOn("sso")]), shape("starter", 14), "2026-01-17T00:00:00Z"),
+    );
+    expect(down).toMatchObject({ timing: "period_end", split: null, lines: [] });
   });
 });
 
@@ -452,6 +604,104 @@ describe("quoteChange: properties", () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe("quoteChange: a split change, at any instant", () => {
+  const ADD_ONS = {
+    starter: ["advanced_reporting", "storage_pack"],
+    pro: ["advanced_reporting", "sso", "storage_pack", "premium_support"],
+  };
+  const quantityArb = (key: string) =>
+    catalog.add_ons[key]?.quantity === "multiple"
+      ? fc.integer({ min: 0, max: 4 })
+      : fc.integer({ min: 0, max: 1 });
+  const itemsArb = (planKey: "starter" | "pro") =>
+    fc.record({
+      seats: fc.tuple(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 60 })),
+      addOns: fc.tuple(
+        ...ADD_ONS[planKey].map((key) => fc.tuple(fc.constant(key), quantityArb(key), quantityArb(key))),
+      ),
+    });
+  const changeArb = fc.constantFrom<"starter" | "pro">("starter", "pro").chain((planKey) =>
+    fc.record({
+      planKey: fc.constant(planKey),
+      items: itemsArb(planKey),
+      interval: fc.constantFrom<"month" | "year">("month", "year"),
+      anchor: instantArb,
+      offset: fc.integer({ min: 0, max: 400 * 86_400 }),
+      creditBalance: fc.constantFrom(0, 0, 500, 100_000),
+    }),
+  );
+  const shapeWith = (
+    planKey: string,
+    interval: "month" | "year",
+    seats: number,
+    quantities: [string, number][],
+  ) =>
+    shape(
+      planKey,
+      seats,
+      interval,
+      quantities.filter(([, q]) => q > 0).map(([key, q]) => addOn(key, q)),
+    );
+
+  it("charges the lines of the raises alone now and schedules the whole target for the period end", () => {
+    fc.assert(
+      fc.property(changeArb, ({ planKey, items, interval, anchor, offset, creditBalance }) => {
+        const [seats0, seats1] = items.seats;
+        const deltas = [seats1 - seats0, ...items.addOns.map(([, q0, q1]) => q1 - q0)];
+        fc.pre(deltas.some((d) => d > 0) && deltas.some((d) => d < 0));
+        const from = shapeWith(
+          planKey,
+          interval,
+          seats0,
+          items.addOns.map(([k, q0]) => [k, q0]),
+        );
+        const to = shapeWith(
+          planKey,
+          interval,
+          seats1,
+          items.addOns.map(([k, , q1]) => [k, q1]),
+        );
+        // every raised item at its target, every lowered one as it is
+        const raisesAlone = shapeWith(
+          planKey,
+          interval,
+          Math.max(seats0, seats1),
+          items.addOns.map(([k, q0, q1]) => [k, Math.max(q0, q1)]),
+        );
+        const at = new Date(anchor.getTime() + offset * 1000);
+        const opts = { anchor: anchor.toISOString(), creditBalance };
+        const p = ok(quote(from, to, at.toISOString(), opts));
+        const alone = ok(quote(from, raisesAlone, at.toISOString(), opts));
+        const period = periodAt(anchor, interval, at);
+        expect(p.timing).toBe("split");
+        expect(alone.timing).toBe("immediate");
+        expect(p.lines).toEqual(alone.lines);
+        expect(p.totals).toEqual(alone.totals);
+        expect(p.period).toEqual({ start: period.start, end: period.end });
+        // the same items (the order of add-ons is the subscription's, then the new ones)
+        const byKey = (x: SubscriptionShape) => ({
+          ...x,
+          addOns: [...x.addOns].sort((a, b) => (a.key < b.key ? -1 : 1)),
+        });
+        expect(byKey(p.split?.now.to as SubscriptionShape)).toEqual(byKey(raisesAlone));
+        expect(p.split?.scheduled).toMatchObject({ effectiveAt: period.end, to });
+        expect(p.to).toEqual(to);
+        // the reductions on their own, from where the raises leave the subscription: no charge, no credit
+        const rest = ok(
+          quote(raisesAlone, to, at.toISOString(), {
+            ...opts,
+            creditBalance: alone.totals.creditBalanceAfter,
+          }),
+        );
+        expect(rest).toMatchObject({ timing: "period_end", lines: [], effectiveAt: period.end });
+        expect(p.nextInvoice).toEqual(rest.nextInvoice);
+        expect(p.recurring.after).toEqual(rest.recurring.after);
+      }),
+      { numRuns: 300 },
     );
   });
 });

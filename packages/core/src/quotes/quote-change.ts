@@ -35,9 +35,10 @@ import {
   changeComponents,
   changeTiming,
   type DowngradePolicy,
+  raisedItems,
 } from "./change-rules.ts";
 import { type BillableItem, subscriptionItems } from "./items.ts";
-import { quoteSummary } from "./summary.ts";
+import { quoteSummary, splitSummary } from "./summary.ts";
 
 export interface QuoteSubscription {
   readonly shape: SubscriptionShape;
@@ -74,20 +75,30 @@ export interface QuoteLine extends InvoiceLine {
 }
 
 export interface QuotePlan {
-  readonly timing: "immediate" | "period_end";
+  /**
+   * "split": a same-plan change that raises some items and lowers others, under the period_end
+   * policy. `lines` and `totals` are its immediate part (the raises alone); `split` says what is
+   * applied now and what waits for the period end.
+   */
+  readonly timing: "immediate" | "period_end" | "split";
   /** the change falls in a trial: nothing is prorated */
   readonly trial: boolean;
   readonly at: Date;
+  /** when the change (a split: its immediate part) takes effect */
   readonly effectiveAt: Date;
   /** the current period, [start, end) */
   readonly period: Pick<BillingPeriod, "start" | "end">;
   /** set when the billing-cycle anchor moves (monthly → annual, annual → monthly at term end) */
   readonly newAnchor: Date | null;
   readonly from: SubscriptionShape;
+  /** the whole shape after the change (a split: after both parts) */
   readonly to: SubscriptionShape;
   readonly components: readonly ChangeComponent[];
   readonly lines: readonly QuoteLine[];
   readonly totals: InvoiceTotals;
+  /** the two parts of a split change; null for every other change */
+  readonly split: SplitParts | null;
+  /** from the shape before the change to the shape after it (a split: after both parts) */
   readonly recurring: {
     readonly before: { readonly amount: number; readonly interval: BillingInterval };
     readonly after: { readonly amount: number; readonly interval: BillingInterval };
@@ -96,6 +107,20 @@ export interface QuotePlan {
   };
   readonly nextInvoice: { readonly date: Date; readonly amount: number };
   readonly summary: readonly string[];
+}
+
+/**
+ * A split change as two changes, each quoted exactly as it would be on its own: the raises, applied
+ * now, prorated and charged (the plan's lines and totals); then the reductions, from there to the
+ * whole target, applied at the period end with no credit (a scheduled change).
+ */
+export interface SplitParts {
+  readonly now: { readonly to: SubscriptionShape; readonly components: readonly ChangeComponent[] };
+  readonly scheduled: {
+    readonly effectiveAt: Date;
+    readonly to: SubscriptionShape;
+    readonly components: readonly ChangeComponent[];
+  };
 }
 
 export interface QuoteRefusal {
@@ -110,6 +135,18 @@ export type QuoteResult =
 
 const perMonth = (amount: number, interval: BillingInterval): Rational =>
   interval === "month" ? toRational(amount) : divideRational(amount, 12);
+
+function recurringChange(from: SubscriptionShape, to: SubscriptionShape): QuotePlan["recurring"] {
+  const before = recurringCharges(from).total;
+  const after = recurringCharges(to).total;
+  return {
+    before: { amount: before, interval: from.interval },
+    after: { amount: after, interval: to.interval },
+    deltaPerMonth: roundToSafeInteger(
+      subtractRational(perMonth(after, to.interval), perMonth(before, from.interval)),
+    ),
+  };
+}
 
 function sameItem(a: BillableItem, b: BillableItem): boolean {
   return (
@@ -219,15 +256,13 @@ export function quoteChange(input: QuoteInput): QuoteResult {
     return {
       ok: false,
       refusal: {
-        code: timing.code === "no_change" && plan ? "already_on_plan" : timing.code,
-        param: timing.code === "no_change" ? "plan" : "change",
-        message:
-          timing.code === "no_change"
-            ? `The subscription is already on the ${from.plan.name} plan with these seats and add-ons.`
-            : timing.message,
+        code: plan ? "already_on_plan" : timing.code,
+        param: "plan",
+        message: `The subscription is already on the ${from.plan.name} plan with these seats and add-ons.`,
       },
     };
   }
+  if (timing.timing === "split") return quoteSplit(input, components);
   const currency = subscription.currency;
   const fromItems = subscriptionItems(from);
   const toItems = subscriptionItems(target);
@@ -256,12 +291,8 @@ export function quoteChange(input: QuoteInput): QuoteResult {
   }
   lines = capCredits(lines, fromItems, input.history ?? {});
   const totals = invoiceTotals(lines, input.creditBalance);
-  const before = recurringCharges(from).total;
-  const after = recurringCharges(target).total;
-  const deltaPerMonth = roundToSafeInteger(
-    subtractRational(perMonth(after, target.interval), perMonth(before, from.interval)),
-  );
-  const nextAmount = Math.max(0, after - totals.creditBalanceAfter);
+  const recurring = recurringChange(from, target);
+  const nextAmount = Math.max(0, recurring.after.amount - totals.creditBalanceAfter);
   const plan: Omit<QuotePlan, "summary"> = {
     timing: timing.timing,
     trial: trialing,
@@ -274,14 +305,54 @@ export function quoteChange(input: QuoteInput): QuoteResult {
     components,
     lines,
     totals,
-    recurring: {
-      before: { amount: before, interval: from.interval },
-      after: { amount: after, interval: target.interval },
-      deltaPerMonth,
-    },
+    split: null,
+    recurring,
     nextInvoice: { date: nextInvoiceDate, amount: nextAmount },
   };
   return { ok: true, plan: { ...plan, summary: quoteSummary(plan, currency) } };
+}
+
+/**
+ * A split change is quoted as its two parts, each by the rules above and nothing else: the raises
+ * alone from the subscription as it is (an addition: immediate, prorated, charged), then the
+ * reductions from the shape the raises leave to the whole target (a reduction: at period end, no
+ * credit), spending only the credit the first part leaves. The one quote charges the first part's
+ * lines, and its recurring amount and next invoice are those after both.
+ */
+function quoteSplit(input: QuoteInput, components: readonly ChangeComponent[]): QuoteResult {
+  const { subscription, target } = input;
+  const first = quoteChange({ ...input, target: raisedItems(subscription.shape, target) });
+  if (!first.ok) return first;
+  const now = first.plan;
+  const second = quoteChange({
+    ...input,
+    subscription: { ...subscription, shape: now.to },
+    creditBalance: now.totals.creditBalanceAfter,
+  });
+  if (!second.ok) return second;
+  const later = second.plan;
+  if (now.timing !== "immediate" || later.timing !== "period_end")
+    throw new Error(`a split change came apart as ${now.timing} + ${later.timing}`);
+  const plan: Omit<QuotePlan, "summary"> = {
+    timing: "split",
+    trial: false,
+    at: now.at,
+    effectiveAt: now.effectiveAt,
+    period: now.period,
+    newAnchor: null,
+    from: subscription.shape,
+    to: target,
+    components,
+    lines: now.lines,
+    totals: now.totals,
+    split: {
+      now: { to: now.to, components: now.components },
+      scheduled: { effectiveAt: later.effectiveAt, to: target, components: later.components },
+    },
+    recurring: recurringChange(subscription.shape, target),
+    nextInvoice: later.nextInvoice,
+  };
+  return { ok: true, plan: { ...plan, summary: splitSummary(now, later, plan, subscription.currency) } };
 }
 
 /** "$7.26" in the quote's currency. */

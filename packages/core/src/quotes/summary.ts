@@ -62,8 +62,34 @@ function headline(plan: Omit<QuotePlan, "summary">, currency: string): string {
 }
 
 export function quoteSummary(plan: Omit<QuotePlan, "summary">, currency: string): string[] {
+  return [headline(plan, currency), ...today(plan, currency), nextInvoice(plan, currency)];
+}
+
+/**
+ * A split change in the words of its two parts (each plan as quoteChange priced it on its own): what
+ * the raises add and cost today, what the reductions lower and from when, and the next invoice
+ * after both ("Adding 2 seats adds $30.00 to your monthly bill. $14.52 is due today for the remaining
+ * 15 days of this cycle. Removing Advanced reporting lowers your monthly bill by $29.00 from Feb 1,
+ * 2026. Your next invoice, on Feb 1, 2026, will be $144.00.").
+ */
+export function splitSummary(
+  now: Omit<QuotePlan, "summary">,
+  later: Omit<QuotePlan, "summary">,
+  plan: Omit<QuotePlan, "summary">,
+  currency: string,
+): string[] {
+  return [
+    headline(now, currency),
+    ...today(now, currency),
+    headline(later, currency),
+    nextInvoice(plan, currency),
+  ];
+}
+
+/** What is due today and what happens to the credit balance. */
+function today(plan: Omit<QuotePlan, "summary">, currency: string): string[] {
   const money = (amount: number) => formatMoney({ amount, currency });
-  const sentences = [headline(plan, currency)];
+  const sentences: string[] = [];
   const { totals } = plan;
   if (plan.timing === "period_end") {
     sentences.push(`Nothing is due today; the change takes effect on ${formatDate(plan.effectiveAt)}.`);
@@ -91,8 +117,8 @@ export function quoteSummary(plan: Omit<QuotePlan, "summary">, currency: string)
     sentences.push(
       `${money(totals.creditAdded)} for unused time goes to your credit balance and is applied to your next invoices.`,
     );
-  sentences.push(
-    `Your next invoice, on ${formatDate(plan.nextInvoice.date)}, will be ${money(plan.nextInvoice.amount)}.`,
-  );
   return sentences;
 }
+
+const nextInvoice = (plan: Omit<QuotePlan, "summary">, currency: string) =>
+  `Your next invoice, on ${formatDate(plan.nextInvoice.date)}, will be ${formatMoney({ amount: plan.nextInvoice.amount, currency })}.`;

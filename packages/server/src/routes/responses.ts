@@ -116,8 +116,12 @@ export const QuoteResponse = z
       email: z.string().optional().describe("The invitee, for a seat bought for an invite"),
     }),
     change: z.object({ from: QuoteShape, to: QuoteShape }),
-    timing: z.enum(["immediate", "period_end"]),
-    effective_at: Instant,
+    timing: z
+      .enum(["immediate", "period_end", "split"])
+      .describe(
+        "split: a change on the same plan that raises some items and lowers others; the raises apply now (lines, amount_due), the reductions at the period end (scheduled)",
+      ),
+    effective_at: Instant.describe("When the change (a split: its immediate part) takes effect"),
     billing_cycle_anchor_after: Instant.nullable().describe("Set when the change moves the billing date"),
     lines: z.array(
       z.object({
@@ -143,6 +147,15 @@ export const QuoteResponse = z
       delta_per_month: z.number().int(),
     }),
     next_invoice: z.object({ date: Instant, amount: z.number().int() }),
+    scheduled: z
+      .object({
+        effective_at: Instant,
+        change: z.object({ from: QuoteShape, to: QuoteShape }),
+      })
+      .nullable()
+      .describe(
+        "The part of a split change that waits for the period end, with no credit: from the shape after the immediate part to the whole target",
+      ),
     summary: z.array(z.string()).readonly(),
     summary_text: z.string(),
   })

@@ -791,6 +791,9 @@ async function completeCheckouts(
       else results.set(completion.id, { status: "fulfilled", value: step });
     }
     await writeImmediateChanges(tx, billing, changes);
+    // After the statement above, which cancels each changed subscription's pending scheduled change:
+    // in the same statement the new row would clash with the old under scheduled_changes_one_pending.
+    for (const { scheduled } of changes) if (scheduled) await recordScheduledChange(tx, scheduled);
     for (const change of changes) results.set(change.done.id, { status: "fulfilled", value: change.done });
     return { results, later };
   });
@@ -813,6 +816,18 @@ interface ImmediateChange {
   readonly invoice: PaidInvoice | null;
   /** its events, in order; `invoice` is this change's invoice once issued (with its number) */
   readonly events: (invoice: InvoiceRow | null) => readonly InvoiceEvent[];
+  /** a split's reductions, recorded for the period end once the change is written */
+  readonly scheduled: ScheduledChange | null;
+  readonly at: Date;
+}
+
+/** A change recorded for the period end (a scheduled_changes row's contents). */
+interface ScheduledChange {
+  readonly accountId: string;
+  readonly subscriptionId: string;
+  readonly quoteId: string;
+  readonly effectiveAt: Date;
+  readonly target: QuoteTarget & { readonly billingCycleAnchor: string | null };
   readonly at: Date;
 }
 
@@ -868,7 +883,7 @@ async function prepareCompletion(
 
   const used = state.seatsInUse;
   const previous = subscriptionView(record, used);
-  const invoiceId = plan.timing === "immediate" && plan.lines.length > 0 ? newId("invoice", at) : null;
+  const invoiceId = plan.timing !== "period_end" && plan.lines.length > 0 ? newId("invoice", at) : null;
   const done: CheckoutRow = {
     ...checkout,
     status: "succeeded",
@@ -882,7 +897,7 @@ async function prepareCompletion(
   const accountId = record.row.accountId;
   const change = { quote: quote.id, checkout: checkout.id, timing: plan.timing, components: plan.components };
   const succeeded = { type: "checkout.succeeded", accountId, data: { checkout: checkoutView(done) } };
-  if (plan.timing !== "immediate") {
+  if (plan.timing === "period_end") {
     await scheduleChange(tx, record, quote.id, target, plan, at);
     await tx
       .update(checkouts)
@@ -905,37 +920,60 @@ async function prepareCompletion(
     return done;
   }
 
+  // A split applies its raises now, as a change of their own, and leaves the rest to the period end.
+  const { split } = plan;
+  const applied = split ? splitTarget(split.now.to, target, record) : target;
+  const appliedShape = split ? split.now.to : shape;
   // The subscription after the change, known without reading it back: the row as the batch's
   // statement leaves it, its add-ons in the order a read would give them.
   const row = {
     ...record.row,
-    planKey: target.plan,
-    planVersionId: target.planVersionId,
-    interval: target.interval,
-    seats: target.seats,
+    planKey: applied.plan,
+    planVersionId: applied.planVersionId,
+    interval: applied.interval,
+    seats: applied.seats,
     billingCycleAnchor: plan.newAnchor ?? record.row.billingCycleAnchor,
     revision: record.row.revision + 1,
     updatedAt: at,
   };
   const bought = new Map(
-    target.addOns.map((a, i) => [a.key, { ...a, definition: shape.addOns[i]?.definition }]),
+    applied.addOns.map((a, i) => [a.key, { ...a, definition: appliedShape.addOns[i]?.definition }]),
   );
+  // A split keeps add-ons the quote's target drops, so its keys are not all the setup's.
+  const order = split ? await inKeyOrder(tx, [...bought.keys()]) : setup.addOnOrder;
   const after = subscriptionRecord(
     row,
-    { version: setup.bought.planVersion, definition: shape.plan },
-    setup.addOnOrder.map((key) => {
+    { version: setup.bought.planVersion, definition: appliedShape.plan },
+    order.map((key) => {
       const a = bought.get(key);
-      if (!a) throw new Error(`quote ${quote.id}: add-on ${key} has no version`);
-      const version = setup.bought.addOnVersions.get(key) as number;
+      const version = setup.bought.addOnVersions.get(key) ?? record.addOnVersions.get(key);
+      if (!a || version === undefined) throw new Error(`quote ${quote.id}: add-on ${key} has no version`);
       return { addOnKey: key, quantity: a.quantity, id: a.versionId, version, definition: a.definition };
     }),
     at,
   );
+  const view = subscriptionView(after, used);
   const changed = {
     type: "subscription.updated",
     accountId,
-    data: { previous, subscription: subscriptionView(after, used), change },
+    data: {
+      previous,
+      subscription: view,
+      change: split ? { ...change, components: split.now.components } : change,
+    },
   };
+  const rest = split
+    ? {
+        type: "subscription.change_scheduled",
+        accountId,
+        data: {
+          subscription: view,
+          effective_at: split.scheduled.effectiveAt.toISOString(),
+          to: target,
+          change: { ...change, components: split.scheduled.components },
+        },
+      }
+    : null;
   const invoice = invoiceId
     ? {
         id: invoiceId,
@@ -952,22 +990,61 @@ async function prepareCompletion(
   return {
     done,
     subscription: row,
-    target,
+    target: applied,
     invoice,
+    scheduled: split
+      ? {
+          accountId,
+          subscriptionId: record.id,
+          quoteId: quote.id,
+          effectiveAt: split.scheduled.effectiveAt,
+          target: { ...target, billingCycleAnchor: null },
+          at,
+        }
+      : null,
     at,
-    events: (issued) =>
-      issued
+    events: (issued) => [
+      changed,
+      ...(issued
         ? [
-            changed,
             {
               type: "invoice.paid",
               accountId,
               data: { invoice: invoiceView(issued, []), checkout: checkout.id },
             },
-            succeeded,
           ]
-        : [changed, succeeded],
+        : []),
+      ...(rest ? [rest] : []),
+      succeeded,
+    ],
   };
+}
+
+/**
+ * The target a split's immediate part applies: the quote's locked versions, and the version the
+ * subscription pins for an add-on the quote's target drops at the period end. A split keeps the
+ * plan and the interval.
+ */
+function splitTarget(shape: SubscriptionShape, target: QuoteTarget, record: SubscriptionRecord): QuoteTarget {
+  const locked = new Map(target.addOns.map((a) => [a.key, a.versionId]));
+  return {
+    ...target,
+    seats: shape.seats,
+    addOns: shape.addOns.map((a) => {
+      const versionId = locked.get(a.key) ?? record.addOnVersionIds.get(a.key);
+      if (versionId === undefined)
+        throw new Error(`subscription ${record.id}: add-on ${a.key} has no version`);
+      return { key: a.key, versionId, quantity: a.quantity };
+    }),
+  };
+}
+
+/** Add-on keys in the database's order (its collation, not JavaScript's), as a subscription's are read. */
+async function inKeyOrder(tx: Tx, keys: readonly string[]): Promise<string[]> {
+  const result = (await tx.execute(
+    sql`select k from jsonb_array_elements_text(${JSON.stringify(keys)}::jsonb) as k order by k`,
+  )) as unknown as { rows: { k: string }[] };
+  return result.rows.map((r) => r.k);
 }
 
 /**
@@ -1059,24 +1136,41 @@ async function scheduleChange(
   plan: ReturnType<typeof priceChange>,
   at: Date,
 ): Promise<void> {
-  await tx
-    .update(scheduledChanges)
-    .set({ status: "canceled" })
-    .where(and(eq(scheduledChanges.subscriptionId, record.id), eq(scheduledChanges.status, "scheduled")));
-  await tx.insert(scheduledChanges).values({
-    id: newId("scheduledChange", at),
+  await recordScheduledChange(tx, {
     accountId: record.row.accountId,
     subscriptionId: record.id,
     quoteId,
     effectiveAt: plan.effectiveAt,
     target: { ...target, billingCycleAnchor: plan.newAnchor?.toISOString() ?? null },
-    status: "scheduled",
-    createdAt: at,
+    at,
   });
   await tx
     .update(subscriptions)
     .set({ revision: record.row.revision + 1, updatedAt: at })
     .where(eq(subscriptions.id, record.id));
+}
+
+/** The subscription's pending scheduled change replaced by `change` (applied by scheduled-changes.ts). */
+async function recordScheduledChange(tx: Tx, change: ScheduledChange): Promise<void> {
+  await tx
+    .update(scheduledChanges)
+    .set({ status: "canceled" })
+    .where(
+      and(
+        eq(scheduledChanges.subscriptionId, change.subscriptionId),
+        eq(scheduledChanges.status, "scheduled"),
+      ),
+    );
+  await tx.insert(scheduledChanges).values({
+    id: newId("scheduledChange", change.at),
+    accountId: change.accountId,
+    subscriptionId: change.subscriptionId,
+    quoteId: change.quoteId,
+    effectiveAt: change.effectiveAt,
+    target: change.target,
+    status: "scheduled",
+    createdAt: change.at,
+  });
 }
 
 async function recordEvents(

@@ -342,6 +342,12 @@ export function planView(plan: QuotePlan) {
       delta_per_month: plan.recurring.deltaPerMonth,
     },
     next_invoice: { date: iso(plan.nextInvoice.date), amount: plan.nextInvoice.amount },
+    scheduled: plan.split
+      ? {
+          effective_at: iso(plan.split.scheduled.effectiveAt),
+          change: { from: shapeView(plan.split.now.to), to: shapeView(plan.split.scheduled.to) },
+        }
+      : null,
     summary: plan.summary,
     summary_text: plan.summary.join(" "),
   };
@@ -367,7 +373,9 @@ function quoteHead(row: QuoteRow, now: Date) {
 }
 
 export function quoteView(row: QuoteRow, now: Date) {
-  return { ...quoteHead(row, now), ...(row.view as StoredView) };
+  const view = row.view as StoredView;
+  // quotes stored before splits existed have no `scheduled`
+  return { ...quoteHead(row, now), ...view, scheduled: view.scheduled ?? null };
 }
 export type QuoteView = ReturnType<typeof quoteView>;
 
