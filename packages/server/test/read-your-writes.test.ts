@@ -1,5 +1,7 @@
+import { randomBytes } from "node:crypto";
+import { sql } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { MeteringState } from "../src/services/metering-state.ts";
+import { MeteringState, POLL_PAGE_SIZE } from "../src/services/metering-state.ts";
 import { useMeteringApi } from "./metering-harness.ts";
 
 /**
@@ -45,5 +47,45 @@ describe("read-your-writes after a write", () => {
     expect((await reports(account)).json()).toMatchObject({ allowed: false });
     await state?.poll();
     expect((await reports(account)).json()).toMatchObject({ allowed: true });
+  });
+
+  it("after a burst of more events than one poll reads, the write is still seen by the next check", async () => {
+    const { account, subscription } = await api.accountOn("free");
+    expect((await reports(account)).json()).toMatchObject({ allowed: false });
+    // another node's traffic, committed since this node last read the log: pages of it lie ahead
+    // of the write's own event
+    const burst = 2 * POLL_PAGE_SIZE + 17;
+    const tag = randomBytes(4).toString("hex");
+    await api.database.db.execute(sql`
+      insert into domain_events (id, account_id, type, data, created_at)
+      select 'evt_burst_' || ${tag} || '_' || g, null, 'test.burst', '{}'::jsonb, now()
+      from generate_series(1, ${burst}::int) g`);
+    const res = await api.request("PATCH", `/v1/subscriptions/${subscription}`, { plan: "pro" });
+    expect(res.statusCode).toBe(200);
+    expect((await reports(account)).json()).toMatchObject({ allowed: true });
+  });
+
+  it("a regular poll, too, reads on past a full page: an account's event after a burst is invalidated in one poll", async () => {
+    const { account } = await api.accountOn("free");
+    const state = new MeteringState(api.database.db, api.clock, { pollIntervalMs: 3_600_000 });
+    await state.start();
+    try {
+      const tag = randomBytes(4).toString("hex");
+      const insert = (n: number, accountId: string | null) =>
+        api.database.db.execute(sql`
+          insert into domain_events (id, account_id, type, data, created_at)
+          select 'evt_page_' || ${tag} || '_' || ${accountId ?? "none"} || '_' || g, ${accountId}, 'account.updated', '{}'::jsonb, now()
+          from generate_series(1, ${n}::int) g`);
+      await insert(POLL_PAGE_SIZE, null);
+      await insert(1, account);
+      const seen: string[] = [];
+      state.subscribe((change) => {
+        if ("accounts" in change) seen.push(...change.accounts);
+      });
+      await state.poll();
+      expect(seen).toEqual([account]);
+    } finally {
+      await state.close();
+    }
   });
 });
