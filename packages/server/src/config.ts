@@ -25,6 +25,27 @@ const LateEventWindow = z.preprocess(
     }),
 );
 
+const MAX_CONNECTION_TIMEOUT_MS = 600_000;
+
+/** A duration in whole milliseconds or seconds ("500ms", "10s"), to milliseconds. */
+const ConnectionTimeout = z.preprocess(
+  unsetWhenEmpty,
+  z
+    .string()
+    .default("10s")
+    .transform((value, ctx) => {
+      const match = /^([1-9]\d*)(ms|s)$/.exec(value.trim());
+      const ms = match ? Number(match[1]) * (match[2] === "s" ? 1000 : 1) : Number.NaN;
+      if (ms <= MAX_CONNECTION_TIMEOUT_MS) return ms;
+      ctx.issues.push({
+        code: "custom",
+        input: value,
+        message: `must be whole milliseconds or seconds from 1ms to 600s, such as "500ms" or "10s" (got "${value}")`,
+      });
+      return z.NEVER;
+    }),
+);
+
 /** Everything Uptier reads from the environment, validated once at start. */
 const Env = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(4000),
@@ -39,6 +60,9 @@ const Env = z.object({
   UPTIER_UNKNOWN_ACCOUNTS: z.preprocess(unsetWhenEmpty, z.enum(["reject", "create"]).default("reject")),
   // late usage events count in their own period for this long; parsed to milliseconds
   UPTIER_LATE_EVENT_WINDOW: LateEventWindow,
+  // PostgreSQL: how long a request waits for a database connection before it is answered 503
+  // database_unavailable; parsed to milliseconds
+  UPTIER_DB_CONNECTION_TIMEOUT: ConnectionTimeout,
 });
 
 export type Config = z.infer<typeof Env>;

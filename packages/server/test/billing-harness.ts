@@ -82,12 +82,20 @@ export function withBilledApiCalls(doc: Record<string, unknown>): Record<string,
 }
 
 export function useBillingApi(
-  options: { catalog?: (doc: Record<string, unknown>) => Record<string, unknown> } = {},
+  options: {
+    catalog?: (doc: Record<string, unknown>) => Record<string, unknown>;
+    /** PostgreSQL's pool (default 30) and its wait for a connection */
+    poolSize?: number;
+    connectionTimeoutMs?: number;
+  } = {},
 ): BillingApi {
   const api = {} as { -readonly [K in keyof BillingApi]: BillingApi[K] };
   let database: Awaited<ReturnType<typeof openTestDatabase>>;
   beforeAll(async () => {
-    database = await openTestDatabase({ poolSize: 30 });
+    database = await openTestDatabase({
+      poolSize: options.poolSize ?? 30,
+      connectionTimeoutMs: options.connectionTimeoutMs,
+    });
     api.database = database;
     api.clock = testClock("2026-01-17T00:00:00Z");
     const file = await readCatalogFile(DEMO_CATALOG_FILE);

@@ -1,6 +1,7 @@
 import { DEFAULT_LATE_WINDOW_MS } from "@uptier/core";
 import { describe, expect, it } from "vitest";
 import { loadConfig, meteringOptions } from "../src/config.ts";
+import { DEFAULT_CONNECTION_TIMEOUT_MS } from "../src/db/client.ts";
 import { usageEvent, useMeteringApi } from "./metering-harness.ts";
 
 const HOUR = 3_600_000;
@@ -38,6 +39,32 @@ describe("metering settings from the environment", () => {
     for (const bad of ["auto-create", "auto", "CREATE", "yes"])
       expect(() => loadConfig({ UPTIER_UNKNOWN_ACCOUNTS: bad }), bad).toThrow(
         /invalid configuration: UPTIER_UNKNOWN_ACCOUNTS: .*"reject".*"create"/,
+      );
+  });
+});
+
+describe("UPTIER_DB_CONNECTION_TIMEOUT", () => {
+  const timeout = (value?: string) =>
+    loadConfig(value === undefined ? {} : { UPTIER_DB_CONNECTION_TIMEOUT: value })
+      .UPTIER_DB_CONNECTION_TIMEOUT;
+
+  it("defaults to 10 seconds, the database client's own default; empty means unset", () => {
+    expect(timeout()).toBe(10_000);
+    expect(timeout("")).toBe(10_000);
+    expect(DEFAULT_CONNECTION_TIMEOUT_MS).toBe(10_000);
+  });
+
+  it("reads whole milliseconds or seconds", () => {
+    expect(timeout("500ms")).toBe(500);
+    expect(timeout("1ms")).toBe(1);
+    expect(timeout("30s")).toBe(30_000);
+    expect(timeout("600s")).toBe(600_000);
+  });
+
+  it("rejects anything else, and no timeout at all, naming the variable and the format", () => {
+    for (const bad of ["0", "0s", "0ms", "10", "1.5s", "-1s", "10S", "1m", "601s", "600001ms", "off"])
+      expect(() => timeout(bad), bad).toThrow(
+        /invalid configuration: UPTIER_DB_CONNECTION_TIMEOUT: must be whole milliseconds or seconds from 1ms to 600s, such as "500ms" or "10s"/,
       );
   });
 });

@@ -37,7 +37,7 @@ export function testClock(iso = "2026-01-16T12:00:00Z"): TestClock {
 }
 
 export async function openTestDatabase(
-  options: { poolSize?: number } = {},
+  options: { poolSize?: number; connectionTimeoutMs?: number } = {},
 ): Promise<Database & { dropDatabase(): Promise<void> }> {
   if (TEST_ENGINE === "pglite") {
     const database = await openDatabase({ dataDir: "memory://" });
@@ -52,6 +52,7 @@ export async function openTestDatabase(
     databaseUrl: url.toString(),
     dataDir: "",
     poolSize: options.poolSize ?? 10,
+    connectionTimeoutMs: options.connectionTimeoutMs,
   });
   await database.migrate();
   return { ...database, dropDatabase: () => adminQuery(`drop database if exists ${name} with (force)`) };

@@ -136,13 +136,17 @@ export function useMeteringApi(
     metering?: Partial<MeteringOptions>;
     catalog?: CatalogInput;
     poolSize?: number;
+    connectionTimeoutMs?: number;
     listen?: boolean;
   } = {},
 ): MeteringTestApi {
   const api = {} as { -readonly [K in keyof MeteringTestApi]: MeteringTestApi[K] };
   let database: Awaited<ReturnType<typeof openTestDatabase>>;
   beforeAll(async () => {
-    database = await openTestDatabase(options.poolSize ? { poolSize: options.poolSize } : {});
+    database = await openTestDatabase({
+      poolSize: options.poolSize,
+      connectionTimeoutMs: options.connectionTimeoutMs,
+    });
     api.database = database;
     api.clock = testClock();
     const validation = validateCatalog(options.catalog ?? METERING_CATALOG);

@@ -46,13 +46,60 @@ export interface DatabaseOptions {
   /** PGlite data directory; "memory://" keeps it in memory (tests). */
   readonly dataDir: string;
   readonly poolSize?: number;
+  /**
+   * PostgreSQL: how long a query or transaction waits for a connection (a free one from the pool,
+   * or a new one) before it fails with DatabaseUnavailableError (default 10 s).
+   */
+  readonly connectionTimeoutMs?: number;
+}
+
+export const DEFAULT_CONNECTION_TIMEOUT_MS = 10_000;
+
+/**
+ * No database connection could be had: none came free in the pool in time, or the server could
+ * not be reached. The statement or transaction that asked never ran, so it may be retried (the
+ * API answers 503 `database_unavailable`).
+ */
+export class DatabaseUnavailableError extends Error {
+  override readonly name = "DatabaseUnavailableError";
+}
+
+type ConnectCallback = (
+  err: Error | undefined,
+  client: pg.PoolClient | undefined,
+  done: (release?: unknown) => void,
+) => void;
+
+const unavailable = (cause: Error) =>
+  new DatabaseUnavailableError(`No database connection: ${cause.message}`, { cause });
+
+/**
+ * A pool whose failures to hand out a connection are told apart from a query's failure: pg-pool
+ * reports them as plain Errors (only a message), but they alone mean "nothing ran, try later".
+ * pool.query and drizzle's transactions both go through connect().
+ */
+class Pool extends pg.Pool {
+  override connect(): Promise<pg.PoolClient>;
+  override connect(callback: ConnectCallback): void;
+  override connect(callback?: ConnectCallback): Promise<pg.PoolClient> | undefined {
+    if (callback) {
+      super.connect((err, client, done) => callback(err ? unavailable(err) : undefined, client, done));
+      return undefined;
+    }
+    return super.connect().catch((err: Error) => {
+      throw unavailable(err);
+    });
+  }
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
-    const pool = new pg.Pool({
+    const pool = new Pool({
       connectionString: options.databaseUrl,
       max: options.poolSize ?? 10,
+      // Without it a request waits for a free connection for ever: when every connection is held
+      // (a transaction waiting for a second one, a stuck query) the whole process hangs.
+      connectionTimeoutMillis: options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
     });
     // An idle client's error (e.g. the server restarting) must not crash the process.
     pool.on("error", () => {});

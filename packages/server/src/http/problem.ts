@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { ZodError } from "zod";
+import { DatabaseUnavailableError } from "../db/client.ts";
 
 /**
  * Errors are RFC 9457 problem documents with a stable machine `code` (Stripe's habit: a `code`
@@ -16,7 +17,12 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly extra: { param?: string; errors?: readonly ProblemField[] } = {},
+    readonly extra: {
+      param?: string;
+      errors?: readonly ProblemField[];
+      /** seconds, sent as Retry-After: the request may be retried as it is after that */
+      retryAfter?: number;
+    } = {},
   ) {
     super(message);
   }
@@ -36,9 +42,28 @@ const TITLES: Record<number, string> = {
   422: "Unprocessable Content",
   429: "Too Many Requests",
   500: "Internal Server Error",
+  503: "Service Unavailable",
 };
 
+/** How long a client is asked to wait before retrying a request that found no database connection. */
+export const DATABASE_RETRY_AFTER_SECONDS = 2;
+
+export const databaseUnavailable = () =>
+  new ApiError(
+    503,
+    "database_unavailable",
+    "No database connection came free in time. Retry the request shortly (with the same Idempotency-Key if it changes anything).",
+    { retryAfter: DATABASE_RETRY_AFTER_SECONDS },
+  );
+
+function causedBy(error: unknown, type: new (...args: never[]) => Error): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 10; e = (e as { cause?: unknown }).cause, depth++)
+    if (e instanceof type) return true;
+  return false;
+}
+
 export function sendProblem(reply: FastifyReply, error: ApiError): FastifyReply {
+  if (error.extra.retryAfter !== undefined) reply.header("retry-after", String(error.extra.retryAfter));
   return reply
     .code(error.status)
     .type("application/problem+json")
@@ -83,6 +108,8 @@ function invalidRequest(fields: ProblemField[]): ApiError {
 export function toApiError(error: unknown): ApiError | null {
   if (error instanceof ApiError) return error;
   if (error instanceof ZodError) return invalidRequest(fieldsFromZod(error));
+  // drizzle wraps a query's failure (DrizzleQueryError) with the pool's as its cause
+  if (causedBy(error, DatabaseUnavailableError)) return databaseUnavailable();
   const fastifyError = error as FastifyError & { validationContext?: string };
   if (hasZodFastifySchemaValidationErrors(error)) {
     const where = fastifyError.validationContext === "body" ? undefined : fastifyError.validationContext;
@@ -141,6 +168,8 @@ export function frameworkProblem(error: FastifyError, _request: unknown, reply: 
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     const apiError = toApiError(error);
+    // an exhausted pool or an unreachable database is the operator's to see, not only the client's
+    if (apiError?.status === 503) request.log.error({ err: error }, "database unavailable");
     if (apiError) return sendProblem(reply, apiError);
     request.log.error({ err: error }, "unhandled error");
     return sendProblem(reply, new ApiError(500, "internal_error", "Something went wrong on our side."));

@@ -49,9 +49,22 @@ export async function meteringRoutes(
       done(null, payload);
       return;
     }
+    // The write has committed and the payload reports it: a failed catch-up must not turn it into
+    // an error, which tells the client it failed — retried without an Idempotency-Key, it would be
+    // done twice (a second subscription, another seat). Only read-your-writes is lost, for a
+    // moment: a failed read of the log advances nothing, so the next regular poll re-reads the
+    // events and invalidates them, as every other node learns of any write. Until then this node answers
+    // from its cache as it stood. Dropping the whole cache instead would send every check to a
+    // database that is failing right now, and deny them, rather than answer from memory.
     state.catchUp().then(
       () => done(null, payload),
-      (error: Error) => done(error),
+      (error: unknown) => {
+        request.log.warn(
+          { err: error },
+          "read-your-writes catch-up failed after a committed write; the next poll of the domain-event log catches up",
+        );
+        done(null, payload);
+      },
     );
   });
   eventRoutes(app, ctx, state);

@@ -91,6 +91,9 @@ const USAGE_ONLY = /^(usage\.|member\.)/;
 
 const MAX_REFS = 200_000;
 
+/** The most domain events one read of the log returns. */
+export const POLL_PAGE_SIZE = 2000;
+
 /**
  * The server's in-memory entitlement cache, the account-reference directory and the watcher of the
  * domain-event log that invalidates them. Checks are answered from memory; any committed change —
@@ -423,12 +426,17 @@ export class MeteringState {
     for (const listener of this.listeners) listener(change);
   }
 
-  /** Starts reading the domain-event log from its current end. */
-  async start(): Promise<void> {
+  /** The sequence number of the last domain event committed (0 for an empty log). */
+  private async logEnd(): Promise<number> {
     const [row] = await this.db
       .select({ seq: sql<number>`coalesce(max(${domainEvents.seq}), 0)`.mapWith(Number) })
       .from(domainEvents);
-    this.lastSeq = row?.seq ?? 0;
+    return row?.seq ?? 0;
+  }
+
+  /** Starts reading the domain-event log from its current end. */
+  async start(): Promise<void> {
+    this.lastSeq = await this.logEnd();
     const tick = () => {
       if (this.closed) return;
       if (this.polling) {
@@ -483,11 +491,27 @@ export class MeteringState {
   }
 
   /**
-   * Reads domain events after the last one seen. Sequence numbers are handed out at insert and
-   * committed in any order, so a gap may be a transaction still in flight: gaps are re-read for a
-   * while (10 s) before they are given up.
+   * Reads the domain events after the last one seen, page after page, up to the end of the log as
+   * it stands when the first page comes back full. A catch-up must get past its write's event,
+   * and after a burst (a batch job, another node's traffic, a pause of this process) that event
+   * may lie pages ahead of the first. The end, read after the write committed, is at or past that
+   * event; it is read once, so a steady stream of newer events cannot keep the loop going.
    */
   async poll(): Promise<void> {
+    let end: number | undefined;
+    while (!this.closed && (await this.readPage())) {
+      end ??= await this.logEnd();
+      if (this.lastSeq >= end) return;
+    }
+  }
+
+  /**
+   * Reads one page of domain events after the last one seen; answers whether it was full (more
+   * may follow). Sequence numbers are handed out at insert and committed in any order, so a gap
+   * may be a transaction still in flight: gaps are re-read for a while (10 s) before they are
+   * given up.
+   */
+  private async readPage(): Promise<boolean> {
     const now = Date.now();
     for (const [seq, since] of this.pending) if (now - since > 10_000) this.pending.delete(seq);
     const gaps = [...this.pending.keys()];
@@ -505,7 +529,7 @@ export class MeteringState {
           : sql`${domainEvents.seq} > ${this.lastSeq}`,
       )
       .orderBy(domainEvents.seq)
-      .limit(2000);
+      .limit(POLL_PAGE_SIZE);
     const usage = new Set<string>();
     const all = new Set<string>();
     let everything = false;
@@ -521,10 +545,15 @@ export class MeteringState {
       const touched = row.accountId ? [row.accountId] : accountsIn(row.data);
       for (const id of touched) (USAGE_ONLY.test(row.type) ? usage : all).add(id);
     }
-    if (everything) return this.invalidateEverything();
+    const full = rows.length === POLL_PAGE_SIZE;
+    if (everything) {
+      this.invalidateEverything();
+      return full;
+    }
     for (const id of all) usage.delete(id);
     if (all.size > 0) this.invalidate(all, "all");
     if (usage.size > 0) this.invalidate(usage, "usage");
+    return full;
   }
 }
 
