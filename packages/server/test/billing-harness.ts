@@ -4,7 +4,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fas
 import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import { buildApp } from "../src/app.ts";
 import { readCatalogFile } from "../src/catalog-file.ts";
-import { invoices } from "../src/db/schema/index.ts";
+import { domainEvents, invoices } from "../src/db/schema/index.ts";
 import { DEMO_CATALOG_FILE } from "../src/demo/catalog-file.ts";
 import {
   type ChargeOutcome,
@@ -61,6 +61,33 @@ export const invoicesOf = (api: TestApi, subscription: string, reason = "subscri
     .from(invoices)
     .where(and(eq(invoices.subscriptionId, subscription), eq(invoices.billingReason, reason)))
     .orderBy(invoices.periodStart);
+
+/** A quote made over the API, which must be answered 201. */
+export async function quoteOf(api: TestApi, account: string, change: Record<string, unknown>) {
+  const response = await api.request("POST", "/v1/quotes", { account, ...change });
+  expect(response.statusCode, response.body).toBe(201);
+  return response.json();
+}
+
+/** What the sandbox collected for an account (its charges, found by the request's metadata). */
+export const chargesFor = (api: BillingApi, account: string) =>
+  api.sandbox
+    .collected()
+    .filter((p) =>
+      api.sandbox.requests.some(
+        (r) => r.idempotencyKey === p.idempotencyKey && r.metadata.account === account,
+      ),
+    );
+
+/** The types of an account's domain events, in the order they were recorded. */
+export const eventTypesOf = async (api: TestApi, account: string) =>
+  (
+    await api.database.db
+      .select()
+      .from(domainEvents)
+      .where(eq(domainEvents.accountId, account))
+      .orderBy(domainEvents.seq)
+  ).map((e) => e.type);
 
 /** An invoice as the API answers it. */
 export const invoiceJson = async (api: TestApi, id: string) =>

@@ -2,7 +2,13 @@ import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { checkouts, domainEvents, invoices, subscriptions } from "../src/db/schema/index.ts";
 import { beginCheckout, driveCheckout, recoverCheckouts, refundCheckout } from "../src/services/checkout.ts";
-import { type BillingApi, customer, ProcessCrash, useBillingApi } from "./billing-harness.ts";
+import {
+  type BillingApi,
+  chargesFor as chargesForAccount,
+  customer,
+  ProcessCrash,
+  useBillingApi,
+} from "./billing-harness.ts";
 
 const api: BillingApi = useBillingApi();
 const ANCHOR = { billing_cycle_anchor: "2026-01-01T00:00:00Z" };
@@ -14,14 +20,7 @@ async function quote(account: string, change: Record<string, unknown>) {
 }
 const checkout = (quoteId: string, actor: Record<string, string>, headers: Record<string, string> = {}) =>
   api.request("POST", "/v1/checkout", { quote: quoteId, ...actor }, headers);
-const chargesFor = (account: string) =>
-  api.sandbox
-    .collected()
-    .filter((p) =>
-      api.sandbox.requests.some(
-        (r) => r.idempotencyKey === p.idempotencyKey && r.metadata.account === account,
-      ),
-    );
+const chargesFor = (account: string) => chargesForAccount(api, account);
 async function sub(id: string) {
   return (await api.request("GET", `/v1/subscriptions/${id}`)).json();
 }

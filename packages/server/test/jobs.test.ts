@@ -4,7 +4,7 @@ import { loadConfig } from "../src/config.ts";
 import { checkouts, scheduledChanges, subscriptions } from "../src/db/schema/index.ts";
 import { applyScheduledChangesJob, recoverCheckoutsJob, runJobOnce } from "../src/jobs/billing-jobs.ts";
 import { type JobRunner, startJobs } from "../src/jobs/queue.ts";
-import { type BillingApi, customer, ProcessCrash, useBillingApi } from "./billing-harness.ts";
+import { type BillingApi, customer, ProcessCrash, quoteOf, useBillingApi } from "./billing-harness.ts";
 
 /**
  * The billing jobs run through pg-boss on the test database (PGlite in memory, or PostgreSQL with
@@ -18,11 +18,7 @@ const START = "2026-01-17T00:00:00Z";
 const RECOVER = recoverCheckoutsJob.name;
 const APPLY = applyScheduledChangesJob.name;
 
-async function quote(account: string, change: Record<string, unknown>) {
-  const response = await api.request("POST", "/v1/quotes", { account, ...change });
-  expect(response.statusCode, response.body).toBe(201);
-  return response.json();
-}
+const quote = (account: string, change: Record<string, unknown>) => quoteOf(api, account, change);
 const checkout = (quoteId: string, member: string) =>
   api.request("POST", "/v1/checkout", { quote: quoteId, member });
 const checkoutOf = async (quoteId: string) =>

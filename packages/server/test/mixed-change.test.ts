@@ -4,7 +4,16 @@ import { checkouts, domainEvents, invoices, scheduledChanges } from "../src/db/s
 import { recoverCheckouts } from "../src/services/checkout.ts";
 import { renewSubscriptions } from "../src/services/renewals.ts";
 import { applyScheduledChanges } from "../src/services/scheduled-changes.ts";
-import { type BillingApi, customer, invoicesOf, ProcessCrash, useBillingApi } from "./billing-harness.ts";
+import {
+  type BillingApi,
+  chargesFor as chargesForAccount,
+  customer,
+  eventTypesOf,
+  invoicesOf,
+  ProcessCrash,
+  quoteOf,
+  useBillingApi,
+} from "./billing-harness.ts";
 
 /**
  * A change on the same plan that raises some items and lowers others ("several at once", issue 4)
@@ -23,36 +32,18 @@ const WITH_REPORTING = {
 /** +2 seats, Advanced reporting removed */
 const MIXED = { seats: 8, add_ons: [] };
 
-async function quote(account: string, change: Record<string, unknown>) {
-  const response = await api.request("POST", "/v1/quotes", { account, ...change });
-  expect(response.statusCode, response.body).toBe(201);
-  return response.json();
-}
+const quote = (account: string, change: Record<string, unknown>) => quoteOf(api, account, change);
 const checkout = (quoteId: string, member: string) =>
   api.request("POST", "/v1/checkout", { quote: quoteId, member });
 const sub = async (id: string) => (await api.request("GET", `/v1/subscriptions/${id}`)).json();
-const chargesFor = (account: string) =>
-  api.sandbox
-    .collected()
-    .filter((p) =>
-      api.sandbox.requests.some(
-        (r) => r.idempotencyKey === p.idempotencyKey && r.metadata.account === account,
-      ),
-    );
+const chargesFor = (account: string) => chargesForAccount(api, account);
 const scheduledOf = (subscription: string) =>
   api.database.db
     .select()
     .from(scheduledChanges)
     .where(eq(scheduledChanges.subscriptionId, subscription))
     .orderBy(scheduledChanges.createdAt, scheduledChanges.id);
-const eventTypes = async (account: string) =>
-  (
-    await api.database.db
-      .select()
-      .from(domainEvents)
-      .where(eq(domainEvents.accountId, account))
-      .orderBy(domainEvents.seq)
-  ).map((e) => e.type);
+const eventTypes = (account: string) => eventTypesOf(api, account);
 const itemsOf = (s: { seats: number; add_ons: { key: string; quantity: number }[] }) => ({
   seats: s.seats,
   add_ons: s.add_ons.map((a) => [a.key, a.quantity]),

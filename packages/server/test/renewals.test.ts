@@ -8,6 +8,7 @@ import { renewSubscriptions } from "../src/services/renewals.ts";
 import {
   type BillingApi,
   customer,
+  eventTypesOf,
   invoiceJson as invoiceJsonOf,
   invoicesOf,
   useBillingApi,
@@ -35,14 +36,7 @@ const attemptsOf = (invoice: string) =>
     .from(invoicePayments)
     .where(eq(invoicePayments.invoiceId, invoice))
     .orderBy(invoicePayments.attempt);
-const eventsOf = async (account: string) =>
-  (
-    await api.database.db
-      .select()
-      .from(domainEvents)
-      .where(eq(domainEvents.accountId, account))
-      .orderBy(domainEvents.seq)
-  ).map((e) => e.type);
+const eventsOf = (account: string) => eventTypesOf(api, account);
 async function renewAt(iso: string) {
   api.clock.set(iso);
   return renewSubscriptions(api.billing);
