@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { sql } from "drizzle-orm";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.ts";
-import { type Database, DatabaseUnavailableError } from "../src/db/client.ts";
+import { type Database, DatabaseUnavailableError, isConnectionLost } from "../src/db/client.ts";
 import { openMigratedDatabase } from "../src/runtime.ts";
 import { adminQuery, POSTGRES_URL, TEST_ENGINE } from "./harness.ts";
 import { useMeteringApi } from "./metering-harness.ts";
@@ -146,3 +147,108 @@ describe.runIf(TEST_ENGINE === "postgres")("UPTIER_DB_CONNECTION_TIMEOUT (Postgr
     await expect(database.db.transaction(async (tx) => tx.execute(sql`select 1`))).resolves.toBeDefined();
   });
 });
+
+/**
+ * Runs `run` while `table` is locked by another session, so a request touching it waits on the
+ * lock; `terminateWaiter` ends the waiting server session as an operator's pg_terminate_backend (or
+ * a failover) would, and resolves once it is gone.
+ */
+async function whileLocked<T>(
+  database: Database,
+  table: string,
+  run: (terminateWaiter: () => Promise<void>) => Promise<T>,
+): Promise<T> {
+  const { rows } = await database.executeSql("select current_database() as name");
+  const name = String(rows[0]?.name);
+  const url = new URL(POSTGRES_URL);
+  url.pathname = `/${name}`;
+  const locker = new pg.Client({ connectionString: url.toString() });
+  await locker.connect();
+  try {
+    await locker.query("begin");
+    await locker.query(`lock table ${table} in access exclusive mode`);
+    const terminateWaiter = async () => {
+      for (let attempt = 0; attempt < 200; attempt++) {
+        const { rows } = await locker.query(
+          `select pg_terminate_backend(pid) as ended from pg_stat_activity
+            where datname = current_database() and pid <> pg_backend_pid() and wait_event_type = 'Lock'`,
+        );
+        if (rows.length > 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      throw new Error("no session ever waited on the lock");
+    };
+    return await run(terminateWaiter);
+  } finally {
+    await locker.query("rollback");
+    await locker.end();
+  }
+}
+
+describe.runIf(TEST_ENGINE === "postgres")(
+  "a request whose database connection is lost while it runs (PostgreSQL)",
+  () => {
+    const api = useMeteringApi({ poolSize: 2 });
+
+    it("a read answers 503 database_unavailable with Retry-After, and the next one is served", async () => {
+      const { account } = await api.accountOn("free");
+      const res = await whileLocked(api.database, "accounts", async (terminateWaiter) => {
+        const pending = api.request("GET", `/v1/accounts/${account}`);
+        await terminateWaiter();
+        return pending;
+      });
+      expect(res.statusCode).toBe(503);
+      expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+      expect(res.headers["retry-after"]).toBe("2");
+      expect(res.json()).toMatchObject({ status: 503, code: "database_unavailable" });
+      expect(res.json().detail).toMatch(/connection to the database was lost/);
+      // the pool dropped the dead connection: the same request is served at once
+      expect((await api.request("GET", `/v1/accounts/${account}`)).statusCode).toBe(200);
+    });
+
+    it("a write's transaction answers 503 and is rolled back: the retry with its key does it once", async () => {
+      const external = `org_${randomBytes(5).toString("hex")}`;
+      const key = `key_${randomBytes(5).toString("hex")}`;
+      const body = { external_id: external, name: external };
+      await api.request("GET", "/v1/accounts?limit=1");
+      const lost = await whileLocked(api.database, "accounts", async (terminateWaiter) => {
+        const pending = api.request("POST", "/v1/accounts", body, { "idempotency-key": key });
+        await terminateWaiter();
+        return pending;
+      });
+      expect(lost.statusCode).toBe(503);
+      expect(lost.json()).toMatchObject({ code: "database_unavailable" });
+      const retry = await api.request("POST", "/v1/accounts", body, { "idempotency-key": key });
+      expect(retry.statusCode).toBe(201);
+      expect(retry.headers["idempotent-replayed"]).toBeUndefined();
+      const again = await api.request("POST", "/v1/accounts", body, { "idempotency-key": key });
+      expect(again.headers["idempotent-replayed"]).toBe("true");
+      expect(again.json()).toEqual(retry.json());
+      const stored = await api.database.executeSql(
+        "select count(*)::int as n from accounts where external_id = $1",
+        [external],
+      );
+      expect(stored.rows).toEqual([{ n: 1 }]);
+    });
+
+    it("after every pooled session is ended (a database restart), requests are served again", async () => {
+      const { account } = await api.accountOn("free");
+      await api.database.db.execute(
+        sql`select pg_terminate_backend(pid) from pg_stat_activity
+             where datname = current_database() and pid <> pg_backend_pid()`,
+      );
+      // the connection that ran the statement above is ended with the others
+      const ownEnd = await api.database.db.execute(sql`select pg_terminate_backend(pg_backend_pid())`).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(isConnectionLost(ownEnd)).toBe(true);
+      const answers = [];
+      for (let i = 0; i < 4; i++)
+        answers.push((await api.request("GET", `/v1/accounts/${account}`)).statusCode);
+      // a request may still meet a dead connection before the pool has noticed: 503, never 500
+      expect(answers.every((status) => status === 200 || status === 503)).toBe(true);
+      expect(answers.at(-1)).toBe(200);
+    });
+  },
+);

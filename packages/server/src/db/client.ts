@@ -64,6 +64,30 @@ export class DatabaseUnavailableError extends Error {
   override readonly name = "DatabaseUnavailableError";
 }
 
+/**
+ * SQLSTATEs saying the session itself is gone (class 08, connection exception) or was ended by
+ * the server (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now): the statement
+ * did not fail on its own merits, and the same request may succeed on another connection.
+ */
+const SESSION_ENDED = /^(08...|57P0[123])$/;
+/** What node-postgres itself throws when the socket closes under a query (it has no SQLSTATE). */
+const SOCKET_CLOSED = /^Connection terminated|^Client has encountered a connection error/;
+
+/**
+ * True when an error, or any error in its cause chain (drizzle wraps the driver's), says the
+ * database connection was lost while a statement ran. Nothing of an open transaction was
+ * committed, except when the loss came during COMMIT itself, whose outcome is then unknown: a
+ * retry with the same Idempotency-Key is answered once either way (the key commits with the effect).
+ */
+export function isConnectionLost(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 10; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (typeof code === "string" && SESSION_ENDED.test(code)) return true;
+    if (typeof message === "string" && SOCKET_CLOSED.test(message)) return true;
+  }
+  return false;
+}
+
 type ConnectCallback = (
   err: Error | undefined,
   client: pg.PoolClient | undefined,
@@ -101,8 +125,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       // (a transaction waiting for a second one, a stuck query) the whole process hangs.
       connectionTimeoutMillis: options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
     });
-    // An idle client's error (e.g. the server restarting) must not crash the process.
+    // A connection's end (a server restart, pg_terminate_backend) is emitted as an 'error' event:
+    // the pool listens while a client is idle, nobody while it is checked out, and an unheard
+    // 'error' crashes the process. The statement running on it fails anyway (isConnectionLost),
+    // and the pool drops the dead client when it comes back.
     pool.on("error", () => {});
+    pool.on("connect", (client) => client.on("error", () => {}));
     const db = drizzlePg({ client: pool, schema }) as unknown as Db;
     return {
       db,

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { ZodError } from "zod";
-import { DatabaseUnavailableError } from "../db/client.ts";
+import { DatabaseUnavailableError, isConnectionLost } from "../db/client.ts";
 
 /**
  * Errors are RFC 9457 problem documents with a stable machine `code` (Stripe's habit: a `code`
@@ -53,6 +53,14 @@ export const databaseUnavailable = () =>
     503,
     "database_unavailable",
     "No database connection came free in time. Retry the request shortly (with the same Idempotency-Key if it changes anything).",
+    { retryAfter: DATABASE_RETRY_AFTER_SECONDS },
+  );
+
+export const databaseConnectionLost = () =>
+  new ApiError(
+    503,
+    "database_unavailable",
+    "The connection to the database was lost while the request ran. Retry it shortly; if it changes anything, retry with the same Idempotency-Key, which makes it happen once whether or not the lost attempt took effect.",
     { retryAfter: DATABASE_RETRY_AFTER_SECONDS },
   );
 
@@ -110,6 +118,7 @@ export function toApiError(error: unknown): ApiError | null {
   if (error instanceof ZodError) return invalidRequest(fieldsFromZod(error));
   // drizzle wraps a query's failure (DrizzleQueryError) with the pool's as its cause
   if (causedBy(error, DatabaseUnavailableError)) return databaseUnavailable();
+  if (isConnectionLost(error)) return databaseConnectionLost();
   const fastifyError = error as FastifyError & { validationContext?: string };
   if (hasZodFastifySchemaValidationErrors(error)) {
     const where = fastifyError.validationContext === "body" ? undefined : fastifyError.validationContext;
