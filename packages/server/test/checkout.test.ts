@@ -1,6 +1,12 @@
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { checkouts, domainEvents, invoices, subscriptions } from "../src/db/schema/index.ts";
+import {
+  checkouts,
+  domainEvents,
+  invoices,
+  scheduledChanges,
+  subscriptions,
+} from "../src/db/schema/index.ts";
 import { beginCheckout, driveCheckout, recoverCheckouts, refundCheckout } from "../src/services/checkout.ts";
 import {
   type BillingApi,
@@ -124,6 +130,64 @@ describe("quote → checkout on the sandbox gateway", () => {
       const next = await quote(c.account, { seats: 6 });
       expect(next.change.from).toMatchObject({ plan: "starter", add_ons: [] });
       expect((await sub(c.subscription)).plan).toBe("starter");
+    } finally {
+      api.clock.set("2026-01-17T00:00:00Z");
+    }
+  });
+
+  it("a change while a reduction is scheduled says it cancels it, and its checkout does, with an event", async () => {
+    const c = await customer(api, "starter", { ...ANCHOR, seats: 8 });
+    const before = await quote(c.account, { seats: 9 });
+    expect(before.replaces_scheduled_change).toBeNull();
+    const down = await quote(c.account, { seats: 6 });
+    expect((await checkout(down.id, { member: c.admin })).json().status).toBe("succeeded");
+    const [pending] = await api.database.db
+      .select()
+      .from(scheduledChanges)
+      .where(eq(scheduledChanges.subscriptionId, c.subscription));
+    expect(pending).toMatchObject({ status: "scheduled", quoteId: down.id });
+
+    const up = await quote(c.account, { seats: 9 });
+    const told = { id: pending?.id, effective_at: "2026-02-01T00:00:00.000Z" };
+    expect(up).toMatchObject({ timing: "immediate", amount_due: 726, replaces_scheduled_change: told });
+    expect(up.summary).toEqual([
+      "Adding 1 seat adds $15.00 to your monthly bill.",
+      "$7.26 is due today for the remaining 15 days of this cycle.",
+      "Your change scheduled for Feb 1, 2026 is canceled and replaced by this one.",
+      "Your next invoice, on Feb 1, 2026, will be $159.00.",
+    ]);
+    // stored as answered
+    expect((await api.request("GET", `/v1/quotes/${up.id}`)).json()).toEqual(up);
+
+    const done = await checkout(up.id, { member: c.admin });
+    expect(done.json()).toMatchObject({ status: "succeeded", amount: 726 });
+    expect(
+      (
+        await api.database.db
+          .select()
+          .from(scheduledChanges)
+          .where(eq(scheduledChanges.id, pending?.id ?? ""))
+      ).map((r) => r.status),
+    ).toEqual(["canceled"]);
+    const canceled = await eventsOf(c.account, "subscription.scheduled_change_canceled");
+    expect(canceled.map((e) => e.data)).toEqual([
+      {
+        subscription: c.subscription,
+        scheduled_change: told,
+        replaced_by: {
+          quote: up.id,
+          checkout: done.json().id,
+          timing: "immediate",
+          components: expect.any(Array),
+        },
+      },
+    ]);
+    api.clock.set("2026-02-01T00:00:05Z");
+    try {
+      // the period end came and went: 9 seats stand, nothing is pending
+      const next = await quote(c.account, { seats: 10 });
+      expect(next.change.from).toMatchObject({ seats: 9 });
+      expect(next.replaces_scheduled_change).toBeNull();
     } finally {
       api.clock.set("2026-01-17T00:00:00Z");
     }

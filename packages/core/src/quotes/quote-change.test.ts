@@ -499,6 +499,53 @@ describe("quoteChange: two changes in one period", () => {
   });
 });
 
+describe("quoteChange: a change while another is scheduled for the period end", () => {
+  const pending = { id: "sch_1", effectiveAt: new Date("2026-02-01T00:00:00Z") };
+
+  it("an added seat says it cancels the scheduled reduction, and prices the same as without one", () => {
+    const plain = ok(quote(shape("starter", 6), shape("starter", 7), "2026-01-17T00:00:00Z"));
+    const p = ok(
+      quote(shape("starter", 6), shape("starter", 7), "2026-01-17T00:00:00Z", { scheduled: pending }),
+    );
+    expect(p.replacesScheduled).toEqual(pending);
+    expect(plain.replacesScheduled).toBeNull();
+    expect({ ...p, replacesScheduled: null, summary: [] }).toEqual({ ...plain, summary: [] });
+    expect(p.summary).toEqual([
+      "Adding 1 seat adds $15.00 to your monthly bill.",
+      "$7.26 is due today for the remaining 15 days of this cycle.",
+      "Your change scheduled for Feb 1, 2026 is canceled and replaced by this one.",
+      "Your next invoice, on Feb 1, 2026, will be $129.00.",
+    ]);
+  });
+
+  it("a new reduction for the period end replaces the pending one", () => {
+    const p = ok(
+      quote(shape("starter", 6), shape("starter", 4), "2026-01-17T00:00:00Z", { scheduled: pending }),
+    );
+    expect(p.timing).toBe("period_end");
+    expect(p.summary).toContain(
+      "Your change scheduled for Feb 1, 2026 is canceled and replaced by this one.",
+    );
+  });
+
+  it("a split change says it once, before the next invoice", () => {
+    const p = ok(
+      quote(
+        shape("starter", 6, "month", [addOn("advanced_reporting")]),
+        shape("starter", 8),
+        "2026-01-17T00:00:00Z",
+        { scheduled: pending },
+      ),
+    );
+    expect(p.timing).toBe("split");
+    expect(p.replacesScheduled).toEqual(pending);
+    expect(p.summary.filter((s) => s.includes("scheduled for"))).toHaveLength(1);
+    expect(p.summary.at(-2)).toBe(
+      "Your change scheduled for Feb 1, 2026 is canceled and replaced by this one.",
+    );
+  });
+});
+
 // ——— Property tests ———————————————————————————————————————————————————————————————————————
 
 // Anchors and changes on whole seconds, as the server stores them.

@@ -67,6 +67,19 @@ export interface QuoteInput {
   readonly creditBalance: number;
   /** per item key; an item without history is taken as billed in full for the period */
   readonly history?: Readonly<Record<string, ItemHistory>>;
+  /** the subscription's pending scheduled change, if any: any change replaces it */
+  readonly scheduled?: PendingScheduledChange | null;
+}
+
+/**
+ * A change already scheduled for the period end. A new change of the subscription, immediate or
+ * scheduled, replaces it (as Chargebee discards scheduled changes on an immediate one): a later
+ * shape is always priced from the subscription as it stands, so keeping the older target would
+ * undo the new change at the period end. The quote says so.
+ */
+export interface PendingScheduledChange {
+  readonly id: string;
+  readonly effectiveAt: Date;
 }
 
 export interface QuoteLine extends InvoiceLine {
@@ -106,6 +119,8 @@ export interface QuotePlan {
     readonly deltaPerMonth: number;
   };
   readonly nextInvoice: { readonly date: Date; readonly amount: number };
+  /** the pending scheduled change this one cancels and replaces */
+  readonly replacesScheduled: PendingScheduledChange | null;
   readonly summary: readonly string[];
 }
 
@@ -308,6 +323,7 @@ export function quoteChange(input: QuoteInput): QuoteResult {
     split: null,
     recurring,
     nextInvoice: { date: nextInvoiceDate, amount: nextAmount },
+    replacesScheduled: input.scheduled ?? null,
   };
   return { ok: true, plan: { ...plan, summary: quoteSummary(plan, currency) } };
 }
@@ -351,6 +367,7 @@ function quoteSplit(input: QuoteInput, components: readonly ChangeComponent[]): 
     },
     recurring: recurringChange(subscription.shape, target),
     nextInvoice: later.nextInvoice,
+    replacesScheduled: input.scheduled ?? null,
   };
   return { ok: true, plan: { ...plan, summary: splitSummary(now, later, plan, subscription.currency) } };
 }

@@ -62,7 +62,7 @@ function headline(plan: Omit<QuotePlan, "summary">, currency: string): string {
 }
 
 export function quoteSummary(plan: Omit<QuotePlan, "summary">, currency: string): string[] {
-  return [headline(plan, currency), ...today(plan, currency), nextInvoice(plan, currency)];
+  return [headline(plan, currency), ...today(plan, currency), ...replaced(plan), nextInvoice(plan, currency)];
 }
 
 /**
@@ -82,9 +82,18 @@ export function splitSummary(
     headline(now, currency),
     ...today(now, currency),
     headline(later, currency),
+    ...replaced(plan),
     nextInvoice(plan, currency),
   ];
 }
+
+/** The pending scheduled change the new one cancels, so the customer is not surprised at renewal. */
+const replaced = (plan: Omit<QuotePlan, "summary">): string[] =>
+  plan.replacesScheduled
+    ? [
+        `Your change scheduled for ${formatDate(plan.replacesScheduled.effectiveAt)} is canceled and replaced by this one.`,
+      ]
+    : [];
 
 /** What is due today and what happens to the credit balance. */
 function today(plan: Omit<QuotePlan, "summary">, currency: string): string[] {

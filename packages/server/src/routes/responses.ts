@@ -156,6 +156,12 @@ export const QuoteResponse = z
       .describe(
         "The part of a split change that waits for the period end, with no credit: from the shape after the immediate part to the whole target",
       ),
+    replaces_scheduled_change: z
+      .object({ id: z.string(), effective_at: Instant })
+      .nullable()
+      .describe(
+        "The subscription's pending scheduled change, which a checkout of this quote cancels (any change, immediate or scheduled, replaces it; the summary says so)",
+      ),
     summary: z.array(z.string()).readonly(),
     summary_text: z.string(),
   })

@@ -897,6 +897,23 @@ async function prepareCompletion(
   const accountId = record.row.accountId;
   const change = { quote: quote.id, checkout: checkout.id, timing: plan.timing, components: plan.components };
   const succeeded = { type: "checkout.succeeded", accountId, data: { checkout: checkoutView(done) } };
+  // what the quote told the customer: the pending scheduled change gives way to this one
+  const unscheduled = plan.replacesScheduled
+    ? [
+        {
+          type: "subscription.scheduled_change_canceled",
+          accountId,
+          data: {
+            subscription: record.id,
+            scheduled_change: {
+              id: plan.replacesScheduled.id,
+              effective_at: plan.replacesScheduled.effectiveAt.toISOString(),
+            },
+            replaced_by: change,
+          },
+        },
+      ]
+    : [];
   if (plan.timing === "period_end") {
     await scheduleChange(tx, record, quote.id, target, plan, at);
     await tx
@@ -916,7 +933,7 @@ async function prepareCompletion(
       accountId,
       data: { subscription: previous, effective_at: plan.effectiveAt.toISOString(), to: target, change },
     };
-    await recordEvents(tx, [scheduled, succeeded], at);
+    await recordEvents(tx, [...unscheduled, scheduled, succeeded], at);
     return done;
   }
 
@@ -1004,6 +1021,7 @@ async function prepareCompletion(
       : null,
     at,
     events: (issued) => [
+      ...unscheduled,
       changed,
       ...(issued
         ? [

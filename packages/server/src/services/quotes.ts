@@ -2,6 +2,7 @@ import {
   type AddOnDefinition,
   type DowngradePolicy,
   type ItemHistory,
+  type PendingScheduledChange,
   type QuotePlan,
   quoteChange,
   type ResolvedPlan,
@@ -13,6 +14,7 @@ import {
 import { and, eq, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type Db, type Executor, isTransaction, type Tx } from "../db/client.ts";
+import { parsedJson } from "../db/json-rows.ts";
 import { executePrepared } from "../db/prepared.ts";
 import { accounts, ledgerEntries, quotes, scheduledChanges, subscriptions } from "../db/schema/index.ts";
 import { ApiError, notFound } from "../http/problem.ts";
@@ -89,6 +91,8 @@ export interface BillingState {
   readonly creditBalance: number;
   readonly policy: DowngradePolicy;
   readonly history: Record<string, ItemHistory>;
+  /** the subscription's pending scheduled change, which any new change replaces */
+  readonly scheduled: PendingScheduledChange | null;
 }
 
 /** The account's credit balance: what the customer_credit liability holds for it (≥ 0). */
@@ -125,6 +129,8 @@ export async function loadBillingState(db: Executor, record: SubscriptionRecord)
       (select coalesce(sum(amount), 0)::text from ledger_entries
         where account_id = ${accountId} and ledger_account = 'customer_credit' and currency = ${record.currency}) as credit,
       (select document -> 'policies' -> 'downgrades' from catalog_versions order by version desc limit 1) as policy,
+      (select json_build_object('id', id, 'effective_at', effective_at) from scheduled_changes
+        where subscription_id = ${record.id} and status = 'scheduled') as scheduled,
       ${
         start && end
           ? sql`(select coalesce(json_agg(json_build_object('item', h.item, 'charged', h.charged::text, 'credited', h.credited::text)), '[]'::json)
@@ -141,7 +147,14 @@ export async function loadBillingState(db: Executor, record: SubscriptionRecord)
       }`);
   const row = (
     result as unknown as {
-      rows: { used: number; credit: string; policy: unknown; history: unknown; renewed: boolean }[];
+      rows: {
+        used: number;
+        credit: string;
+        policy: unknown;
+        history: unknown;
+        renewed: boolean;
+        scheduled: unknown;
+      }[];
     }
   ).rows[0];
   const policy = (row?.policy ?? null) as DowngradePolicy | null;
@@ -156,7 +169,14 @@ export async function loadBillingState(db: Executor, record: SubscriptionRecord)
     creditBalance: -Number(row?.credit ?? 0),
     policy: policy ?? "period_end",
     history: historyOf(record, historyRows, row?.renewed === true),
+    scheduled: pendingChangeOf(row?.scheduled),
   };
+}
+
+function pendingChangeOf(value: unknown): PendingScheduledChange | null {
+  if (value === null || value === undefined) return null;
+  const { id, effective_at } = parsedJson<{ id: string; effective_at: string }>(value);
+  return { id, effectiveAt: new Date(effective_at) };
 }
 
 function historyOf(
@@ -300,6 +320,7 @@ export function priceChange(state: BillingState, shape: SubscriptionShape, at: D
     seatsInUse: state.seatsInUse,
     creditBalance: state.creditBalance,
     history: state.history,
+    scheduled: state.scheduled,
   });
   if (!result.ok) {
     const status =
@@ -348,6 +369,9 @@ export function planView(plan: QuotePlan) {
           change: { from: shapeView(plan.split.now.to), to: shapeView(plan.split.scheduled.to) },
         }
       : null,
+    replaces_scheduled_change: plan.replacesScheduled
+      ? { id: plan.replacesScheduled.id, effective_at: iso(plan.replacesScheduled.effectiveAt) }
+      : null,
     summary: plan.summary,
     summary_text: plan.summary.join(" "),
   };
@@ -374,8 +398,13 @@ function quoteHead(row: QuoteRow, now: Date) {
 
 export function quoteView(row: QuoteRow, now: Date) {
   const view = row.view as StoredView;
-  // quotes stored before splits existed have no `scheduled`
-  return { ...quoteHead(row, now), ...view, scheduled: view.scheduled ?? null };
+  // quotes stored before splits, or before replaced scheduled changes were told, lack their fields
+  return {
+    ...quoteHead(row, now),
+    ...view,
+    scheduled: view.scheduled ?? null,
+    replaces_scheduled_change: view.replaces_scheduled_change ?? null,
+  };
 }
 export type QuoteView = ReturnType<typeof quoteView>;
 
