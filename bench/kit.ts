@@ -243,3 +243,14 @@ export function loadInWorker(
     },
   );
 }
+
+/**
+ * Whether this run could show an absolute latency target at all: when the trivial baseline's own
+ * p99 at the same concurrency is at or above the target, no route can meet it on this machine
+ * (a shared host, slower some days than others), and only the ratio carries over between runs.
+ */
+export function latencyCeiling(baselineP99: number, targetMs: number, connections: number): string {
+  return baselineP99 >= targetMs
+    ? `On this run the trivial baseline's own p99 at ${connections} connections was ${baselineP99} ms, at or above the ${targetMs} ms target: no route could meet it on this machine today; compare the ratios between runs.`
+    : `The trivial baseline's own p99 at ${connections} connections was ${baselineP99} ms, under the ${targetMs} ms target.`;
+}

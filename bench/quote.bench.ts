@@ -7,7 +7,7 @@
  */
 import { sql } from "drizzle-orm";
 import { benchCustomer, startBenchServer } from "./billing-bench-kit.ts";
-import { autocannon, autocannonCycling, pacedLoad, type Run } from "./kit.ts";
+import { autocannon, autocannonCycling, latencyCeiling, pacedLoad, type Run } from "./kit.ts";
 
 const CONNECTIONS = 50;
 const SECONDS = Number(process.env.BENCH_QUOTE_SECONDS ?? 8);
@@ -80,6 +80,7 @@ export default async function quoteBench(): Promise<string> {
       "",
       `Ratios to the baseline: throughput ${(quote.rps / baseline.rps).toFixed(3)}×, p99 ${(quote.p99 / Math.max(1, baseline.p99)).toFixed(1)}×. Quotes stored: ${stored?.n ?? 0}.`,
       `Target p99 < 10 ms at ${CONNECTIONS} connections, measured at saturation (every connection sends its next request as soon as the last is answered, so p99 follows from throughput: ${CONNECTIONS} in flight at 10 ms needs ≥ ${CONNECTIONS * 100} quotes/s): **${ok ? "met" : "not met"}** (${quote.p99} ms). The one-connection row shows what a quote takes when nothing waits ahead of it; ${within ? `below saturation, p99 stays under 10 ms up to the ${within.rate}/s offered` : "below saturation, p99 was not under 10 ms at any offered load measured"}.`,
+      latencyCeiling(baseline.p99, 10, CONNECTIONS),
       `Sample: "${sample.summary_text}"`,
     ].join("\n");
   } finally {
