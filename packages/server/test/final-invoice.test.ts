@@ -39,11 +39,13 @@ const linesOf = async (id: string) =>
     l.period_start,
     l.period_end,
   ]);
-async function calls(account: string, n: number) {
+/** n API calls, sent now; timestamped `timestamp` when given (a late event), else at receipt. */
+async function calls(account: string, n: number, timestamp?: string) {
   const events = Array.from({ length: n }, (_, i) => ({
     id: `call_${i}_${randomBytes(4).toString("hex")}`,
     account,
     event: "api.call",
+    ...(timestamp ? { timestamp } : {}),
   }));
   expect((await api.request("POST", "/v1/events", { events })).json()).toMatchObject({ accepted: n });
 }
@@ -263,5 +265,111 @@ describe("the final invoice of an ended subscription", () => {
       expect(finals.map((f) => [f.status, f.subtotal])).toEqual([["paid", 600]]);
       expect(collectedFor(finals[0]?.id as string)).toHaveLength(1);
     }
+  });
+});
+
+/**
+ * Usage around the end: an event timestamped before the end counts in the ended subscription's
+ * period (also a late one, arriving after the end), and one at or after the end in a window that
+ * starts at the end (core's usageWindowAt), which no invoice of the ended subscription reads.
+ */
+describe("usage sent around the end of a subscription", () => {
+  const usageOf = async (account: string) => {
+    const r = await api.request("GET", `/v1/accounts/${account}/usage`);
+    expect(r.statusCode, r.body).toBe(200);
+    return r.json();
+  };
+  const apiCallsOf = async (account: string) =>
+    (await usageOf(account)).features.find((f: { feature: string }) => f.feature === "api_calls");
+
+  it("anchor on the 1st, canceled at once: usage after the end is not billed, a late event before it is", async () => {
+    api.clock.set("2027-01-05T00:00:00Z");
+    const c = await customer(api, "starter", { billing_cycle_anchor: "2027-01-01T00:00:00Z" });
+    await calls(c.account, 12);
+    api.clock.set("2027-01-15T12:00:00Z");
+    await cancel(c.subscription, false);
+    await calls(c.account, 20); // at the end instant itself: after the end
+    api.clock.set("2027-01-15T12:00:20Z");
+    await calls(c.account, 3, "2027-01-15T11:59:59.999Z"); // late, from the last moment before the end
+    await calls(c.account, 4); // after the end
+    // the canceled account's usage is that of the window begun at the end, never the period's
+    expect(await usageOf(c.account)).toMatchObject({ period: null });
+    expect(await apiCallsOf(c.account)).toMatchObject({
+      used: 24,
+      limit: null,
+      period_start: "2027-01-15T12:00:00.000Z",
+      resets_at: "2027-02-01T00:00:00.000Z",
+    });
+    const check = await api.request("POST", "/v1/check", { account: c.account, feature: "api_calls" });
+    expect(check.json()).toMatchObject({ allowed: false, reason: "account_inactive" });
+
+    expect(await renewAt("2027-01-15T12:00:30Z")).toMatchObject({ final: 1 });
+    const [final] = await finalsOf(c.subscription);
+    // 12 + 3 calls before the end, 10 granted: 5 over, one started package of 5 at $2
+    expect(await linesOf(final?.id as string)).toEqual([
+      ["overage:api_calls", 5, 200, "2027-01-01T00:00:00.000Z", "2027-01-15T12:00:00.000Z"],
+    ]);
+  });
+
+  it("anchor on the 31st, canceled at once: a late event timestamped before the end is billed on the final invoice", async () => {
+    api.clock.set("2027-03-02T00:00:00Z"); // in the period [Feb 28, Mar 31)
+    const c = await customer(api, "starter", { billing_cycle_anchor: "2027-01-31T00:00:00Z" });
+    await calls(c.account, 11);
+    api.clock.set("2027-03-20T08:00:00Z");
+    await cancel(c.subscription, false);
+    api.clock.set("2027-03-20T08:05:00Z");
+    await calls(c.account, 7, "2027-03-18T00:00:00Z"); // late: before the end, within the late window
+    await calls(c.account, 30); // after the end
+    expect(await apiCallsOf(c.account)).toMatchObject({
+      used: 30,
+      period_start: "2027-03-20T08:00:00.000Z",
+      resets_at: "2027-04-01T00:00:00.000Z",
+    });
+
+    await renewAt("2027-03-20T08:06:00Z");
+    const [final] = await finalsOf(c.subscription);
+    // 11 + 7 calls before the end: 8 over, two started packages of 5
+    expect(await linesOf(final?.id as string)).toEqual([
+      ["overage:api_calls", 8, 400, "2027-02-28T00:00:00.000Z", "2027-03-20T08:00:00.000Z"],
+    ]);
+  });
+
+  it("canceled at period end, anchor mid-month: a late event after the end counts in the last period; a new subscription is followed", async () => {
+    api.clock.set("2027-04-20T00:00:00Z");
+    const c = await customer(api, "starter", { billing_cycle_anchor: "2027-04-15T00:00:00Z" });
+    await calls(c.account, 10);
+    await cancel(c.subscription, true);
+    // the cancellation has taken effect; its stored status has not caught up yet
+    api.clock.set("2027-05-15T00:00:20Z");
+    await calls(c.account, 4, "2027-05-14T23:59:00Z");
+    await calls(c.account, 9);
+    expect(await apiCallsOf(c.account)).toMatchObject({
+      used: 9,
+      period_start: "2027-05-15T00:00:00.000Z",
+      resets_at: "2027-06-01T00:00:00.000Z",
+    });
+    await renewAt("2027-05-15T00:00:30Z");
+    const [final] = await finalsOf(c.subscription);
+    expect(await linesOf(final?.id as string)).toEqual([
+      ["overage:api_calls", 4, 200, "2027-04-15T00:00:00.000Z", "2027-05-15T00:00:00.000Z"],
+    ]);
+
+    // subscribed again: usage follows the new subscription's periods, from zero
+    api.clock.set("2027-05-20T00:00:00Z");
+    const again = await api.request("POST", "/v1/subscriptions", {
+      account: c.account,
+      plan: "starter",
+      billing_cycle_anchor: "2027-05-20T00:00:00Z",
+    });
+    expect(again.statusCode, again.body).toBe(201);
+    await calls(c.account, 2);
+    expect(await usageOf(c.account)).toMatchObject({
+      period: { start: "2027-05-20T00:00:00.000Z", end: "2027-06-20T00:00:00.000Z" },
+    });
+    expect(await apiCallsOf(c.account)).toMatchObject({
+      used: 2,
+      limit: 10,
+      period_start: "2027-05-20T00:00:00.000Z",
+    });
   });
 });

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { usageCounters } from "../src/db/schema/index.ts";
 import { MeteringState, POLL_PAGE_SIZE } from "../src/services/metering-state.ts";
-import { useMeteringApi } from "./metering-harness.ts";
+import { usageEvent, useMeteringApi } from "./metering-harness.ts";
 
 /**
  * After a write, the response waits for a poll of the domain-event log (the catch-up), so the next
@@ -24,6 +25,40 @@ describe("read-your-writes after a write", () => {
     const res = await api.request("PATCH", `/v1/subscriptions/${subscription}`, { plan: "pro" });
     expect(res.statusCode).toBe(200);
     expect((await reports(account)).json()).toMatchObject({ allowed: true });
+  });
+
+  it("a cancellation at once is seen by the very next usage event, which is not counted in the ended period", async () => {
+    const { account, subscription } = await api.accountOn("starter");
+    const call = async () =>
+      expect((await api.events([usageEvent(account, "api.call")])).json()).toMatchObject({ accepted: 1 });
+    api.clock.advance(60_000);
+    await call(); // the cache now holds the live subscription
+    expect((await api.request("POST", "/v1/check", { account, feature: "api_calls" })).json()).toMatchObject({
+      allowed: true,
+      used: 1,
+    });
+    api.clock.advance(60_000);
+    const end = api.clock();
+    const res = await api.request("POST", `/v1/subscriptions/${subscription}/cancel`, {
+      at_period_end: false,
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    api.clock.advance(1000);
+    await call();
+    const windows = await api.database.db
+      .select({ start: usageCounters.periodStart, value: usageCounters.value })
+      .from(usageCounters)
+      .where(and(eq(usageCounters.accountId, account), eq(usageCounters.meter, "api_calls")))
+      .orderBy(usageCounters.periodStart);
+    expect(windows.map((w) => [w.start.toISOString(), Number(w.value)])).toEqual([
+      [new Date(end.getTime() - 120_000).toISOString(), 1], // the period, begun at the subscription's creation
+      [end.toISOString(), 1], // after the end: a window of its own, begun at the end
+    ]);
+    expect((await api.request("POST", "/v1/check", { account, feature: "api_calls" })).json()).toMatchObject({
+      allowed: false,
+      reason: "account_inactive",
+      resetsAt: "2026-02-01T00:00:00.000Z", // the end of the window after the end
+    });
   });
 
   it("a catch-up that fails after the write committed: the response reports the write, and the next poll catches up", async () => {

@@ -59,6 +59,11 @@ export interface EntitlementSource {
   readonly meters: Readonly<Record<string, MeterDefinition>>;
   /** the live subscription, or null when the account has none */
   readonly subscription: EntitlementSubscription | null;
+  /**
+   * With no live subscription, the cycle of the one that ended last, its `endsAt` set; null when
+   * the account never had one. Its meters are counted by it (meteringCycle).
+   */
+  readonly ended: BillingCycle | null;
   readonly usage: AccountUsage;
   readonly at: Date;
 }
@@ -66,11 +71,28 @@ export interface EntitlementSource {
 export const isActiveStatus = (status: SubscriptionStatus) => status !== "canceled";
 
 /**
+ * The cycle an account's billing_period meters follow (usageWindowAt): its live subscription's;
+ * else the one that ended last, so an event from before the end still counts in that
+ * subscription's period and one from after it in a window of its own; else none (calendar months).
+ * Every writer and reader of usage windows asks this, so they all agree.
+ */
+export function meteringCycle(source: {
+  readonly subscription: EntitlementSubscription | null;
+  readonly ended: BillingCycle | null;
+}): BillingCycle | null {
+  const live = source.subscription;
+  return live && isActiveStatus(live.status) ? live.cycle : source.ended;
+}
+
+/**
  * Every feature's entitlement for an account at an instant: plan grants + add-on grants, against
- * usage (meter totals in the current window, reported gauges, seats in use). Pure.
+ * usage (meter totals in the current window, reported gauges, seats in use). Pure. An account whose
+ * subscription has ended is inactive, and its metered features show the window `at` falls in after
+ * the end (the usage since the end), never the ended period's.
  */
 export function computeEntitlements(source: EntitlementSource): EntitlementsView {
   const sub = source.subscription && isActiveStatus(source.subscription.status) ? source.subscription : null;
+  const cycle = meteringCycle(source);
   const features: Record<string, Entitlement> = {};
   let validUntil: number | null = sub?.currentPeriodEnd?.getTime() ?? null;
   const until = (d: Date | null) => {
@@ -119,7 +141,7 @@ export function computeEntitlements(source: EntitlementSource): EntitlementsView
       continue;
     }
     const meter = def.meter ? own(source.meters, def.meter) : undefined;
-    const window = meter ? usageWindowAt(meter.reset, sub?.cycle ?? null, source.at) : null;
+    const window = meter ? usageWindowAt(meter.reset, cycle, source.at) : null;
     until(window?.end ?? null);
     const overage = def.overage ?? { policy: "hard" as const };
     features[key] = {

@@ -40,10 +40,11 @@ function source(
     subscription: s && {
       status: "active",
       shape: s,
-      cycle: { anchor: new Date("2026-01-10T00:00:00Z"), interval: "month" },
+      cycle: { anchor: new Date("2026-01-10T00:00:00Z"), interval: "month", endsAt: null },
       currentPeriodEnd: new Date("2026-02-10T00:00:00Z"),
       currency: "usd",
     },
+    ended: null,
     usage: { meters: {}, gauges: {}, seats: 0, ...usage },
     at: new Date("2026-01-16T12:00:00Z"),
   };
@@ -85,6 +86,25 @@ describe("computeEntitlements", () => {
     const view = computeEntitlements(source(null));
     expect(view.active).toBe(false);
     for (const e of Object.values(view.features)) expect(decideCheck(e, view.active).allowed).toBe(false);
+  });
+
+  it("an account whose subscription ended shows the usage since the end, never the ended period's", () => {
+    const ended = { anchor: new Date("2026-01-10T00:00:00Z"), interval: "month" as const };
+    const view = computeEntitlements({
+      ...source(null, { meters: { api_calls: 42 } }),
+      ended: { ...ended, endsAt: new Date("2026-01-14T09:30:00Z") },
+    });
+    expect(view).toMatchObject({ active: false, status: "none", plan: null });
+    expect(view.features.api_calls).toMatchObject({
+      granted: false,
+      used: 42,
+      period_start: "2026-01-14T09:30:00.000Z",
+      resets_at: "2026-02-01T00:00:00.000Z",
+    });
+    expect(decideCheck(view.features.api_calls, view.active)).toMatchObject({
+      allowed: false,
+      reason: "account_inactive",
+    });
   });
 });
 

@@ -1,9 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { MeterDefinition } from "../catalog/document.ts";
+import { finalUsage } from "../invoices/renewal.ts";
+import { type BillingInterval, periodAt } from "../periods/billing-period.ts";
 import { DEFAULT_TIMING, judgeEvent, MAX_EVENT_BYTES } from "./events.ts";
 import {
   aggregateEvents,
+  type BillingCycle,
   meterContribution,
   NEVER_RESETS_START,
   numericValue,
@@ -13,7 +16,7 @@ import {
 const d = (iso: string) => new Date(iso);
 
 describe("usageWindowAt: the period an event belongs to", () => {
-  const cycle = { anchor: d("2026-01-31T10:00:00Z"), interval: "month" as const };
+  const cycle = { anchor: d("2026-01-31T10:00:00Z"), interval: "month" as const, endsAt: null };
 
   it("billing_period follows the anchor with month-end clamping, half-open at the boundary", () => {
     expect(usageWindowAt("billing_period", cycle, d("2026-02-15T00:00:00Z"))).toEqual({
@@ -60,18 +63,156 @@ describe("usageWindowAt: the period an event belongs to", () => {
       fc.property(
         instant,
         instant,
-        fc.constantFrom("month", "year"),
+        fc.option(instant),
+        fc.constantFrom<BillingInterval>("month", "year"),
         fc.constantFrom("billing_period", "calendar_month"),
-        (anchor, at, interval, reset) => {
-          const w = usageWindowAt(reset as "billing_period", { anchor, interval: interval as "month" }, at);
+        (anchor, at, endsAt, interval, reset) => {
+          const cycle = { anchor, interval, endsAt };
+          const w = usageWindowAt(reset as "billing_period", cycle, at);
           expect(w.start.getTime()).toBeLessThanOrEqual(at.getTime());
           expect(at.getTime()).toBeLessThan(w.end?.getTime() ?? Number.POSITIVE_INFINITY);
-          const next = usageWindowAt(
-            reset as "billing_period",
-            { anchor, interval: interval as "month" },
-            w.end as Date,
-          );
+          const next = usageWindowAt(reset as "billing_period", cycle, w.end as Date);
           expect(next.start).toEqual(w.end);
+        },
+      ),
+    );
+  });
+});
+
+describe("usageWindowAt after the subscription's end", () => {
+  const ended = (anchor: string, endsAt: string): BillingCycle => ({
+    anchor: d(anchor),
+    interval: "month",
+    endsAt: d(endsAt),
+  });
+  const window = (cycle: BillingCycle, iso: string) => {
+    const w = usageWindowAt("billing_period", cycle, d(iso));
+    return [w.start.toISOString(), w.end?.toISOString()];
+  };
+
+  it("anchor on the 1st, canceled at once mid-period: after the end a window of its own begins", () => {
+    const cycle = ended("2026-01-01T00:00:00Z", "2026-03-15T12:00:00Z");
+    // before the end: the period, cut at the end
+    expect(window(cycle, "2026-03-02T00:00:00Z")).toEqual([
+      "2026-03-01T00:00:00.000Z",
+      "2026-03-15T12:00:00.000Z",
+    ]);
+    expect(window(cycle, "2026-03-15T11:59:59.999Z")[0]).toBe("2026-03-01T00:00:00.000Z");
+    // and the periods before it are untouched
+    expect(window(cycle, "2026-02-20T00:00:00Z")).toEqual([
+      "2026-02-01T00:00:00.000Z",
+      "2026-03-01T00:00:00.000Z",
+    ]);
+    // at and after the end: the rest of the calendar month, from the end (the calendar month alone
+    // would begin on Mar 1, the canceled period's start, and be billed with it)
+    expect(window(cycle, "2026-03-15T12:00:00Z")).toEqual([
+      "2026-03-15T12:00:00.000Z",
+      "2026-04-01T00:00:00.000Z",
+    ]);
+    expect(window(cycle, "2026-03-31T23:59:59Z")[0]).toBe("2026-03-15T12:00:00.000Z");
+    // then calendar months, as for an account that never subscribed
+    expect(window(cycle, "2026-04-10T00:00:00Z")).toEqual([
+      "2026-04-01T00:00:00.000Z",
+      "2026-05-01T00:00:00.000Z",
+    ]);
+  });
+
+  it("anchor on the 31st: before the end the clamped period (Feb 28 to Mar 31), after it the calendar month from the end", () => {
+    const cycle = ended("2026-01-31T00:00:00Z", "2026-03-20T08:00:00Z");
+    // a late event from before the end lands in the period the final invoice bills, not in March
+    expect(window(cycle, "2026-03-18T00:00:00Z")).toEqual([
+      "2026-02-28T00:00:00.000Z",
+      "2026-03-20T08:00:00.000Z",
+    ]);
+    expect(window(cycle, "2026-02-28T00:00:00Z")[0]).toBe("2026-02-28T00:00:00.000Z");
+    expect(window(cycle, "2026-02-27T23:59:59Z")).toEqual([
+      "2026-01-31T00:00:00.000Z",
+      "2026-02-28T00:00:00.000Z",
+    ]);
+    expect(window(cycle, "2026-03-20T08:00:00Z")).toEqual([
+      "2026-03-20T08:00:00.000Z",
+      "2026-04-01T00:00:00.000Z",
+    ]);
+  });
+
+  it("canceled in the last second of a period", () => {
+    const cycle = ended("2026-01-01T00:00:00Z", "2026-01-31T23:59:59Z");
+    expect(window(cycle, "2026-01-31T23:59:58Z")).toEqual([
+      "2026-01-01T00:00:00.000Z",
+      "2026-01-31T23:59:59.000Z",
+    ]);
+    expect(window(cycle, "2026-01-31T23:59:59Z")).toEqual([
+      "2026-01-31T23:59:59.000Z",
+      "2026-02-01T00:00:00.000Z",
+    ]);
+    expect(window(cycle, "2026-02-01T00:00:00Z")).toEqual([
+      "2026-02-01T00:00:00.000Z",
+      "2026-03-01T00:00:00.000Z",
+    ]);
+  });
+
+  it("canceled in the first second of a period, or exactly at its start (a cancellation at period end)", () => {
+    const firstSecond = ended("2026-01-31T00:00:00Z", "2026-02-28T00:00:01Z");
+    expect(window(firstSecond, "2026-02-27T23:00:00Z")[0]).toBe("2026-01-31T00:00:00.000Z");
+    expect(window(firstSecond, "2026-02-28T00:00:00.500Z")).toEqual([
+      "2026-02-28T00:00:00.000Z",
+      "2026-02-28T00:00:01.000Z",
+    ]);
+    expect(window(firstSecond, "2026-02-28T00:00:01Z")).toEqual([
+      "2026-02-28T00:00:01.000Z",
+      "2026-03-01T00:00:00.000Z",
+    ]);
+    // ended at a boundary: the last period is whole; from the end the calendar month, cut to begin there
+    const atBoundary = ended("2026-01-15T00:00:00Z", "2026-03-15T00:00:00Z");
+    expect(window(atBoundary, "2026-03-14T23:59:59.999Z")).toEqual([
+      "2026-02-15T00:00:00.000Z",
+      "2026-03-15T00:00:00.000Z",
+    ]);
+    expect(window(atBoundary, "2026-03-15T00:00:00Z")).toEqual([
+      "2026-03-15T00:00:00.000Z",
+      "2026-04-01T00:00:00.000Z",
+    ]);
+  });
+
+  it("a scheduled end has the same rule while the subscription still runs (an event sent a little ahead)", () => {
+    const live = ended("2026-01-10T00:00:00Z", "2026-02-10T00:00:00Z");
+    expect(window(live, "2026-02-10T00:02:00Z")[0]).toBe("2026-02-10T00:00:00.000Z");
+    expect(usageWindowAt("calendar_month", live, d("2026-02-10T00:02:00Z")).start).toEqual(
+      d("2026-02-01T00:00:00Z"),
+    );
+    expect(usageWindowAt("never", live, d("2026-02-10T00:02:00Z")).start).toEqual(NEVER_RESETS_START);
+  });
+
+  it("property: before the end an event lands in its period; at or after it in no window a period of the subscription starts", () => {
+    const instant = (min: string, max: string) => fc.date({ min: d(min), max: d(max), noInvalidDate: true });
+    const DAY = 86_400_000;
+    fc.assert(
+      fc.property(
+        instant("2020-01-01T00:00:00Z", "2030-01-01T00:00:00Z"),
+        fc.constantFrom<BillingInterval>("month", "year"),
+        fc.integer({ min: 0, max: 3 * 366 * DAY }),
+        fc.integer({ min: -2 * 366 * DAY, max: 2 * 366 * DAY }),
+        (anchor, interval, life, offset) => {
+          const endsAt = new Date(anchor.getTime() + life);
+          const event = new Date(endsAt.getTime() + offset);
+          const cycle = { anchor, interval, endsAt };
+          const w = usageWindowAt("billing_period", cycle, event);
+          // every period the subscription lived in: what its renewals and final invoice bill
+          const periods = finalUsage({
+            anchor,
+            interval,
+            coveredAt: anchor,
+            endedAt: endsAt,
+            renewable: false,
+          });
+          const starts = new Set(periods.due ? periods.periods.map((p) => p.start.getTime()) : []);
+          if (event.getTime() < endsAt.getTime()) {
+            expect(w.start).toEqual(periodAt(anchor, interval, event).start);
+            if (event.getTime() >= anchor.getTime()) expect(starts.has(w.start.getTime())).toBe(true);
+          } else {
+            expect(w.start.getTime()).toBeGreaterThanOrEqual(endsAt.getTime());
+            expect(starts.has(w.start.getTime())).toBe(false);
+          }
         },
       ),
     );

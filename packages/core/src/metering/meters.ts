@@ -5,10 +5,15 @@ import type { EventRejection } from "./events.ts";
 type MeterAggregation = MeterDefinition["aggregation"];
 type MeterReset = MeterDefinition["reset"];
 
-/** The billing cycle a billing_period meter follows: the subscription's anchor and interval. */
+/**
+ * The billing cycle a billing_period meter follows: the subscription's anchor and interval, and the
+ * instant it ends or ended when that is known (a cancellation at once, or one scheduled: cancel_at).
+ */
 export interface BillingCycle {
   readonly anchor: Date;
   readonly interval: BillingInterval;
+  /** the end of the subscription (canceled at once, or its cancel_at); null while it runs on */
+  readonly endsAt: Date | null;
 }
 
 /** The half-open window [start, end) a meter's total is counted in; `end` is null when it never resets. */
@@ -27,16 +32,29 @@ function calendarMonth(at: Date): UsageWindow {
 }
 
 /**
- * The window an instant belongs to for a meter (the period-of-event rule): per billing period it
- * follows the subscription's anchor with month-end clamping; without a subscription a billing-period
- * meter falls back to the calendar month. An event is counted in the window of its own timestamp,
- * so a late event counts in the period it belongs to.
+ * The window an instant belongs to for a meter (the period-of-event rule). An event is counted in
+ * the window of its own timestamp, so a late event counts in the period it belongs to.
+ *
+ * - `never`: one window from the epoch; `calendar_month`: the UTC month.
+ * - `billing_period`, before the subscription's end (or with no end): the subscription's period
+ *   (anchor and interval, month-end clamping), cut at the end when the end falls inside it.
+ * - `billing_period`, at or after the end: the calendar month, its start moved up to the end when
+ *   the end falls inside it. Every period of the subscription's life begins before its end and this
+ *   window at or after it, so the two never share a start: the invoices of the ended subscription
+ *   (a renewal's or the final one's overage, read by period start) never count usage from after the
+ *   end, and a late event from before the end still lands in its period and is billed there.
+ * - `billing_period` without any subscription: the calendar month.
  */
 export function usageWindowAt(reset: MeterReset, cycle: BillingCycle | null, at: Date): UsageWindow {
   if (reset === "never") return { start: NEVER_RESETS_START, end: null };
   if (reset === "calendar_month" || !cycle) return calendarMonth(at);
+  const end = cycle.endsAt;
+  if (end && at.getTime() >= end.getTime()) {
+    const month = calendarMonth(at);
+    return month.start.getTime() < end.getTime() ? { start: end, end: month.end } : month;
+  }
   const period = periodAt(cycle.anchor, cycle.interval, at);
-  return { start: period.start, end: period.end };
+  return { start: period.start, end: end && end.getTime() < period.end.getTime() ? end : period.end };
 }
 
 /** The UTC day of an instant, as the daily-history key (YYYY-MM-DD). */

@@ -8,6 +8,7 @@ import {
   decideCheck,
   type Entitlement,
   type EntitlementsView,
+  meteringCycle,
   type UpgradeOption,
   type UsageView,
   usageWindowAt,
@@ -208,11 +209,7 @@ export async function checkAndRecord(
     if (!meterKey || !meter) throw unsupported("it has no meter");
     if (meter.aggregation !== "count" && meter.aggregation !== "sum")
       throw unsupported(`its meter takes the ${meter.aggregation} of events; send events instead`);
-    const start = usageWindowAt(
-      meter.reset,
-      computed.profile.subscription?.cycle ?? null,
-      at,
-    ).start.toISOString();
+    const start = usageWindowAt(meter.reset, meteringCycle(computed.profile), at).start.toISOString();
     const day = dayOf(at);
     // Lock today's row of the window (created if absent); every writer of this window's usage by
     // check takes the same lock, so the total read under it is the one the decision is made on.
@@ -333,6 +330,8 @@ export async function usageReport(state: MeteringState, accountId: string, at: D
   if (!account || account.id !== accountId) throw notFound("account", accountId);
   const computed = await state.entitlements(account);
   const snapshot = await state.catalog();
+  // The billing period of the live subscription; an ended one has none (its metered features show
+  // the window after the end: core's usageWindowAt).
   const cycle = computed.profile.subscription?.cycle ?? null;
   const period = cycle ? usageWindowAt("billing_period", cycle, at) : null;
   const meterOf = (feature: string) => snapshot?.catalog.features[feature]?.meter;

@@ -7,6 +7,7 @@ import {
   judgeEvent,
   MAX_BATCH_EVENTS,
   meterContribution,
+  meteringCycle,
   usageWindowAt,
 } from "@uptier/core";
 import { sql } from "drizzle-orm";
@@ -117,7 +118,7 @@ export async function ingestEvents(
         bad = c.message;
         break;
       }
-      const window = usageWindowAt(meter.reset, profile?.subscription?.cycle ?? null, event.timestamp);
+      const window = usageWindowAt(meter.reset, profile && meteringCycle(profile), event.timestamp);
       contributions.push({
         meter: meterKey,
         aggregation: meter.aggregation,

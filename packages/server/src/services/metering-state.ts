@@ -1,10 +1,12 @@
 import {
   type AccountUsage,
+  type BillingCycle,
   computeEntitlements,
   DEFAULT_TIMING,
   type EntitlementSubscription,
   type EntitlementsView,
   type MeterDefinition,
+  meteringCycle,
   metersByEvent,
   type ResolvedCatalog,
   type SubscriptionShape,
@@ -17,7 +19,7 @@ import type { Clock } from "../http/route-kit.ts";
 import { newId } from "../ids.ts";
 import { currentCatalog } from "./catalog.ts";
 import { recordEvent } from "./outbox.ts";
-import { liveSubscriptionsOf } from "./subscription-records.ts";
+import { lastEndedSubscriptionOf, liveSubscriptionsOf } from "./subscription-records.ts";
 import { seatsInUse } from "./subscriptions.ts";
 
 /** Runs raw SQL and returns its rows, whichever driver is underneath (pg and PGlite both answer `rows`). */
@@ -61,8 +63,11 @@ export interface CatalogSnapshot {
 
 export interface Profile {
   readonly account: AccountRef;
+  /** the live subscription, its cycle ending at its cancel_at when one is scheduled */
   readonly subscription: EntitlementSubscription | null;
   readonly shape: SubscriptionShape | null;
+  /** with no live subscription, the cycle of the one that ended last, ending at its end */
+  readonly ended: BillingCycle | null;
   readonly expiresAt: number;
 }
 
@@ -240,7 +245,10 @@ export class MeteringState {
     return e;
   }
 
-  /** The account's live subscription as the cache knows it (plan, add-ons, billing cycle). */
+  /**
+   * The account's live subscription as the cache knows it (plan, add-ons, billing cycle), or the
+   * cycle of the one that ended last: usage is counted by it (core's meteringCycle).
+   */
   async profile(account: AccountRef, db: Executor = this.db): Promise<Profile> {
     const e = this.entry(account.id);
     const now = this.clock().getTime();
@@ -268,7 +276,22 @@ export class MeteringState {
     const at = this.clock();
     const live = (await liveSubscriptionsOf(db, [account.id], at)).get(account.id);
     const ttl = at.getTime() + this.options.cacheTtlMs;
-    if (!live) return { account, subscription: null, shape: null, expiresAt: ttl };
+    if (!live) {
+      // A late event from before the end still belongs to the ended subscription's period, and
+      // usage after the end to none of its periods: both follow from its cycle and end.
+      const ended = await lastEndedSubscriptionOf(db, account.id, at);
+      return {
+        account,
+        subscription: null,
+        shape: null,
+        ended: ended && {
+          anchor: ended.row.billingCycleAnchor,
+          interval: ended.row.interval as BillingCycle["interval"],
+          endsAt: ended.endedAt,
+        },
+        expiresAt: ttl,
+      };
+    }
     const { row, state, shape } = live;
     const ends = [state.currentPeriodEnd, row.cancelAt, row.trialEnd]
       .filter((d): d is Date => d !== null && d.getTime() > at.getTime())
@@ -279,10 +302,11 @@ export class MeteringState {
       subscription: {
         status: state.status,
         shape,
-        cycle: { anchor: row.billingCycleAnchor, interval: shape.interval },
+        cycle: { anchor: row.billingCycleAnchor, interval: shape.interval, endsAt: row.cancelAt },
         currentPeriodEnd: state.currentPeriodEnd,
         currency: row.currency,
       },
+      ended: null,
       expiresAt: Math.min(ttl, ...ends),
     };
   }
@@ -331,6 +355,7 @@ export class MeteringState {
       features: snapshot?.catalog.features ?? {},
       meters: snapshot?.meters ?? {},
       subscription: profile.subscription,
+      ended: profile.ended,
       usage,
       at,
     });
@@ -348,7 +373,7 @@ export class MeteringState {
   ): Promise<AccountUsage> {
     const windows = Object.entries(snapshot?.meters ?? {}).map(([key, meter]) => ({
       key,
-      start: usageWindowAt(meter.reset, profile.subscription?.cycle ?? null, at).start,
+      start: usageWindowAt(meter.reset, meteringCycle(profile), at).start,
     }));
     const earliest = windows.reduce<Date | null>((m, w) => (m && m < w.start ? m : w.start), null);
     const [counterRows, gaugeRows, seats] = await Promise.all([

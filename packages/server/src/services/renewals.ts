@@ -316,7 +316,9 @@ export async function draftFinalInvoice(
     if (final.periods.length > 0) {
       // The grants of the shape it ended with: a change scheduled for the end is never applied to
       // an ended subscription (scheduled-changes.ts), and the grant is not prorated for a period
-      // cut short: the customer had the whole allowance in force while it lasted.
+      // cut short: the customer had the whole allowance in force while it lasted. A period's
+      // counters hold only usage timestamped before the end, late events included: usage from the
+      // end on is counted in windows that begin at or after it (core's usageWindowAt).
       const { features, meters } = await catalogFeatures(tx);
       for (const period of final.periods)
         lines.push(

@@ -3,10 +3,11 @@ import {
   type LifecycleState,
   lifecycleAt,
   type ResolvedPlan,
+  type StoredLifecycle,
   type SubscriptionShape,
   type SubscriptionStatus,
 } from "@uptier/core";
-import { and, inArray, ne, type SQL, sql } from "drizzle-orm";
+import { and, eq, inArray, lte, ne, or, type SQL, sql } from "drizzle-orm";
 import type { Executor } from "../db/client.ts";
 import { parsedJson } from "../db/json-rows.ts";
 import { planVersions, subscriptions } from "../db/schema/index.ts";
@@ -70,18 +71,20 @@ export function subscriptionRecord(
     },
     addOnVersions: new Map(addOns.map((a) => [a.addOnKey, a.version])),
     addOnVersionIds: new Map(addOns.map((a) => [a.addOnKey, a.id])),
-    state: lifecycleAt(
-      {
-        status: row.status as SubscriptionStatus,
-        interval: row.interval as "month" | "year",
-        billingCycleAnchor: row.billingCycleAnchor,
-        createdAt: row.createdAt,
-        trialEnd: row.trialEnd,
-        cancelAt: row.cancelAt,
-        endedAt: row.endedAt,
-      },
-      at,
-    ),
+    state: lifecycleAt(storedLifecycle(row), at),
+  };
+}
+
+/** What a subscription row stores of its life cycle (core's lifecycleAt derives the rest). */
+function storedLifecycle(row: SubscriptionRow): StoredLifecycle {
+  return {
+    status: row.status as SubscriptionStatus,
+    interval: row.interval as "month" | "year",
+    billingCycleAnchor: row.billingCycleAnchor,
+    createdAt: row.createdAt,
+    trialEnd: row.trialEnd,
+    cancelAt: row.cancelAt,
+    endedAt: row.endedAt,
   };
 }
 
@@ -137,4 +140,30 @@ export async function liveSubscriptionsOf(
     .where(and(inArray(subscriptions.accountId, [...accountIds]), ne(subscriptions.status, "canceled")));
   const records = await loadSubscriptions(db, rows, at);
   return new Map(records.filter((r) => r.state.status !== "canceled").map((r) => [r.row.accountId, r]));
+}
+
+/**
+ * The account's subscription that ended last by `at` — canceled, or whose cancel_at has passed (the
+ * stored status catches up later) — with the instant it ended (core's lifecycleAt), or null.
+ */
+export async function lastEndedSubscriptionOf(
+  db: Executor,
+  accountId: string,
+  at: Date,
+): Promise<{ readonly row: SubscriptionRow; readonly endedAt: Date } | null> {
+  const [row] = await db
+    .select()
+    .from(subscriptions)
+    .where(
+      and(
+        eq(subscriptions.accountId, accountId),
+        or(eq(subscriptions.status, "canceled"), lte(subscriptions.cancelAt, at)),
+      ),
+    )
+    // by lifecycleAt's end of an ended subscription: ended_at, else cancel_at
+    .orderBy(sql`coalesce(${subscriptions.endedAt}, ${subscriptions.cancelAt}) desc nulls last`)
+    .limit(1);
+  if (!row) return null;
+  const { endedAt } = lifecycleAt(storedLifecycle(row), at);
+  return endedAt ? { row, endedAt } : null;
 }
