@@ -482,6 +482,38 @@ describe("bad input: a clear 4xx with a stable code, nothing charged", () => {
     );
   });
 
+  it("refuses to quote a subscription canceled at period end until it is resumed, and charges nothing", async () => {
+    const c = await customer(api, "starter", ANCHOR);
+    const before = await quote(c.account, { seats: 6 });
+    const cancel = await api.request("POST", `/v1/subscriptions/${c.subscription}/cancel`, {});
+    expect(cancel.json()).toMatchObject({
+      cancel_at_period_end: true,
+      cancel_at: "2026-02-01T00:00:00.000Z",
+    });
+    for (const change of [{ seats: 6 }, { plan: "pro" }, { seats: 4 }, { interval: "year" }]) {
+      const refused = await api.request("POST", "/v1/quotes", { account: c.account, ...change });
+      expect([refused.statusCode, refused.json().code], JSON.stringify(change)).toEqual([
+        409,
+        "subscription_ending",
+      ]);
+      expect(refused.json().detail).toContain("canceled as of Feb 1, 2026");
+    }
+    // a quote made before the cancellation is not charged either
+    const late = await checkout(before.id, { member: c.admin });
+    expect([late.statusCode, late.json().code]).toEqual([409, "quote_stale"]);
+    expect(chargesFor(c.account)).toEqual([]);
+    // resumed, it takes changes again
+    const resume = await api.request("PATCH", `/v1/subscriptions/${c.subscription}`, {
+      cancel_at_period_end: false,
+    });
+    expect(resume.json()).toMatchObject({ cancel_at_period_end: false, cancel_at: null });
+    const again = await quote(c.account, { seats: 6 });
+    expect((await checkout(again.id, { member: c.admin })).json()).toMatchObject({
+      status: "succeeded",
+      amount: 726,
+    });
+  });
+
   it("refuses a plan priced in another currency", async () => {
     const c = await customer(api, "starter", ANCHOR);
     const { planVersions, plans } = await import("../src/db/schema/index.ts");

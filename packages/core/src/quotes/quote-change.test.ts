@@ -323,6 +323,36 @@ describe("quoteChange: refusals", () => {
       ),
     ).toMatchObject({ ok: false, refusal: { code: "seat_quantity_below_usage", param: "seats" } });
   });
+  it("refuses any change of a subscription canceled at period end, until it is resumed", () => {
+    const cancelAt = new Date("2026-02-01T00:00:00Z");
+    for (const to of [
+      shape("starter", 6),
+      shape("pro", 5),
+      shape("starter", 4),
+      shape("starter", 5, "year"),
+    ]) {
+      const result = quote(shape("starter", 5), to, "2026-01-17T00:00:00Z", {
+        subscription: {
+          shape: shape("starter", 5),
+          currency: "usd",
+          billingCycleAnchor: new Date("2026-01-01T00:00:00Z"),
+          trialEnd: null,
+          cancelAt,
+        },
+      });
+      expect(result).toMatchObject({
+        ok: false,
+        refusal: {
+          code: "subscription_ending",
+          param: "account",
+          message: expect.stringContaining("canceled as of Feb 1, 2026"),
+        },
+      });
+    }
+    const resumed = quote(shape("starter", 5), shape("starter", 6), "2026-01-17T00:00:00Z");
+    expect(resumed.ok).toBe(true);
+  });
+
   it("refuses an add-on not sold on the plan", () => {
     expect(
       quote(shape("starter", 5), shape("starter", 5, "month", [addOn("sso")]), "2026-01-17T00:00:00Z"),

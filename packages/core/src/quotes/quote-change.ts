@@ -38,7 +38,7 @@ import {
   raisedItems,
 } from "./change-rules.ts";
 import { type BillableItem, subscriptionItems } from "./items.ts";
-import { quoteSummary, splitSummary } from "./summary.ts";
+import { formatDate, quoteSummary, splitSummary } from "./summary.ts";
 
 export interface QuoteSubscription {
   readonly shape: SubscriptionShape;
@@ -46,6 +46,8 @@ export interface QuoteSubscription {
   readonly billingCycleAnchor: Date;
   /** a trial prorates nothing: changes apply at once for free */
   readonly trialEnd: Date | null;
+  /** set when the subscription is canceled for a later instant (at period end): it takes no change */
+  readonly cancelAt?: Date | null;
 }
 
 /** What was already charged and credited for an item in the current period (the credit cap). */
@@ -261,6 +263,8 @@ export function quoteLapsed(
 export function quoteChange(input: QuoteInput): QuoteResult {
   const { subscription, target, at } = input;
   const from = subscription.shape;
+  const ending = endingRefusal(subscription, at);
+  if (ending) return { ok: false, refusal: ending };
   const violation = checkSubscriptionShape(target, input.seatsInUse)[0];
   if (violation) return { ok: false, refusal: violation };
   const components = changeComponents(from, target);
@@ -326,6 +330,23 @@ export function quoteChange(input: QuoteInput): QuoteResult {
     replacesScheduled: input.scheduled ?? null,
   };
   return { ok: true, plan: { ...plan, summary: quoteSummary(plan, currency) } };
+}
+
+/**
+ * A subscription canceled for a later instant takes no change until it is resumed. Every kind of
+ * change would mislead: a quote's "next invoice" that never comes, a change scheduled for the end
+ * that never applies, an upgrade that charges today for what ends at the period end anyway, and a
+ * switch to annual that charges a year for the weeks left. So it is refused with the date, and the
+ * customer resumes first (Chargebee's rule: no changes while a cancellation is scheduled).
+ */
+function endingRefusal(subscription: QuoteSubscription, at: Date): QuoteRefusal | null {
+  const { cancelAt } = subscription;
+  if (!cancelAt || at.getTime() >= cancelAt.getTime()) return null;
+  return {
+    code: "subscription_ending",
+    param: "account",
+    message: `The subscription is canceled as of ${formatDate(cancelAt)} and takes no change before then. Resume it first (cancel_at_period_end: false), then ask for a new quote.`,
+  };
 }
 
 /**

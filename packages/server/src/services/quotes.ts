@@ -313,6 +313,7 @@ export function priceChange(state: BillingState, shape: SubscriptionShape, at: D
       currency: record.currency,
       billingCycleAnchor: record.row.billingCycleAnchor,
       trialEnd: record.state.status === "trialing" ? record.row.trialEnd : null,
+      cancelAt: record.row.cancelAt,
     },
     target: shape,
     at,
@@ -323,8 +324,9 @@ export function priceChange(state: BillingState, shape: SubscriptionShape, at: D
     scheduled: state.scheduled,
   });
   if (!result.ok) {
-    const status =
-      result.refusal.code === "already_on_plan" || result.refusal.code === "no_change" ? 409 : 422;
+    const status = ["already_on_plan", "no_change", "subscription_ending"].includes(result.refusal.code)
+      ? 409
+      : 422;
     throw new ApiError(status, result.refusal.code, result.refusal.message, { param: result.refusal.param });
   }
   return result.plan;
