@@ -89,6 +89,23 @@ describe("POST /v1/check", () => {
     });
   });
 
+  it("names no upgrade while the subscription is canceled at period end (it is quoted no change), and again once resumed", async () => {
+    const { account, subscription } = await api.accountOn("starter");
+    const sso = { type: "add_on", key: "sso", monthly_delta: { amount: 4900 } };
+    expect((await check({ account, feature: "sso" })).json()).toMatchObject({ upgrade: sso });
+    expect((await api.request("POST", `/v1/subscriptions/${subscription}/cancel`, {})).statusCode).toBe(200);
+    expect((await check({ account, feature: "sso" })).json()).toMatchObject({
+      allowed: false,
+      reason: "feature_not_in_plan",
+      upgrade: null,
+    });
+    const resumed = await api.request("PATCH", `/v1/subscriptions/${subscription}`, {
+      cancel_at_period_end: false,
+    });
+    expect(resumed.statusCode).toBe(200);
+    expect((await check({ account, feature: "sso" })).json()).toMatchObject({ upgrade: sso });
+  });
+
   it("a feature not in the plan is denied with the cheapest add-on or plan, and is a signal", async () => {
     const { account } = await api.accountOn("starter");
     expect((await check({ account, feature: "sso" })).json()).toMatchObject({

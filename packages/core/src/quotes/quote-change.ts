@@ -332,6 +332,11 @@ export function quoteChange(input: QuoteInput): QuoteResult {
   return { ok: true, plan: { ...plan, summary: quoteSummary(plan, currency) } };
 }
 
+/** Whether a subscription canceled for `cancelAt` is still running toward that end at `at`: it takes no change. */
+export function isEndingAt(cancelAt: Date | null | undefined, at: Date): cancelAt is Date {
+  return cancelAt != null && at.getTime() < cancelAt.getTime();
+}
+
 /**
  * A subscription canceled for a later instant takes no change until it is resumed. Every kind of
  * change would mislead: a quote's "next invoice" that never comes, a change scheduled for the end
@@ -341,7 +346,7 @@ export function quoteChange(input: QuoteInput): QuoteResult {
  */
 function endingRefusal(subscription: QuoteSubscription, at: Date): QuoteRefusal | null {
   const { cancelAt } = subscription;
-  if (!cancelAt || at.getTime() >= cancelAt.getTime()) return null;
+  if (!isEndingAt(cancelAt, at)) return null;
   return {
     code: "subscription_ending",
     param: "account",

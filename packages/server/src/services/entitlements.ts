@@ -8,6 +8,7 @@ import {
   decideCheck,
   type Entitlement,
   type EntitlementsView,
+  isEndingAt,
   meteringCycle,
   type UpgradeOption,
   type UsageView,
@@ -43,9 +44,12 @@ function upgradeFor(
   snapshot: CatalogSnapshot | null,
   entitlement: Entitlement | undefined,
   decision: CheckDecision,
+  at: Date,
 ): UpgradeOption | null {
   const shape = computed.profile.shape;
   if (!entitlement || !shape || !snapshot || !computed.view.active) return null;
+  // a subscription canceled at period end is quoted no change (subscription_ending): nothing to offer
+  if (isEndingAt(computed.profile.subscription?.cycle.endsAt, at)) return null;
   const blocked =
     !decision.allowed && (decision.reason === "limit_reached" || decision.reason === "feature_not_in_plan");
   if (!blocked && !decision.nearLimit) return null;
@@ -113,7 +117,7 @@ export function checkFromCache(
   const snapshot = state.loadedCatalog;
   if (account === undefined || computed === undefined || snapshot === undefined)
     return checkFromCacheAsync(state, input, at, tx);
-  const result = decide(account, computed, snapshot, input);
+  const result = decide(account, computed, snapshot, input, at);
   return result.allowed ? result : recordDenied(state, result, input, at, tx);
 }
 
@@ -128,7 +132,7 @@ async function checkFromCacheAsync(
   const account = await resolveAccount(state, db, input.account);
   const computed = await state.entitlements(account, db);
   const snapshot = await state.catalog(db);
-  const result = decide(account, computed, snapshot, input);
+  const result = decide(account, computed, snapshot, input, at);
   return result.allowed ? result : recordDenied(state, result, input, at, tx);
 }
 
@@ -137,6 +141,7 @@ function decide(
   computed: Computed,
   snapshot: CatalogSnapshot | null,
   input: CheckInput,
+  at: Date,
 ): CheckResult {
   const entitlement = Object.hasOwn(computed.view.features, input.feature)
     ? computed.view.features[input.feature]
@@ -146,7 +151,7 @@ function decide(
     account,
     input.feature,
     decision,
-    upgradeFor(computed, snapshot, entitlement, decision),
+    upgradeFor(computed, snapshot, entitlement, decision, at),
     false,
   );
 }
@@ -193,7 +198,7 @@ export async function checkAndRecord(
       account,
       input.feature,
       decision,
-      upgradeFor(computed, snapshot, seen, decision),
+      upgradeFor(computed, snapshot, seen, decision, at),
       false,
     );
     await recordDenial(tx, result, input.quantity, at);
@@ -278,7 +283,7 @@ export async function checkAndRecord(
     account,
     input.feature,
     { ...decision, used: after.used, remaining: after.remaining, ratio: after.ratio },
-    upgradeFor(computed, snapshot, fresh, decision),
+    upgradeFor(computed, snapshot, fresh, decision, at),
     true,
   );
   return { result, touched: account.id };
