@@ -31,15 +31,16 @@ function quote(
   from: SubscriptionShape,
   to: SubscriptionShape,
   at: string,
-  extra: Partial<QuoteInput> & { anchor?: string; currency?: string } = {},
+  extra: Partial<QuoteInput> & { anchor?: string; currency?: string; cancelAt?: string } = {},
 ) {
-  const { anchor, currency, ...rest } = extra;
+  const { anchor, currency, cancelAt, ...rest } = extra;
   return quoteChange({
     subscription: {
       shape: from,
       currency: currency ?? "usd",
       billingCycleAnchor: new Date(anchor ?? "2026-01-01T00:00:00Z"),
       trialEnd: null,
+      cancelAt: cancelAt ? new Date(cancelAt) : null,
     },
     target: to,
     at: new Date(at),
@@ -324,7 +325,6 @@ describe("quoteChange: refusals", () => {
     ).toMatchObject({ ok: false, refusal: { code: "seat_quantity_below_usage", param: "seats" } });
   });
   it("refuses any change of a subscription canceled at period end, until it is resumed", () => {
-    const cancelAt = new Date("2026-02-01T00:00:00Z");
     for (const to of [
       shape("starter", 6),
       shape("pro", 5),
@@ -332,13 +332,7 @@ describe("quoteChange: refusals", () => {
       shape("starter", 5, "year"),
     ]) {
       const result = quote(shape("starter", 5), to, "2026-01-17T00:00:00Z", {
-        subscription: {
-          shape: shape("starter", 5),
-          currency: "usd",
-          billingCycleAnchor: new Date("2026-01-01T00:00:00Z"),
-          trialEnd: null,
-          cancelAt,
-        },
+        cancelAt: "2026-02-01T00:00:00Z",
       });
       expect(result).toMatchObject({
         ok: false,

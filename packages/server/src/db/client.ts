@@ -8,6 +8,7 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import pg from "pg";
+import { anyCause, sqlState } from "../lib/error-causes.ts";
 import * as schema from "./schema/index.ts";
 
 export type Schema = typeof schema;
@@ -80,12 +81,12 @@ const SOCKET_CLOSED = /^Connection terminated|^Client has encountered a connecti
  * retry with the same Idempotency-Key is answered once either way (the key commits with the effect).
  */
 export function isConnectionLost(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e && depth < 10; e = (e as { cause?: unknown }).cause, depth++) {
-    const { code, message } = e as { code?: unknown; message?: unknown };
-    if (typeof code === "string" && SESSION_ENDED.test(code)) return true;
-    if (typeof message === "string" && SOCKET_CLOSED.test(message)) return true;
-  }
-  return false;
+  return anyCause(error, (e) => {
+    const message = (e as { message?: unknown }).message;
+    return (
+      SESSION_ENDED.test(sqlState(e) ?? "") || (typeof message === "string" && SOCKET_CLOSED.test(message))
+    );
+  });
 }
 
 type ConnectCallback = (

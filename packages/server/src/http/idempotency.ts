@@ -4,6 +4,7 @@ import type { FastifyRequest } from "fastify";
 import type { Db, Tx } from "../db/client.ts";
 import { idempotencyKeys } from "../db/schema/index.ts";
 import { canonicalJson } from "../lib/canonical-json.ts";
+import { anyCause, sqlState } from "../lib/error-causes.ts";
 import { ApiError } from "./problem.ts";
 
 /** Stripe keeps keys 24 h; we keep them 35 days so a retry after a long outage is still safe. */
@@ -21,11 +22,7 @@ function requestHash(request: FastifyRequest): string {
     .digest("hex");
 }
 
-function isUniqueViolation(error: unknown): boolean {
-  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause)
-    if ((e as { code?: string }).code === "23505") return true;
-  return false;
-}
+const isUniqueViolation = (error: unknown) => anyCause(error, (e) => sqlState(e) === "23505");
 
 /**
  * Runs a mutating operation in one transaction together with the record of its Idempotency-Key,

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { ZodError } from "zod";
 import { DatabaseUnavailableError, isConnectionLost } from "../db/client.ts";
+import { anyCause } from "../lib/error-causes.ts";
 
 /**
  * Errors are RFC 9457 problem documents with a stable machine `code` (Stripe's habit: a `code`
@@ -64,12 +65,6 @@ export const databaseConnectionLost = () =>
     { retryAfter: DATABASE_RETRY_AFTER_SECONDS },
   );
 
-function causedBy(error: unknown, type: new (...args: never[]) => Error): boolean {
-  for (let e: unknown = error, depth = 0; e && depth < 10; e = (e as { cause?: unknown }).cause, depth++)
-    if (e instanceof type) return true;
-  return false;
-}
-
 export function sendProblem(reply: FastifyReply, error: ApiError): FastifyReply {
   if (error.extra.retryAfter !== undefined) reply.header("retry-after", String(error.extra.retryAfter));
   return reply
@@ -117,7 +112,7 @@ export function toApiError(error: unknown): ApiError | null {
   if (error instanceof ApiError) return error;
   if (error instanceof ZodError) return invalidRequest(fieldsFromZod(error));
   // drizzle wraps a query's failure (DrizzleQueryError) with the pool's as its cause
-  if (causedBy(error, DatabaseUnavailableError)) return databaseUnavailable();
+  if (anyCause(error, (e) => e instanceof DatabaseUnavailableError)) return databaseUnavailable();
   if (isConnectionLost(error)) return databaseConnectionLost();
   const fastifyError = error as FastifyError & { validationContext?: string };
   if (hasZodFastifySchemaValidationErrors(error)) {

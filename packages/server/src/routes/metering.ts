@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { RouteContext } from "../http/route-kit.ts";
+import { anyCause, sqlState } from "../lib/error-causes.ts";
 import { type MeteringOptions, MeteringState } from "../services/metering-state.ts";
 import { checkRoutes } from "./check.ts";
 import { entitlementRoutes } from "./entitlements.ts";
@@ -77,11 +78,7 @@ export async function meteringRoutes(
 
 const DEADLOCK = new Set(["40P01", "40001"]);
 
-function isRetryable(error: unknown): boolean {
-  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause)
-    if (DEADLOCK.has((e as { code?: string }).code ?? "")) return true;
-  return false;
-}
+const isRetryable = (error: unknown) => anyCause(error, (e) => DEADLOCK.has(sqlState(e) ?? ""));
 
 /** Runs a write again when PostgreSQL aborted it for a deadlock or a serialization failure. */
 export async function retryingWrites(run: () => Promise<FastifyReply>): Promise<FastifyReply> {
