@@ -1,3 +1,4 @@
+import { AccountResponse, listOf } from "@uptier/core/api";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.ts";
@@ -10,7 +11,6 @@ import {
   UpdateAccountInput,
   updateAccount,
 } from "../services/accounts.ts";
-import { AccountResponse, listOf } from "./responses.ts";
 
 /** Ids are prefixed ULIDs; anything else cannot name a resource, so it is rejected before any query. */
 export const ResourceId = z.string().regex(/^[a-z]{2,8}_[0-9A-Za-z]{1,40}$/, "is not a valid id");

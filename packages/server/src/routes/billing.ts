@@ -1,3 +1,4 @@
+import { QuoteResponse } from "@uptier/core/api";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { Gateways } from "../gateways/gateway.ts";
@@ -28,7 +29,6 @@ import { CreateQuoteInput, createQuote, createQuoteJson, getQuote, quoteDesk } f
 import { PreviewInviteInput, previewInvite } from "../services/seat-invites.ts";
 import { IdParams, NoQuery, ResourceId } from "./accounts.ts";
 import { skipCatchUp } from "./metering.ts";
-import { QuoteResponse } from "./responses.ts";
 
 /**
  * The billing API: quotes, checkout, payment methods, invoices, the ledger and the seat-invite

@@ -1,3 +1,4 @@
+import { listOf, MemberResponse } from "@uptier/core/api";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.ts";
@@ -13,7 +14,6 @@ import {
 } from "../services/members.ts";
 import { withSeatPurchase } from "../services/seat-invites.ts";
 import { IdParams, NoQuery, ResourceId } from "./accounts.ts";
-import { listOf, MemberResponse } from "./responses.ts";
 
 const MemberParams = z.object({ id: ResourceId, member: ResourceId }).strict();
 

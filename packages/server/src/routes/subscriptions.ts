@@ -1,3 +1,4 @@
+import { listOf, SubscriptionResponse } from "@uptier/core/api";
 import type { FastifyInstance } from "fastify";
 import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.ts";
 import {
@@ -12,7 +13,6 @@ import {
   updateSubscription,
 } from "../services/subscriptions.ts";
 import { IdParams, NoQuery } from "./accounts.ts";
-import { listOf, SubscriptionResponse } from "./responses.ts";
 
 export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
   const r = typed(app);

@@ -166,3 +166,103 @@ export const QuoteResponse = z
     summary_text: z.string(),
   })
   .meta({ id: "Quote" });
+
+export const CheckoutResponse = z
+  .object({
+    id: z.string(),
+    object: z.literal("checkout"),
+    account: z.string(),
+    quote: z.string(),
+    subscription: z.string(),
+    status: z
+      .enum(["pending", "succeeded", "failed", "requires_action", "canceled", "refund_pending", "refunded"])
+      .describe("pending until the gateway answers; requires_action waits for the customer (3-D Secure)"),
+    amount: z.number().int().describe("Minor units charged (or to be charged) to the payment method"),
+    currency: z.string(),
+    payment_method: z.string().nullable(),
+    gateway: z.string().nullable(),
+    payment: z.string().nullable().describe("The gateway's payment id"),
+    authorized_by: z.string().nullable().describe("The admin member who authorised the charge"),
+    invoice: z.string().nullable(),
+    next_action: z
+      .object({
+        type: z.string(),
+        client_secret: z.string().nullable(),
+        url: z.string().nullable(),
+        confirm_url: z.string(),
+      })
+      .nullable(),
+    failure: z.object({ code: z.string(), message: z.string() }).nullable(),
+    created: Instant,
+    completed_at: Instant.nullable(),
+  })
+  .meta({ id: "Checkout" });
+
+export const InvoiceLineResponse = z.object({
+  id: z.string(),
+  item: z.string(),
+  description: z.string(),
+  quantity: z.number().int(),
+  unit_amount: z.number().int().nullable(),
+  amount: z.number().int().describe("Minor units: ≥ 0 for a charge, ≤ 0 for a credit"),
+  proration: z.boolean(),
+  kind: z.enum(["charge", "credit"]),
+  period_start: Instant,
+  period_end: Instant,
+});
+
+export const InvoiceResponse = z
+  .object({
+    id: z.string(),
+    object: z.literal("invoice"),
+    number: z.string().nullable().describe("Gap-free per vendor, given at finalization; a draft has none"),
+    account: z.string(),
+    subscription: z.string().nullable(),
+    checkout: z.string().nullable(),
+    status: z.enum(["draft", "open", "paid", "void", "uncollectible"]),
+    currency: z.string(),
+    lines: z.array(InvoiceLineResponse).readonly(),
+    subtotal: z.number().int(),
+    total: z.number().int(),
+    credit_applied: z.number().int(),
+    credit_to_balance: z.number().int(),
+    amount_due: z.number().int(),
+    amount_paid: z.number().int(),
+    amount_remaining: z.number().int(),
+    payment: z.string().nullable(),
+    period_start: Instant.nullable(),
+    period_end: Instant.nullable(),
+    issued_at: Instant,
+    paid_at: Instant.nullable(),
+    billing_reason: z.enum(["subscription_cycle", "subscription_final", "subscription_update"]),
+    finalized_at: Instant.nullable(),
+    next_payment_attempt: Instant.nullable(),
+    voided_at: Instant.nullable(),
+    marked_uncollectible_at: Instant.nullable(),
+    html_url: z.string(),
+  })
+  .meta({ id: "Invoice" });
+
+export const PaymentMethodResponse = z
+  .object({
+    id: z.string(),
+    object: z.literal("payment_method"),
+    account: z.string(),
+    gateway: z.string(),
+    brand: z.string().nullable(),
+    last4: z.string().nullable(),
+    exp_month: z.number().int().nullable(),
+    exp_year: z.number().int().nullable(),
+    default: z.boolean(),
+    created: Instant,
+    detached_at: Instant.nullable(),
+  })
+  .meta({ id: "PaymentMethod" });
+
+export type AccountView = z.infer<typeof AccountResponse>;
+export type MemberView = z.infer<typeof MemberResponse>;
+export type SubscriptionView = z.infer<typeof SubscriptionResponse>;
+export type QuoteView = z.infer<typeof QuoteResponse>;
+export type CheckoutView = z.infer<typeof CheckoutResponse>;
+export type InvoiceView = z.infer<typeof InvoiceResponse>;
+export type PaymentMethodView = z.infer<typeof PaymentMethodResponse>;

@@ -1,0 +1,180 @@
+import type { ChangeComponent } from "../quotes/change-rules.ts";
+import type {
+  CheckoutView,
+  InvoiceView,
+  MemberView,
+  PaymentMethodView,
+  SubscriptionView,
+} from "./responses.ts";
+
+/**
+ * The domain-event catalog: every event Uptier writes to its log (the transactional outbox), its
+ * `noun.verb` name and its payload, defined once. Consumers (the entitlement cache, plays,
+ * webhooks, MRR movements) read `data` by this table; a payload that changes shape gets an
+ * upcaster below so rows already in the log keep reading.
+ */
+type Instant = string;
+
+/** What a checkout changed: the quote it applied, and for a split, the part applied now or later. */
+export interface CheckoutChange {
+  readonly quote: string;
+  readonly checkout: string;
+  readonly timing: "immediate" | "period_end" | "split";
+  readonly components: readonly ChangeComponent[];
+}
+
+/** Why a subscription changed outside a checkout or a plain update. */
+export type SubscriptionChangeCause =
+  | CheckoutChange
+  | { readonly quote: string; readonly timing: "period_end"; readonly effective_at: Instant }
+  | { readonly reason: "payment_failed" | "invoice_settled" };
+
+export type ChurnReason = "voluntary" | "delinquent";
+
+export interface CatalogChange {
+  readonly kind: "feature" | "meter" | "plan" | "add_on";
+  readonly key: string;
+  readonly change: "created" | "new_version" | "archived" | "updated";
+  readonly version?: number;
+}
+
+export interface DomainEventPayloads {
+  "account.created": { external_id: string; name: string; created_by?: "usage_event" };
+  "account.updated": { changes: Record<string, unknown> };
+  "admin_approval.requested": {
+    quote: string;
+    requested_by: string | null;
+    invite_email?: string;
+    admins: readonly string[];
+  };
+  "catalog.applied": { version: number; changes: readonly CatalogChange[] };
+  "checkout.succeeded": { checkout: CheckoutView };
+  "checkout.failed": { checkout: CheckoutView };
+  "checkout.refunded": { checkout: CheckoutView };
+  "entitlement.denied": {
+    feature: string;
+    reason: string;
+    quantity: number;
+    limit: number | null;
+    used: number | null;
+    upgrade: { type: string; key: string } | null;
+  };
+  "invoice.created": { invoice: InvoiceView };
+  "invoice.finalized": { invoice: InvoiceView };
+  "invoice.paid": { invoice: InvoiceView; checkout?: string; attempt?: number };
+  "invoice.payment_failed": {
+    invoice: InvoiceView;
+    attempt: number;
+    failure: { code: string | null; message: string | null };
+    next_payment_attempt: Instant | null;
+  };
+  "invoice.voided": { invoice: InvoiceView };
+  "invoice.marked_uncollectible": { invoice: InvoiceView; reason: string };
+  "member.invited": { member: MemberView };
+  "member.added": { member: MemberView };
+  "member.updated": { member: MemberView; previous: MemberView };
+  "member.removed": { member: MemberView; previous: MemberView };
+  "payment_method.attached": { payment_method: PaymentMethodView };
+  "payment_method.detached": { payment_method: PaymentMethodView };
+  "subscription.created": { subscription: SubscriptionView };
+  "subscription.updated": {
+    previous: SubscriptionView;
+    subscription: SubscriptionView;
+    change?: SubscriptionChangeCause;
+  };
+  "subscription.change_scheduled": {
+    subscription: SubscriptionView;
+    effective_at: Instant;
+    to: unknown;
+    change: CheckoutChange;
+  };
+  "subscription.scheduled_change_canceled": {
+    subscription: string;
+    scheduled_change: { id: string; effective_at: Instant };
+    replaced_by: CheckoutChange;
+  };
+  "subscription.cancellation_scheduled": { subscription: string; cancel_at: Instant };
+  "subscription.canceled": {
+    subscription: string;
+    ended_at: Instant;
+    reason: ChurnReason;
+    /** the written-off invoice of a delinquent cancellation */
+    invoice: string | null;
+  };
+  "usage.recorded": { accounts: readonly string[]; feature?: string; quantity?: number; by?: "check" };
+  "usage.gauge_set": { feature: string; value: number };
+}
+
+export type DomainEventType = keyof DomainEventPayloads;
+
+export const DOMAIN_EVENT_TYPES = [
+  "account.created",
+  "account.updated",
+  "admin_approval.requested",
+  "catalog.applied",
+  "checkout.succeeded",
+  "checkout.failed",
+  "checkout.refunded",
+  "entitlement.denied",
+  "invoice.created",
+  "invoice.finalized",
+  "invoice.paid",
+  "invoice.payment_failed",
+  "invoice.voided",
+  "invoice.marked_uncollectible",
+  "member.invited",
+  "member.added",
+  "member.updated",
+  "member.removed",
+  "payment_method.attached",
+  "payment_method.detached",
+  "subscription.created",
+  "subscription.updated",
+  "subscription.change_scheduled",
+  "subscription.scheduled_change_canceled",
+  "subscription.cancellation_scheduled",
+  "subscription.canceled",
+  "usage.recorded",
+  "usage.gauge_set",
+] as const satisfies readonly DomainEventType[];
+
+/** One event of the log: `account` is null for a vendor-wide event (a catalog applied). */
+export type DomainEvent = {
+  [T in DomainEventType]: {
+    readonly type: T;
+    readonly account: string | null;
+    readonly data: DomainEventPayloads[T];
+  };
+}[DomainEventType];
+
+export type DomainEventOf<T extends DomainEventType> = Extract<DomainEvent, { type: T }>;
+
+/** The one constructor: the payload is checked against the catalog for the type named. */
+export function domainEvent<T extends DomainEventType>(
+  type: T,
+  account: string | null,
+  data: DomainEventPayloads[T],
+): DomainEventOf<T> {
+  return { type, account, data } as DomainEventOf<T>;
+}
+
+export const isDomainEventType = (type: string): type is DomainEventType =>
+  (DOMAIN_EVENT_TYPES as readonly string[]).includes(type);
+
+/**
+ * Reads a stored event in today's shape. `subscription.canceled` was first written without a
+ * reason for a customer's own cancellation (only a delinquent one named its reason and invoice).
+ */
+export function upcastDomainEvent(type: string, account: string | null, data: unknown): DomainEvent | null {
+  if (!isDomainEventType(type)) return null;
+  if (type === "subscription.canceled") {
+    const old = data as { subscription: string; ended_at: Instant; reason?: ChurnReason; invoice?: string };
+    return domainEvent(type, account, {
+      subscription: old.subscription,
+      ended_at: old.ended_at,
+      reason: old.reason ?? "voluntary",
+      invoice: old.invoice ?? null,
+    });
+  }
+  return { type, account, data } as DomainEvent;
+}
