@@ -12,16 +12,22 @@ import type { Db } from "./db/client.ts";
 import type { Gateways } from "./gateways/gateway.ts";
 import { authenticate, cachedCaller } from "./http/auth.ts";
 import { registerMetrics } from "./http/observability.ts";
+import { readYourWrites } from "./http/plugins/read-your-writes.ts";
 import { ApiError, frameworkProblem, registerProblemHandlers, sendProblem } from "./http/problem.ts";
 import type { Clock, RouteContext } from "./http/route-kit.ts";
 import { accountRoutes } from "./routes/accounts.ts";
 import { billingRoutes } from "./routes/billing.ts";
 import { catalogRoutes } from "./routes/catalog.ts";
+import { checkRoutes } from "./routes/check.ts";
+import { entitlementRoutes } from "./routes/entitlements.ts";
+import { eventRoutes } from "./routes/events.ts";
 import { invoiceRoutes } from "./routes/invoices.ts";
 import { memberRoutes } from "./routes/members.ts";
-import { meteringRoutes } from "./routes/metering.ts";
+import { segmentRoutes } from "./routes/segment.ts";
 import { subscriptionRoutes } from "./routes/subscriptions.ts";
-import type { MeteringOptions } from "./services/metering-state.ts";
+import { usageRoutes } from "./routes/usage.ts";
+import { DomainEventLog } from "./services/events/log-reader.ts";
+import { DEFAULT_METERING, type MeteringOptions, MeteringState } from "./services/metering-state.ts";
 
 export interface AppOptions {
   readonly db: Db;
@@ -92,8 +98,24 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         done();
       }, done);
     });
-    // first, so its read-your-writes hook covers every route of the API
-    const metering = await meteringRoutes(v1, ctx, options.metering);
+    // The caches follow the domain-event log; its read-your-writes hook covers every route.
+    const log = new DomainEventLog(
+      options.db,
+      options.metering?.pollIntervalMs ?? DEFAULT_METERING.pollIntervalMs,
+    );
+    const metering = new MeteringState(ctx.db, ctx.clock, options.metering);
+    metering.follow(log);
+    await log.start();
+    v1.addHook("onClose", async () => {
+      await log.close();
+      metering.close();
+    });
+    readYourWrites(v1, log);
+    eventRoutes(v1, ctx, metering);
+    segmentRoutes(v1, ctx, metering);
+    checkRoutes(v1, ctx, metering);
+    entitlementRoutes(v1, ctx, metering);
+    usageRoutes(v1, ctx, metering);
     accountRoutes(v1, ctx);
     memberRoutes(v1, ctx);
     subscriptionRoutes(v1, ctx);

@@ -1,6 +1,7 @@
 import { CheckInput } from "@uptier/core";
 import { describe, expect, it } from "vitest";
 import { checkAndRecord, checkFromCache, resolveAccount, setGauge } from "../src/services/entitlements.ts";
+import { DomainEventLog } from "../src/services/events/log-reader.ts";
 import { MeteringState } from "../src/services/metering-state.ts";
 import { usageEvent, useMeteringApi } from "./metering-harness.ts";
 
@@ -87,7 +88,7 @@ describe("the entitlement cache inside a transaction (pool of one)", () => {
 
 describe("catchUp (read-your-writes after a write)", () => {
   it("callers arriving during a poll share the next one, started after it; nobody is answered by the poll already running", async () => {
-    const state = new MeteringState(api.database.db, api.clock);
+    const state = new DomainEventLog(api.database.db);
     const polls: { resolve: () => void; reject: (error: Error) => void }[] = [];
     state.poll = () => new Promise<void>((resolve, reject) => polls.push({ resolve, reject }));
     const first = state.catchUp();

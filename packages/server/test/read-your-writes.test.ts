@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import { and, eq, sql } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { usageCounters } from "../src/db/schema/index.ts";
-import { MeteringState, POLL_PAGE_SIZE } from "../src/services/metering-state.ts";
+import { DomainEventLog, POLL_PAGE_SIZE } from "../src/services/events/log-reader.ts";
+import { MeteringState } from "../src/services/metering-state.ts";
 import { usageEvent, useMeteringApi } from "./metering-harness.ts";
 
 /**
@@ -64,9 +65,9 @@ describe("read-your-writes after a write", () => {
   it("a catch-up that fails after the write committed: the response reports the write, and the next poll catches up", async () => {
     const { account, subscription } = await api.accountOn("free");
     expect((await reports(account)).json()).toMatchObject({ allowed: false });
-    let state: MeteringState | undefined;
-    const poll = vi.spyOn(MeteringState.prototype, "poll").mockImplementationOnce(function (
-      this: MeteringState,
+    let state: DomainEventLog | undefined;
+    const poll = vi.spyOn(DomainEventLog.prototype, "poll").mockImplementationOnce(function (
+      this: DomainEventLog,
     ) {
       state = this;
       return Promise.reject(new Error("Connection terminated unexpectedly"));
@@ -102,8 +103,10 @@ describe("read-your-writes after a write", () => {
 
   it("a regular poll, too, reads on past a full page: an account's event after a burst is invalidated in one poll", async () => {
     const { account } = await api.accountOn("free");
-    const state = new MeteringState(api.database.db, api.clock, { pollIntervalMs: 3_600_000 });
-    await state.start();
+    const log = new DomainEventLog(api.database.db, 3_600_000);
+    const state = new MeteringState(api.database.db, api.clock);
+    state.follow(log);
+    await log.start();
     try {
       const tag = randomBytes(4).toString("hex");
       const insert = (n: number, accountId: string | null) =>
@@ -117,10 +120,10 @@ describe("read-your-writes after a write", () => {
       state.subscribe((change) => {
         if ("accounts" in change) seen.push(...change.accounts);
       });
-      await state.poll();
+      await log.poll();
       expect(seen).toEqual([account]);
     } finally {
-      await state.close();
+      await log.close();
     }
   });
 });

@@ -3,6 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { Gateways } from "../gateways/gateway.ts";
 import { compiledSerializer } from "../http/fast-serializer.ts";
+import { skipCatchUp } from "../http/plugins/read-your-writes.ts";
 import { ApiError } from "../http/problem.ts";
 import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.ts";
 import { attachBilling } from "../services/billing-context.ts";
@@ -28,7 +29,6 @@ import {
 import { CreateQuoteInput, createQuote, createQuoteJson, getQuote, quoteDesk } from "../services/quotes.ts";
 import { PreviewInviteInput, previewInvite } from "../services/seat-invites.ts";
 import { IdParams, NoQuery, ResourceId } from "./accounts.ts";
-import { skipCatchUp } from "./metering.ts";
 
 /**
  * The billing API: quotes, checkout, payment methods, invoices, the ledger and the seat-invite

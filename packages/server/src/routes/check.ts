@@ -1,11 +1,12 @@
 import { CheckInput, CheckResult } from "@uptier/core";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { retryingWrites } from "../db/retry.ts";
 import { compiledSerializer } from "../http/fast-serializer.ts";
+import { skipCatchUp } from "../http/plugins/read-your-writes.ts";
 import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.ts";
 import { checkAndRecord, checkFromCache, resolveAccount } from "../services/entitlements.ts";
 import type { MeteringState } from "../services/metering-state.ts";
 import { NoQuery } from "./accounts.ts";
-import { retryingWrites, skipCatchUp } from "./metering.ts";
 
 export function checkRoutes(app: FastifyInstance, ctx: RouteContext, state: MeteringState) {
   const r = typed(app);

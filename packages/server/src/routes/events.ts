@@ -2,11 +2,12 @@ import { EventsBatchInput, EventsBatchResponse, UsageEventInput } from "@uptier/
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { Executor } from "../db/client.ts";
+import { retryingWrites } from "../db/retry.ts";
+import { skipCatchUp } from "../http/plugins/read-your-writes.ts";
 import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.ts";
 import { ingestEvents, prepareIngest } from "../services/events.ts";
 import type { MeteringState } from "../services/metering-state.ts";
 import { NoQuery } from "./accounts.ts";
-import { retryingWrites, skipCatchUp } from "./metering.ts";
 
 export function eventRoutes(app: FastifyInstance, ctx: RouteContext, state: MeteringState) {
   const r = typed(app);

@@ -1,6 +1,8 @@
 import { EventsBatchResponse } from "@uptier/core";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodType } from "zod";
+import { retryingWrites } from "../db/retry.ts";
+import { skipCatchUp } from "../http/plugins/read-your-writes.ts";
 import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.ts";
 import type { MeteringState } from "../services/metering-state.ts";
 import {
@@ -11,7 +13,6 @@ import {
   SegmentTrack,
 } from "../services/segment.ts";
 import { NoQuery } from "./accounts.ts";
-import { retryingWrites, skipCatchUp } from "./metering.ts";
 
 const CALLS: Record<"track" | "identify" | "group", ZodType> = {
   track: SegmentTrack,

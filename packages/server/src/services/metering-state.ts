@@ -14,10 +14,11 @@ import {
 } from "@uptier/core";
 import { and, eq, gte, inArray, or, type SQL, sql } from "drizzle-orm";
 import type { Db, Executor, Tx } from "../db/client.ts";
-import { accounts, domainEvents, usageCounters, usageGauges } from "../db/schema/index.ts";
+import { accounts, usageCounters, usageGauges } from "../db/schema/index.ts";
 import type { Clock } from "../http/route-kit.ts";
 import { newId } from "../ids.ts";
 import { currentCatalog } from "./catalog.ts";
+import type { DomainEventLog, LoggedEvent } from "./events/log-reader.ts";
 import { recordEvent } from "./outbox.ts";
 import { lastEndedSubscriptionOf, liveSubscriptionsOf } from "./subscription-records.ts";
 import { seatsInUse } from "./subscriptions.ts";
@@ -96,9 +97,6 @@ const USAGE_ONLY = /^(usage\.|member\.)/;
 
 const MAX_REFS = 200_000;
 
-/** The most domain events one read of the log returns. */
-export const POLL_PAGE_SIZE = 2000;
-
 /**
  * The server's in-memory entitlement cache, the account-reference directory and the watcher of the
  * domain-event log that invalidates them. Checks are answered from memory; any committed change —
@@ -113,13 +111,6 @@ export class MeteringState {
   private catalogPromise: Promise<CatalogSnapshot | null> | null = null;
   private catalogValue: CatalogSnapshot | null = null;
   private readonly listeners = new Set<(change: Invalidation) => void>();
-  private timer: NodeJS.Timeout | null = null;
-  private lastSeq = -1;
-  private readonly pending = new Map<number, number>();
-  private polling: Promise<void> | null = null;
-  /** the poll that catchUp callers arriving during a running poll wait for: it starts after that one */
-  private nextPoll: Promise<void> | null = null;
-  private closed = false;
 
   constructor(
     readonly db: Db,
@@ -451,134 +442,37 @@ export class MeteringState {
     for (const listener of this.listeners) listener(change);
   }
 
-  /** The sequence number of the last domain event committed (0 for an empty log). */
-  private async logEnd(): Promise<number> {
-    const [row] = await this.db
-      .select({ seq: sql<number>`coalesce(max(${domainEvents.seq}), 0)`.mapWith(Number) })
-      .from(domainEvents);
-    return row?.seq ?? 0;
-  }
-
-  /** Starts reading the domain-event log from its current end. */
-  async start(): Promise<void> {
-    this.lastSeq = await this.logEnd();
-    const tick = () => {
-      if (this.closed) return;
-      if (this.polling) {
-        this.timer = setTimeout(tick, this.options.pollIntervalMs);
-        return;
-      }
-      this.pollNow()
-        .catch(() => {})
-        .finally(() => {
-          if (!this.closed) this.timer = setTimeout(tick, this.options.pollIntervalMs);
-        });
-    };
-    this.timer = setTimeout(tick, this.options.pollIntervalMs);
-    this.timer.unref();
-  }
-
   /**
-   * Reads the log now, after a write of this process committed, so the next request (from the same
-   * client or any other) sees the change: read-your-writes on one node; other nodes within a poll.
+   * Follows the domain-event log: each committed change drops what it made stale (a catalog
+   * applied: everything; usage and members: the usage part of the account's entry).
    */
-  catchUp(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    // A poll already running may have read the log before the caller's write committed: the caller
-    // needs the next one. Every caller that arrives meanwhile shares that next poll, so N requests
-    // catching up at once cost two polls, not N one after another.
-    if (this.nextPoll) return this.nextPoll;
-    const running = this.polling;
-    if (!running) return this.pollNow();
-    const next = running
-      .catch(() => {})
-      .then(() => {
-        this.nextPoll = null;
-        return this.closed ? undefined : this.pollNow();
-      });
-    this.nextPoll = next;
-    return next;
+  follow(log: DomainEventLog): () => void {
+    return log.subscribe((events) => this.onEvents(events));
   }
 
-  private pollNow(): Promise<void> {
-    const p = this.poll().finally(() => {
-      if (this.polling === p) this.polling = null;
-    });
-    this.polling = p;
-    return p;
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.polling?.catch(() => {});
-    this.listeners.clear();
-  }
-
-  /**
-   * Reads the domain events after the last one seen, page after page, up to the end of the log as
-   * it stands when the first page comes back full. A catch-up must get past its write's event,
-   * and after a burst (a batch job, another node's traffic, a pause of this process) that event
-   * may lie pages ahead of the first. The end, read after the write committed, is at or past that
-   * event; it is read once, so a steady stream of newer events cannot keep the loop going.
-   */
-  async poll(): Promise<void> {
-    let end: number | undefined;
-    while (!this.closed && (await this.readPage())) {
-      end ??= await this.logEnd();
-      if (this.lastSeq >= end) return;
-    }
-  }
-
-  /**
-   * Reads one page of domain events after the last one seen; answers whether it was full (more
-   * may follow). Sequence numbers are handed out at insert and committed in any order, so a gap
-   * may be a transaction still in flight: gaps are re-read for a while (10 s) before they are
-   * given up.
-   */
-  private async readPage(): Promise<boolean> {
-    const now = Date.now();
-    for (const [seq, since] of this.pending) if (now - since > 10_000) this.pending.delete(seq);
-    const gaps = [...this.pending.keys()];
-    const rows = await this.db
-      .select({
-        seq: domainEvents.seq,
-        accountId: domainEvents.accountId,
-        type: domainEvents.type,
-        data: domainEvents.data,
-      })
-      .from(domainEvents)
-      .where(
-        gaps.length > 0
-          ? or(sql`${domainEvents.seq} > ${this.lastSeq}`, inArray(domainEvents.seq, gaps))
-          : sql`${domainEvents.seq} > ${this.lastSeq}`,
-      )
-      .orderBy(domainEvents.seq)
-      .limit(POLL_PAGE_SIZE);
+  private onEvents(events: readonly LoggedEvent[]): void {
     const usage = new Set<string>();
     const all = new Set<string>();
-    let everything = false;
-    for (const row of rows) {
-      this.pending.delete(row.seq);
-      if (row.seq > this.lastSeq) {
-        for (let missing = this.lastSeq + 1; missing < row.seq && this.pending.size < 10_000; missing++)
-          this.pending.set(missing, now);
-        this.lastSeq = row.seq;
+    for (const event of events) {
+      if (NOT_STATE_CHANGES.has(event.type)) continue;
+      if (event.type === "catalog.applied") {
+        this.invalidateEverything();
+        return;
       }
-      if (NOT_STATE_CHANGES.has(row.type)) continue;
-      if (row.type === "catalog.applied") everything = true;
-      const touched = row.accountId ? [row.accountId] : accountsIn(row.data);
-      for (const id of touched) (USAGE_ONLY.test(row.type) ? usage : all).add(id);
-    }
-    const full = rows.length === POLL_PAGE_SIZE;
-    if (everything) {
-      this.invalidateEverything();
-      return full;
+      const touched = event.account
+        ? [event.account]
+        : event.type === "usage.recorded"
+          ? event.data.accounts
+          : [];
+      for (const id of touched) (USAGE_ONLY.test(event.type) ? usage : all).add(id);
     }
     for (const id of all) usage.delete(id);
     if (all.size > 0) this.invalidate(all, "all");
     if (usage.size > 0) this.invalidate(usage, "usage");
-    return full;
+  }
+
+  close(): void {
+    this.listeners.clear();
   }
 }
 
@@ -591,9 +485,4 @@ function snapshotOf(current: { version: number; catalog: ResolvedCatalog } | nul
         byEvent: metersByEvent(current.catalog.meters),
       }
     : null;
-}
-
-function accountsIn(data: unknown): string[] {
-  const list = (data as { accounts?: unknown } | null)?.accounts;
-  return Array.isArray(list) ? list.filter((a): a is string => typeof a === "string") : [];
 }
