@@ -38,6 +38,7 @@ import {
   raisedItems,
 } from "./change-rules.ts";
 import { type BillableItem, subscriptionItems } from "./items.ts";
+import { type PeriodOpening, periodHistory, periodOpening } from "./period-charges.ts";
 import { formatDate, quoteSummary, splitSummary } from "./summary.ts";
 
 export interface QuoteSubscription {
@@ -67,7 +68,11 @@ export interface QuoteInput {
   readonly seatsInUse: number;
   /** the account's credit balance, spent before the card */
   readonly creditBalance: number;
-  /** per item key; an item without history is taken as billed in full for the period */
+  /**
+   * What each item was charged and credited in the current period (periodHistory: the period's
+   * recorded opening and the changes since); an item absent from it was charged nothing. Without
+   * it, each item of the subscription's shape is taken as billed in full for the period.
+   */
   readonly history?: Readonly<Record<string, ItemHistory>>;
   /** the subscription's pending scheduled change, if any: any change replaces it */
   readonly scheduled?: PendingScheduledChange | null;
@@ -123,7 +128,18 @@ export interface QuotePlan {
   readonly nextInvoice: { readonly date: Date; readonly amount: number };
   /** the pending scheduled change this one cancels and replaces */
   readonly replacesScheduled: PendingScheduledChange | null;
+  /**
+   * The period the change opens, billed in full by its lines (monthly → annual: the year from the
+   * change instant), with what it charged for each item; null when the change opens none.
+   */
+  readonly opens: OpenedPeriod | null;
   readonly summary: readonly string[];
+}
+
+/** A billing period begun by a change rather than by a renewal, as it is to be recorded. */
+export interface OpenedPeriod {
+  readonly period: Pick<BillingPeriod, "start" | "end">;
+  readonly opening: PeriodOpening;
 }
 
 /**
@@ -210,16 +226,12 @@ function prorationLines(
 /** Caps each item's credits at what was charged for it this period, less earlier credits. */
 function capCredits(
   lines: readonly QuoteLine[],
-  from: readonly BillableItem[],
   history: Readonly<Record<string, ItemHistory>>,
 ): QuoteLine[] {
-  const fullOf = new Map(from.map((i) => [i.key, roundToSafeInteger(i.full)]));
   return lines.map((line) => {
     if (line.kind !== "credit") return line;
     const known = Object.hasOwn(history, line.item) ? history[line.item] : undefined;
-    const charged = known?.charged ?? fullOf.get(line.item) ?? 0;
-    const credited = known?.credited ?? 0;
-    return { ...capCreditLine(line, charged, credited), item: line.item };
+    return { ...capCreditLine(line, known?.charged ?? 0, known?.credited ?? 0), item: line.item };
   });
 }
 
@@ -288,6 +300,7 @@ export function quoteChange(input: QuoteInput): QuoteResult {
 
   let lines: QuoteLine[] = [];
   let newAnchor: Date | null = null;
+  let opens: OpenedPeriod | null = null;
   let effectiveAt = at;
   let nextInvoiceDate = period.end;
   if (timing.timing === "period_end") {
@@ -305,10 +318,11 @@ export function quoteChange(input: QuoteInput): QuoteResult {
       .map((i) => ({ ...recurringLine({ period: year, currency, item: i.item }), item: i.key }));
     lines = [...credits, ...charges];
     nextInvoiceDate = year.end;
+    opens = { period: year, opening: periodOpening(target) };
   } else {
     lines = prorationLines(fromItems, toItems, period, at, currency);
   }
-  lines = capCredits(lines, fromItems, input.history ?? {});
+  lines = capCredits(lines, input.history ?? periodHistory(periodOpening(from), []));
   const totals = invoiceTotals(lines, input.creditBalance);
   const recurring = recurringChange(from, target);
   const nextAmount = Math.max(0, recurring.after.amount - totals.creditBalanceAfter);
@@ -328,6 +342,7 @@ export function quoteChange(input: QuoteInput): QuoteResult {
     recurring,
     nextInvoice: { date: nextInvoiceDate, amount: nextAmount },
     replacesScheduled: input.scheduled ?? null,
+    opens,
   };
   return { ok: true, plan: { ...plan, summary: quoteSummary(plan, currency) } };
 }
@@ -394,6 +409,7 @@ function quoteSplit(input: QuoteInput, components: readonly ChangeComponent[]): 
     recurring: recurringChange(subscription.shape, target),
     nextInvoice: later.nextInvoice,
     replacesScheduled: input.scheduled ?? null,
+    opens: null,
   };
   return { ok: true, plan: { ...plan, summary: splitSummary(now, later, plan, subscription.currency) } };
 }
