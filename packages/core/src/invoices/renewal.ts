@@ -19,9 +19,9 @@ export type RenewalPeriod = Pick<BillingPeriod, "start" | "end">;
 /**
  * The first period a subscription has not been billed for yet.
  *
- * `coveredAt` is the latest instant known to be paid for: the start of the last plan charge on any
- * of the subscription's invoices (a renewal's period start, a checkout's change instant), or the
- * subscription's creation. The period containing it is covered, so the next one is due — except
+ * `coveredAt` is the latest instant known to be billed: the start of the subscription's last
+ * recorded period (its first, a renewal's, a switch to annual's year), or its creation. The period
+ * containing it is covered, so the next one is due — except
  * when the anchor lies after it (a trial that ends at the anchor, an annual → monthly switch that
  * re-anchored at the term end): then the first period is the one starting at the anchor, and the
  * time before it (the trial, the rest of the old term) was already covered.
@@ -127,7 +127,7 @@ export function overageLines(input: {
  * end) is never drafted once the subscription has ended.
  *
  * Overage is billed in arrears with the next period's renewal, so the periods still unbilled are
- * those from the one holding `coveredAt` (the start of the last plan charge: the latest renewal,
+ * those from the one holding `coveredAt` (the start of the last recorded period: the latest renewal,
  * whose own period's overage is not billed yet — or the period starting at the anchor when the
  * anchor lies after it, a trial having no overage) up to the end. The last one is cut at `endedAt`
  * (a cancellation mid-period ends it early; one at period end ends it at its own end). Normally

@@ -259,8 +259,8 @@ export function quotePeriod(
  * applied once that renewal exists would never be billed for the next period (or, for a switch to
  * annual, which re-anchors, billed twice). So a quote lapses when its period ends, whether or not
  * the renewal job has run yet (a checkout's outcome does not depend on the job's timing), and also
- * as soon as the next period is billed (`lastBilled`, the start of the last plan charge on the
- * subscription's invoices, is at or after the period's end), which a clock that runs behind the
+ * as soon as the next period is billed (`lastBilled`, the start of the subscription's last recorded
+ * period, is at or after the period's end), which a clock that runs behind the
  * renewing node's would not tell.
  */
 export function quoteLapsed(

@@ -51,7 +51,8 @@ import {
   type QuoteTarget,
   shapeOfTarget,
 } from "./quotes.ts";
-import { draftDueRenewals, lastPlanCharges, renewalPending } from "./renewals.ts";
+import { draftDueRenewals, renewalPending } from "./renewals.ts";
+import { lastPeriodStarts, type PeriodRecord, periodRows } from "./subscription-periods.ts";
 import { type SubscriptionRecord, type SubscriptionRow, subscriptionRecord } from "./subscription-records.ts";
 import { subscriptionView } from "./subscriptions.ts";
 
@@ -371,13 +372,13 @@ async function intentOf(
     if (verdict.refusal) throw verdict.refusal;
   }
   if (verdict.existing) return { checkout: verdict.existing, created: false };
-  // Before anything is drafted or charged. The setup's last plan charge may predate the lock: the
-  // completion asks again under it.
-  const lapse = lapsedQuote(record, quote, at, setup.lastPlanCharge);
+  // Before anything is drafted or charged. The setup's last recorded period may predate the lock:
+  // the completion asks again under it.
+  const lapse = lapsedQuote(record, quote, at, setup.lastPeriodStart);
   if (lapse) throw new ApiError(409, "quote_stale", lapse, { param: "quote" });
-  // Rare (the first minute of a period): the setup read the last plan charge, so asking is free.
+  // Rare (the first minute of a period): the setup read the last recorded period, so asking is free.
   // Read before the lock was granted, it may miss a draft made meanwhile: drafting again is a no-op.
-  if (!renewed && renewalPending(record.row, setup.lastPlanCharge, quote.frozenAt))
+  if (!renewed && renewalPending(record.row, setup.lastPeriodStart, quote.frozenAt))
     return { renewalFirst: { subscriptionId: record.id, frozenAt: quote.frozenAt } };
   const state = await loadBillingState(preparing(tx), record);
   const plan = priceChange(state, await shapeOfTarget(tx, quote.target as QuoteTarget), quote.frozenAt);
@@ -760,7 +761,7 @@ async function completeCheckouts(
       } else priced.push({ completion, setup, record });
     }
     // Read under the subscriptions' locks, so a renewal drafted before them is seen (one statement).
-    const billed = await lastPlanCharges(
+    const billed = await lastPeriodStarts(
       preparing(tx),
       priced.map((p) => p.record.id),
     );
@@ -814,6 +815,8 @@ interface ImmediateChange {
   readonly subscription: SubscriptionRow;
   readonly target: QuoteTarget;
   readonly invoice: PaidInvoice | null;
+  /** the period the change opens (a switch to annual), recorded with it */
+  readonly opens: PeriodRecord | null;
   /** its events, in order; `invoice` is this change's invoice once issued (with its number) */
   readonly events: (invoice: InvoiceRow | null) => readonly InvoiceEvent[];
   /** a split's reductions, recorded for the period end once the change is written */
@@ -1009,6 +1012,17 @@ async function prepareCompletion(
     subscription: row,
     target: applied,
     invoice,
+    opens: plan.opens
+      ? {
+          subscriptionId: record.id,
+          accountId,
+          period: plan.opens.period,
+          openedBy: "interval_change",
+          invoiceId,
+          opening: plan.opens.opening,
+          at,
+        }
+      : null,
     scheduled: split
       ? {
           accountId,
@@ -1131,6 +1145,14 @@ async function writeImmediateChanges(
           as x(id text, gateway_payment_id text, invoice_id text, attempts int, completed_at timestamptz)
         where c.id = x.id)`,
   ];
+  const opened = changes.flatMap((c) => (c.opens ? [c.opens] : []));
+  if (opened.length > 0)
+    writes.push(sql`opened as (insert into subscription_periods (subscription_id, account_id, period_start,
+        period_end, opened_by, invoice_id, opening, created_at)
+      select * from jsonb_to_recordset(${JSON.stringify(periodRows(opened))}::jsonb) as x(subscription_id text,
+        account_id text, period_start timestamptz, period_end timestamptz, opened_by text, invoice_id text,
+        opening jsonb, created_at timestamptz)
+      on conflict do nothing)`);
   const invoiced = changes.flatMap((c) => (c.invoice ? [c.invoice] : []));
   await issuePaidInvoices(tx, billing, invoiced, {
     writes,

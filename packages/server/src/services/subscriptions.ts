@@ -1,6 +1,7 @@
 import {
   type AddOnDefinition,
   checkSubscriptionShape,
+  periodOpening,
   type ResolvedPlan,
   recurringCharges,
   type SubscribedAddOn,
@@ -23,6 +24,7 @@ import { newId } from "../ids.ts";
 import { findAccount } from "./accounts.ts";
 import { recordEvent } from "./outbox.ts";
 import { decodeCursor, ListQuery, type Page, toPage } from "./pagination.ts";
+import { recordPeriod } from "./subscription-periods.ts";
 import { loadSubscriptions, type SubscriptionRecord } from "./subscription-records.ts";
 
 const CatalogKey = z.string().min(1).max(64);
@@ -313,7 +315,21 @@ export async function createSubscription(tx: Tx, input: z.infer<typeof CreateSub
     updatedAt: at,
   });
   await insertAddOns(tx, account.id, id, chosen, at);
-  const view = subscriptionView(await loadOne(tx, id, at), await seatsInUse(tx, account.id));
+  const record = await loadOne(tx, id, at);
+  // Its first period (an import's: the one it joins), billed by no invoice, opens with the shape it
+  // starts with; a trial charges nothing. Recorded now, never recomputed from a later shape.
+  const { currentPeriodStart: start, currentPeriodEnd: end } = record.state;
+  if (start && end)
+    await recordPeriod(tx, {
+      subscriptionId: id,
+      accountId: account.id,
+      period: { start, end },
+      openedBy: trialEnd ? "trial" : "subscription_created",
+      invoiceId: null,
+      opening: trialEnd ? {} : periodOpening(shape),
+      at,
+    });
+  const view = subscriptionView(record, await seatsInUse(tx, account.id));
   await recordEvent(tx, {
     type: "subscription.created",
     accountId: account.id,
