@@ -1,4 +1,5 @@
-import { eq } from "drizzle-orm";
+import { readFileSync } from "node:fs";
+import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { subscriptionPeriods } from "../src/db/schema/index.ts";
 import { renewSubscriptions } from "../src/services/renewals.ts";
@@ -134,5 +135,67 @@ describe("a switch to annual records the year it opens: renewals never bill it a
     expect((await invoicesOf(api, c.subscription)).map((r) => r.periodStart)).toEqual([
       new Date("2027-02-01T00:00:00Z"),
     ]);
+  });
+});
+
+describe("upgrading: migration 0006 backfills the record from what shows each period", () => {
+  it("rebuilds, from invoices and events alone, the record the live code wrote", async () => {
+    // Periods of every kind, recorded as they happen: an import mid-period, a trial, renewals, a
+    // switch to annual on a $0 base with its year's renewal, a free plan's switch.
+    api.clock.set("2026-01-15T00:00:00Z");
+    const crew = await customer(api, "crew", { seats: 5, billing_cycle_anchor: "2026-01-10T00:00:00Z" });
+    const gratis = await customer(api, "gratis", {});
+    const trial = await api.request("POST", "/v1/subscriptions", {
+      account: (await api.request("POST", "/v1/accounts", { external_id: "trialist", name: "T" })).json().id,
+      plan: "starter",
+      trial_days: 14,
+    });
+    expect(trial.statusCode).toBe(201);
+    const pro = await customer(api, "pro", {
+      add_ons: [{ key: "sso" }],
+      billing_cycle_anchor: "2026-01-01T00:00:00Z",
+    });
+    api.clock.set("2026-02-01T00:00:05Z");
+    await renewSubscriptions(api.billing);
+    await checkout(await quoteOf(api, crew.account, { interval: "year" }), crew.admin);
+    await checkout(await quoteOf(api, gratis.account, { interval: "year" }), gratis.admin);
+    api.clock.set("2026-03-01T00:00:05Z");
+    await renewSubscriptions(api.billing);
+    api.clock.set("2027-02-01T00:00:10Z");
+    await renewSubscriptions(api.billing);
+
+    const all = async () =>
+      (
+        await api.database.db
+          .select()
+          .from(subscriptionPeriods)
+          .orderBy(subscriptionPeriods.subscriptionId, subscriptionPeriods.periodStart)
+      ).map((p) => ({
+        ...p,
+        // an item at 0 is an item charged nothing, whether it is listed or not
+        opening: Object.fromEntries(
+          Object.entries(p.opening as Record<string, number>).filter(([, a]) => a !== 0),
+        ),
+      }));
+    const live = await all();
+    const subscriptions = [crew, gratis, pro].map((c) => c.subscription).concat(trial.json().id);
+    for (const id of subscriptions) expect(live.some((p) => p.subscriptionId === id)).toBe(true);
+    expect(new Set(live.map((p) => p.openedBy))).toEqual(
+      new Set(["subscription_created", "trial", "renewal", "interval_change"]),
+    );
+
+    // As before the record existed: the table empty, then the migration's backfill statements.
+    await api.database.db.execute(sql`delete from subscription_periods`);
+    const migration = readFileSync(
+      new URL("../migrations/0006_subscription_periods.sql", import.meta.url),
+      "utf8",
+    );
+    const backfill = migration
+      .split("--> statement-breakpoint")
+      .map((s) => s.replace(/^\s*--.*$/gm, "").trim())
+      .filter((s) => s.startsWith("INSERT"));
+    expect(backfill).toHaveLength(3);
+    for (const statement of backfill) await api.database.db.execute(sql.raw(statement));
+    expect(await all()).toEqual(live);
   });
 });
