@@ -46,13 +46,10 @@ const planPriceArb = fc.record({ base: baseArb, seat: seatPriceArb });
 export interface RandomCatalogOptions {
   /** the catalog's downgrade policy; random when not given */
   readonly downgrades?: "period_end" | "immediate_with_credit";
-  /** prefixes every plan and add-on key (a server applies several random catalogs in one database) */
-  readonly prefix?: string;
 }
 
 /** A catalog document (as a file holds it) of 2 or 3 plans in tier order and 0 to 2 add-ons. */
 export function randomCatalogArb(options: RandomCatalogOptions = {}): fc.Arbitrary<CatalogInput> {
-  const prefix = options.prefix ?? "";
   return fc
     .record({
       plans: fc.array(
@@ -69,7 +66,7 @@ export function randomCatalogArb(options: RandomCatalogOptions = {}): fc.Arbitra
       features: { seats: { kind: "seats" as const, name: "Seats" } },
       plans: Object.fromEntries(
         plans.map((p, i) => [
-          `${prefix}plan_${i + 1}`,
+          `plan_${i + 1}`,
           {
             name: `Plan ${i + 1}`,
             tier: i + 1,
@@ -80,7 +77,7 @@ export function randomCatalogArb(options: RandomCatalogOptions = {}): fc.Arbitra
       ),
       add_ons: Object.fromEntries(
         addOns.map((a, i) => [
-          `${prefix}add_on_${i + 1}`,
+          `add_on_${i + 1}`,
           {
             name: `Add-on ${i + 1}`,
             prices: { month: a.month, year: a.year },
