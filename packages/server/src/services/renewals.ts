@@ -45,6 +45,8 @@ type SubscriptionRow = typeof subscriptions.$inferSelect;
 /** At most this many periods are caught up per subscription and run (a bound, not a rule). */
 const MAX_PERIODS_PER_RUN = 24;
 
+// Spelled out (not ${subscriptions.id}): drizzle renders a lone table's column unqualified, which
+// inside the subquery would name another table's column.
 const lastPeriodStart = lastPeriodStartOf(sql.raw("subscriptions.id"));
 
 /**
