@@ -11,6 +11,7 @@ import {
 import type { Db } from "./db/client.ts";
 import type { Gateways } from "./gateways/gateway.ts";
 import { authenticate, cachedCaller } from "./http/auth.ts";
+import { guardInput } from "./http/input-guard.ts";
 import { registerMetrics } from "./http/observability.ts";
 import { ApiError, frameworkProblem, registerProblemHandlers, sendProblem } from "./http/problem.ts";
 import type { Clock, RouteContext } from "./http/route-kit.ts";
@@ -92,6 +93,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         done();
       }, done);
     });
+    guardInput(v1);
     // first, so its read-your-writes hook covers every route of the API
     const metering = await meteringRoutes(v1, ctx, options.metering);
     accountRoutes(v1, ctx);

@@ -103,12 +103,15 @@ export function meterContribution(
     };
   }
   const value = numericValue(raw);
-  if (value === null)
+  if (value === null) {
+    // a cut through a surrogate pair leaves half of it, which a JSON column cannot store
+    const got = raw === undefined ? "nothing" : JSON.stringify(raw)?.slice(0, 40).toWellFormed();
     return {
       ok: false,
       code: "invalid_property_value",
-      message: `The meter "${key}" ${meter.aggregation === "sum" ? "sums" : "takes the maximum of"} "${property}": send a non-negative number, got ${raw === undefined ? "nothing" : JSON.stringify(raw)?.slice(0, 40)}.`,
+      message: `The meter "${key}" ${meter.aggregation === "sum" ? "sums" : "takes the maximum of"} "${property}": send a non-negative number, got ${got}.`,
     };
+  }
   return { ok: true, value };
 }
 

@@ -1,6 +1,7 @@
 import {
   type AddOnDefinition,
   checkSubscriptionShape,
+  IsoInstant,
   periodOpening,
   type ResolvedPlan,
   recurringCharges,
@@ -46,10 +47,9 @@ export const CreateSubscriptionInput = z
       .describe("Total seats; defaults to the plan's included seats"),
     add_ons: z.array(AddOnSelection).max(50).default([]),
     trial_days: z.number().int().min(0).max(365).optional().describe("Defaults to the plan's trial_days"),
-    billing_cycle_anchor: z.iso
-      .datetime({ offset: true })
-      .optional()
-      .describe("Backdate the anchor when importing an existing customer; never in the future"),
+    billing_cycle_anchor: IsoInstant.optional().describe(
+      "Backdate the anchor when importing an existing customer; never in the future",
+    ),
   })
   .strict();
 
