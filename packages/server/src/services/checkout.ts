@@ -1203,8 +1203,33 @@ async function recordEvents(
 export async function driveCheckout(billing: BillingContext, begun: BegunCheckout): Promise<CheckoutRow> {
   const { checkout } = begun;
   if (!begun.created) return waitWhilePending(billing, checkout.id);
+  return settlePending(billing, checkout, begun.method);
+}
+
+/** Charges a pending checkout, or asks the gateway again with its key what the charge came to, and settles. */
+async function settlePending(
+  billing: BillingContext,
+  checkout: CheckoutRow,
+  method?: PaymentMethodRow | null,
+): Promise<CheckoutRow> {
   if (checkout.amount === 0) return settleOutcome(billing, checkout.id, "nothing_due");
-  return settleOutcome(billing, checkout.id, await askGateway(billing, checkout, begun.method));
+  return settleOutcome(billing, checkout.id, await askGateway(billing, checkout, method));
+}
+
+/**
+ * A request's checkout of a quote, begun or found (one per quote) and driven to an outcome.
+ * `resumed`: an earlier run of the same request ended without an answer, so a checkout it left
+ * pending has no driver: it is settled now (as the recovery job would) rather than waited for.
+ */
+export async function runCheckout(
+  billing: BillingContext,
+  input: BeginInput,
+  resumed: boolean,
+): Promise<CheckoutRow> {
+  const begun = await beginAuthorisedCheckout(billing, input);
+  if (resumed && !begun.created && begun.checkout.status === "pending")
+    return settlePending(billing, begun.checkout);
+  return driveCheckout(billing, begun);
 }
 
 async function waitWhilePending(
@@ -1284,13 +1309,8 @@ export async function recoverCheckouts(
   for (const checkout of stuck) {
     let row = checkout;
     try {
-      if (row.status === "pending") {
-        row = await settleOutcome(
-          billing,
-          row.id,
-          row.amount === 0 ? "nothing_due" : await askGateway(billing, row),
-        );
-      } else if (row.status === "requires_action") {
+      if (row.status === "pending") row = await settlePending(billing, row);
+      else if (row.status === "requires_action") {
         const quote = await loadQuote(billing.db, row.quoteId);
         const outcome = await gatewayOf(billing, row).retrieve(row.gatewayPaymentId as string);
         if (outcome.status === "requires_action" && now.getTime() >= quote.expiresAt.getTime()) {
@@ -1346,17 +1366,4 @@ export async function refundCheckout(billing: BillingContext, row: CheckoutRow):
 
 export async function getCheckout(db: Executor, id: string): Promise<CheckoutView> {
   return checkoutView(await findCheckout(db, id));
-}
-
-/** Has this Idempotency-Key already been used by this API key? (Then nothing is begun: the replay answers.) */
-export async function idempotencyKeySeen(
-  db: Executor,
-  apiKeyId: string,
-  key: string | undefined,
-): Promise<boolean> {
-  if (typeof key !== "string" || key.length === 0) return false;
-  const result = await db.execute(
-    sql`select 1 from idempotency_keys where api_key_id = ${apiKeyId} and key = ${key} limit 1`,
-  );
-  return (result as { rows: unknown[] }).rows.length > 0;
 }
