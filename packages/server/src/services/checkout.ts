@@ -1,5 +1,5 @@
 import { quoteLapsed, quotePeriod, type SubscriptionShape } from "@uptier/core";
-import { and, eq, inArray, lt, ne, sql } from "drizzle-orm";
+import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor, Tx } from "../db/client.ts";
 import { executePrepared, preparing } from "../db/prepared.ts";
@@ -140,7 +140,10 @@ export function checkoutView(row: CheckoutRow) {
 }
 export type CheckoutView = ReturnType<typeof checkoutView>;
 
-/** Only an account admin can authorise a charge (DESIGN.md, Auth). `row` is the actor as found. */
+/**
+ * Only an account admin can authorise a charge (DESIGN.md, Auth), and only one who has joined: an
+ * admin still `invited` never signed in as themselves. `row` is the actor as found.
+ */
 function requireAdmin(row: MemberRow | null, actor: NamedActor): MemberRow {
   if (!actor.member && !actor.user_id)
     throw new ApiError(
@@ -168,6 +171,13 @@ function requireAdmin(row: MemberRow | null, actor: NamedActor): MemberRow {
       "Only an account admin can authorise a charge. Your admins have been asked to approve it.",
       { param },
     );
+  if (row.status !== "active")
+    throw new ApiError(
+      403,
+      "admin_not_active",
+      `Admin ${row.id} has not joined yet (status ${row.status}): only an active admin can authorise a charge.`,
+      { param },
+    );
   return row;
 }
 
@@ -191,7 +201,7 @@ export async function requestAdminApproval(
       .select({ id: members.id, email: members.email })
       .from(members)
       .where(
-        and(eq(members.accountId, input.accountId), eq(members.role, "admin"), ne(members.status, "removed")),
+        and(eq(members.accountId, input.accountId), eq(members.role, "admin"), eq(members.status, "active")),
       );
     await recordEvent(tx, {
       type: "admin_approval.requested",
