@@ -1,6 +1,8 @@
 import { and, eq } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { domainEvents } from "../src/db/schema/index.ts";
+import { KEY_CACHE_TTL_MS } from "../src/http/auth.ts";
+import { createSecretKey, revokeKey } from "../src/services/keys.ts";
 import { type BillingApi, chargesFor, customer, quoteOf, useBillingApi } from "./billing-harness.ts";
 
 /** Who may buy, what a revoked key can still read, and what the invoice page lets a browser do. */
@@ -82,5 +84,68 @@ describe("only an active admin authorises a charge", () => {
       .from(domainEvents)
       .where(and(eq(domainEvents.accountId, c.account), eq(domainEvents.type, "admin_approval.requested")));
     expect(asked?.data).toMatchObject({ admins: [c.admin] });
+  });
+});
+
+describe("the entitlements stream of a revoked key", () => {
+  let base: string;
+  beforeAll(async () => {
+    base = await api.app.listen({ port: 0, host: "127.0.0.1" });
+  });
+
+  /** Opens the SSE stream and reads it until `ready`; `ended` resolves (with the time) when the server ends it. */
+  async function openStream(secret: string) {
+    const res = await fetch(`${base}/v1/entitlements/stream`, {
+      headers: { authorization: `Bearer ${secret}` },
+    });
+    expect(res.status).toBe(200);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    while (!text.includes("event: ready")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("the stream ended before it was ready");
+      text += new TextDecoder().decode(value);
+    }
+    const ended = (async () => {
+      for (;;) if ((await reader.read()).done) return Date.now();
+    })();
+    return { ended, cancel: () => reader.cancel() };
+  }
+  const stillOpen = (ended: Promise<number>, ms: number) =>
+    Promise.race([ended.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), ms))]);
+  const plainRequest = (secret: string) =>
+    fetch(`${base}/v1/catalog`, { headers: { authorization: `Bearer ${secret}` } }).then((r) => r.status);
+
+  it("revoked in this process: the stream ends at once; another key's stream stays open", async () => {
+    const key = await createSecretKey(api.database.db, "sdk", api.clock());
+    const other = await createSecretKey(api.database.db, "sdk-other", api.clock());
+    const revoked = await openStream(key.secret);
+    const kept = await openStream(other.secret);
+    expect(await plainRequest(key.secret)).toBe(200);
+    const at = Date.now();
+    await revokeKey(api.database.db, key.id, api.clock());
+    expect((await revoked.ended) - at).toBeLessThan(1_000);
+    expect(await plainRequest(key.secret)).toBe(401);
+    // past a sweep of the open streams
+    expect(await stillOpen(kept.ended, KEY_CACHE_TTL_MS * 0.6)).toBe(true);
+    await kept.cancel();
+  });
+
+  it("revoked elsewhere (another node, the CLI): ended within the key cache's lifetime, as plain requests are refused", async () => {
+    const key = await createSecretKey(api.database.db, "sdk-elsewhere", api.clock());
+    const stream = await openStream(key.secret);
+    expect(await plainRequest(key.secret)).toBe(200);
+    const at = Date.now();
+    // written straight to the database: this process is not told
+    await api.database.executeSql("update api_keys set revoked_at = now() where id = $1", [key.id]);
+    const ended = await stream.ended;
+    expect(ended - at).toBeLessThanOrEqual(KEY_CACHE_TTL_MS);
+    await new Promise((r) => setTimeout(r, Math.max(0, at + KEY_CACHE_TTL_MS - Date.now())));
+    expect(await plainRequest(key.secret)).toBe(401);
+    // and it cannot come back
+    const again = await fetch(`${base}/v1/entitlements/stream`, {
+      headers: { authorization: `Bearer ${key.secret}` },
+    });
+    expect(again.status).toBe(401);
   });
 });
