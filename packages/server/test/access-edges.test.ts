@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { and, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { domainEvents } from "../src/db/schema/index.ts";
@@ -84,6 +85,27 @@ describe("only an active admin authorises a charge", () => {
       .from(domainEvents)
       .where(and(eq(domainEvents.accountId, c.account), eq(domainEvents.type, "admin_approval.requested")));
     expect(asked?.data).toMatchObject({ admins: [c.admin] });
+  });
+});
+
+describe("the printable invoice", () => {
+  it("is served with a Content-Security-Policy that runs nothing but its own style, and nosniff", async () => {
+    const c = await customer(api, "starter", ANCHOR);
+    await api.request("PATCH", `/v1/accounts/${c.account}`, { name: `<script>alert(1)</script> Inc` });
+    const q = await quoteOf(api, c.account, { seats: 6 });
+    const done = (await api.request("POST", "/v1/checkout", { quote: q.id, member: c.admin })).json();
+    const html = await api.request("GET", `/v1/invoices/${done.invoice}/html`);
+    expect(html.statusCode).toBe(200);
+    expect(html.headers["x-content-type-options"]).toBe("nosniff");
+    const csp = String(html.headers["content-security-policy"]);
+    expect(csp).toMatch(/^default-src 'none';/);
+    expect(csp).not.toContain("unsafe-inline");
+    expect(csp).not.toMatch(/script-src/);
+    // the one style block is allowed by its hash, so the page still renders styled
+    const style = html.body.match(/<style>([\s\S]*?)<\/style>/)?.[1] ?? "";
+    expect(style).toContain("font-variant-numeric");
+    expect(csp).toContain(`style-src 'sha256-${createHash("sha256").update(style).digest("base64")}'`);
+    expect(html.body).not.toContain("<script>");
   });
 });
 

@@ -11,7 +11,13 @@ import {
   getCheckout,
   runCheckout,
 } from "../services/checkout.ts";
-import { getInvoice, invoiceHtml, ListInvoicesQuery, listInvoices } from "../services/invoices.ts";
+import {
+  getInvoice,
+  INVOICE_HTML_CSP,
+  invoiceHtml,
+  ListInvoicesQuery,
+  listInvoices,
+} from "../services/invoices.ts";
 import { accountLedger } from "../services/ledger.ts";
 import type { MeteringState } from "../services/metering-state.ts";
 import {
@@ -214,7 +220,11 @@ export function billingRoutes(
       },
     },
     async (request, reply) =>
-      reply.type("text/html; charset=utf-8").send(await invoiceHtml(ctx.db, request.params.id)),
+      reply
+        .type("text/html; charset=utf-8")
+        .header("content-security-policy", INVOICE_HTML_CSP)
+        .header("x-content-type-options", "nosniff")
+        .send(await invoiceHtml(ctx.db, request.params.id)),
   );
   r.get(
     "/v1/accounts/:id/ledger",
