@@ -11,6 +11,7 @@ import {
 import type { Db } from "./db/client.ts";
 import type { Gateways } from "./gateways/gateway.ts";
 import { authenticate, cachedCaller } from "./http/auth.ts";
+import { checkIdempotencyKey } from "./http/idempotency.ts";
 import { guardInput } from "./http/input-guard.ts";
 import { registerMetrics } from "./http/observability.ts";
 import { ApiError, frameworkProblem, registerProblemHandlers, sendProblem } from "./http/problem.ts";
@@ -93,6 +94,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         done();
       }, done);
     });
+    // after the caller is known, before the body is read: a malformed key has done nothing
+    v1.addHook("onRequest", checkIdempotencyKey);
     guardInput(v1);
     // first, so its read-your-writes hook covers every route of the API
     const metering = await meteringRoutes(v1, ctx, options.metering);

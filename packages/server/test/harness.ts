@@ -80,7 +80,8 @@ export interface TestApi {
     method: InjectOptions["method"],
     url: string,
     body?: unknown,
-    headers?: Record<string, string>,
+    /** an array sends the header once per value */
+    headers?: Record<string, string | string[]>,
   ): Promise<LightMyRequestResponse>;
 }
 

@@ -1,5 +1,5 @@
 import { quoteLapsed, quotePeriod, type SubscriptionShape } from "@uptier/core";
-import { and, eq, inArray, lt, ne, sql } from "drizzle-orm";
+import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor, Tx } from "../db/client.ts";
 import { executePrepared, preparing } from "../db/prepared.ts";
@@ -141,7 +141,10 @@ export function checkoutView(row: CheckoutRow) {
 }
 export type CheckoutView = ReturnType<typeof checkoutView>;
 
-/** Only an account admin can authorise a charge (DESIGN.md, Auth). `row` is the actor as found. */
+/**
+ * Only an account admin can authorise a charge (DESIGN.md, Auth), and only one who has joined: an
+ * admin still `invited` never signed in as themselves. `row` is the actor as found.
+ */
 function requireAdmin(row: MemberRow | null, actor: NamedActor): MemberRow {
   if (!actor.member && !actor.user_id)
     throw new ApiError(
@@ -169,6 +172,13 @@ function requireAdmin(row: MemberRow | null, actor: NamedActor): MemberRow {
       "Only an account admin can authorise a charge. Your admins have been asked to approve it.",
       { param },
     );
+  if (row.status !== "active")
+    throw new ApiError(
+      403,
+      "admin_not_active",
+      `Admin ${row.id} has not joined yet (status ${row.status}): only an active admin can authorise a charge.`,
+      { param },
+    );
   return row;
 }
 
@@ -192,7 +202,7 @@ export async function requestAdminApproval(
       .select({ id: members.id, email: members.email })
       .from(members)
       .where(
-        and(eq(members.accountId, input.accountId), eq(members.role, "admin"), ne(members.status, "removed")),
+        and(eq(members.accountId, input.accountId), eq(members.role, "admin"), eq(members.status, "active")),
       );
     await recordEvent(tx, {
       type: "admin_approval.requested",
@@ -1225,8 +1235,33 @@ async function recordEvents(
 export async function driveCheckout(billing: BillingContext, begun: BegunCheckout): Promise<CheckoutRow> {
   const { checkout } = begun;
   if (!begun.created) return waitWhilePending(billing, checkout.id);
+  return settlePending(billing, checkout, begun.method);
+}
+
+/** Charges a pending checkout, or asks the gateway again with its key what the charge came to, and settles. */
+async function settlePending(
+  billing: BillingContext,
+  checkout: CheckoutRow,
+  method?: PaymentMethodRow | null,
+): Promise<CheckoutRow> {
   if (checkout.amount === 0) return settleOutcome(billing, checkout.id, "nothing_due");
-  return settleOutcome(billing, checkout.id, await askGateway(billing, checkout, begun.method));
+  return settleOutcome(billing, checkout.id, await askGateway(billing, checkout, method));
+}
+
+/**
+ * A request's checkout of a quote, begun or found (one per quote) and driven to an outcome.
+ * `resumed`: an earlier run of the same request ended without an answer, so a checkout it left
+ * pending has no driver: it is settled now (as the recovery job would) rather than waited for.
+ */
+export async function runCheckout(
+  billing: BillingContext,
+  input: BeginInput,
+  resumed: boolean,
+): Promise<CheckoutRow> {
+  const begun = await beginAuthorisedCheckout(billing, input);
+  if (resumed && !begun.created && begun.checkout.status === "pending")
+    return settlePending(billing, begun.checkout);
+  return driveCheckout(billing, begun);
 }
 
 async function waitWhilePending(
@@ -1306,13 +1341,8 @@ export async function recoverCheckouts(
   for (const checkout of stuck) {
     let row = checkout;
     try {
-      if (row.status === "pending") {
-        row = await settleOutcome(
-          billing,
-          row.id,
-          row.amount === 0 ? "nothing_due" : await askGateway(billing, row),
-        );
-      } else if (row.status === "requires_action") {
+      if (row.status === "pending") row = await settlePending(billing, row);
+      else if (row.status === "requires_action") {
         const quote = await loadQuote(billing.db, row.quoteId);
         const outcome = await gatewayOf(billing, row).retrieve(row.gatewayPaymentId as string);
         if (outcome.status === "requires_action" && now.getTime() >= quote.expiresAt.getTime()) {
@@ -1368,17 +1398,4 @@ export async function refundCheckout(billing: BillingContext, row: CheckoutRow):
 
 export async function getCheckout(db: Executor, id: string): Promise<CheckoutView> {
   return checkoutView(await findCheckout(db, id));
-}
-
-/** Has this Idempotency-Key already been used by this API key? (Then nothing is begun: the replay answers.) */
-export async function idempotencyKeySeen(
-  db: Executor,
-  apiKeyId: string,
-  key: string | undefined,
-): Promise<boolean> {
-  if (typeof key !== "string" || key.length === 0) return false;
-  const result = await db.execute(
-    sql`select 1 from idempotency_keys where api_key_id = ${apiKeyId} and key = ${key} limit 1`,
-  );
-  return (result as { rows: unknown[] }).rows.length > 0;
 }

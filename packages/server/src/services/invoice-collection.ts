@@ -280,6 +280,23 @@ export async function collectInvoice(
   return { invoice: await findInvoiceRow(billing, invoiceId), attempt };
 }
 
+/**
+ * The invoice's pending attempt, if any, asked about again with its key and settled: the retry of a
+ * pay request whose run ended without an answer finishes that run's attempt instead of making one.
+ */
+export async function resumePendingAttempt(
+  billing: BillingContext,
+  invoiceId: string,
+): Promise<AttemptRow | null> {
+  const [left] = await billing.db
+    .select({ attempt: invoicePayments, method: paymentMethods })
+    .from(invoicePayments)
+    .innerJoin(paymentMethods, eq(paymentMethods.id, invoicePayments.paymentMethodId))
+    .where(and(eq(invoicePayments.invoiceId, invoiceId), eq(invoicePayments.status, "pending")));
+  if (!left) return null;
+  return settleAttempt(billing, left.attempt.id, await askGateway(billing, left.attempt, left.method));
+}
+
 async function findInvoiceRow(billing: BillingContext, id: string): Promise<InvoiceRow> {
   const [row] = await billing.db.select().from(invoices).where(eq(invoices.id, id));
   if (!row) throw notFound("invoice", id);
