@@ -115,7 +115,7 @@ describe("the entitlements stream of a revoked key", () => {
     base = await api.app.listen({ port: 0, host: "127.0.0.1" });
   });
 
-  /** Opens the SSE stream and reads it until `ready`; `ended` resolves (with the time) when the server ends it. */
+  /** Opens the SSE stream and reads it to `ready`; `ended` resolves (with the time) when the server ends it. */
   async function openStream(secret: string) {
     const res = await fetch(`${base}/v1/entitlements/stream`, {
       headers: { authorization: `Bearer ${secret}` },

@@ -218,7 +218,7 @@ export async function snapshotOf(api: BillingApi) {
   return { ...rows[0], gateway_requests: api.sandbox.requests.length };
 }
 
-/** Idempotency-Key header forms that are not a key: empty, too long, sent twice, control or non-ASCII characters, spaces only. */
+/** Idempotency-Key forms that are not a key: empty, too long, sent twice, control or non-ASCII, spaces only. */
 export const INVALID_KEYS: readonly [form: string, value: string | string[]][] = [
   ["empty", ""],
   ["256 characters", "k".repeat(256)],

@@ -13,9 +13,10 @@ import {
 
 /**
  * The Idempotency-Key of the routes that move money (checkout, an invite that buys its seat,
- * confirming a checkout; paying an invoice is in idempotent-invoice-pay.test.ts): the header is checked and the key claimed with its request's
- * hash before anything is charged, so a refused request has changed nothing and one key never pays
- * for two requests. On PGlite and PostgreSQL; the concurrent cases are real races on PostgreSQL.
+ * confirming a checkout; paying an invoice is in idempotent-invoice-pay.test.ts): the header is
+ * checked and the key claimed with its request's hash before anything is charged, so a refused
+ * request has changed nothing and one key never pays for two requests. On PGlite and PostgreSQL;
+ * the concurrent cases are real races on PostgreSQL.
  */
 const api: BillingApi = useBillingApi();
 const ANCHOR = { billing_cycle_anchor: "2026-01-01T00:00:00Z" };
@@ -314,6 +315,34 @@ describe("a request that ended without an answer, retried with its key", () => {
     const settled = await post("/v1/checkout", body, key("3ds-1"));
     expect([settled.statusCode, settled.json().status]).toEqual([200, "succeeded"]);
     expect((await post("/v1/checkout", body, key("3ds-1"))).body).toBe(settled.body);
+    expect(chargesFor(api, c.account)).toHaveLength(1);
+  });
+
+  it("an invite whose seat awaits 3-D Secure keeps its key: the retry after it invites, once", async () => {
+    const c = await fullAccount("sam@full.test");
+    await post(`/v1/accounts/${c.account}/payment_methods`, {
+      token: "sandbox_requires_action",
+      default: true,
+    });
+    const invite = { email: "sam@full.test", authorize: { quote: c.quote, member: c.admin } };
+    const url = `/v1/accounts/${c.account}/members`;
+    const waiting = await post(url, invite, key("3ds-invite"));
+    expect([waiting.statusCode, waiting.json().code]).toEqual([402, "payment_requires_action"]);
+    expect((await post(url, { ...invite, role: "admin" }, key("3ds-invite"))).json().code).toBe(
+      "idempotency_key_reused",
+    );
+    // nothing paid, nothing invoiced yet: one payment waits for the customer
+    expect((await api.request("GET", `/v1/invoices?account=${c.account}`)).json().data).toEqual([]);
+    const { rows } = await api.database.executeSql(
+      "select id, gateway_payment_id from checkouts where account_id = $1",
+      [c.account],
+    );
+    const [held] = rows as { id: string; gateway_payment_id: string }[];
+    api.sandbox.completeAction(held?.gateway_payment_id as string);
+    expect((await post(`/v1/checkouts/${held?.id}/confirm`, {})).json().status).toBe("succeeded");
+    const invited = await post(url, invite, key("3ds-invite"));
+    expect([invited.statusCode, invited.json().email]).toEqual([201, "sam@full.test"]);
+    expect((await post(url, invite, key("3ds-invite"))).body).toBe(invited.body);
     expect(chargesFor(api, c.account)).toHaveLength(1);
   });
 

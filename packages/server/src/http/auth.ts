@@ -30,7 +30,7 @@ declare module "fastify" {
 export const KEY_CACHE_TTL_MS = 5_000;
 const keyCache = new Map<string, { db: Db; id: string; caller: Caller; until: number }>();
 
-/** Drops a key from the cache (on revocation), so the next request with it is refused, and ends its streams. */
+/** On revocation: the next request with the key is refused, and its open streams end. */
 export function forgetApiKey(id: string): void {
   for (const [header, entry] of keyCache) if (entry.id === id) keyCache.delete(header);
   for (const watch of watches) if (watch.keyId === id) endWatch(watch);

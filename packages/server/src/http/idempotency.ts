@@ -110,7 +110,10 @@ interface StoredAnswer {
   readonly text: string;
 }
 
-/** What the key holds for this request: nothing, a finished answer, or a claim in progress; another request's key is refused. */
+/**
+ * What the key holds for this request: nothing, a finished answer, or a claim in progress. A key
+ * used by another request is refused.
+ */
 async function keyState(
   db: Db,
   scope: KeyScope,
@@ -203,8 +206,9 @@ export interface ClaimedOperation<T> {
  * committed row holding the request's hash — so another body with the key is refused and the same
  * body told the key is in use, before either does anything; then the effect runs and its answer is
  * recorded. A 202 (not settled yet) is not recorded: the claim is left for a retry to resume and
- * answer what the request came to. A refusal (4xx) of a first run leaves the key free; a failure
- * (5xx) leaves the claim for a retry to resume at once.
+ * answer what the request came to. A refusal (4xx) from the effect of a first run leaves the key
+ * free; one from `answer` (the effect stands) or a failure (5xx) leaves the claim for a retry to
+ * resume at once.
  */
 export async function respondClaimed<T>(
   ctx: { readonly db: Db; readonly clock: () => Date },

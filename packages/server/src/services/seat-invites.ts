@@ -83,7 +83,13 @@ export function inviteMember(
         { ...authorize, invite: { accountId, email: input.email } },
         resumed,
       );
-      if (checkoutResponse(row).status !== 200)
+      checkoutResponse(row); // a declined or given-back purchase is refused here, the key left free
+      return row;
+    },
+    // A payment still in flight is refused here instead: the key stays with this invite, whose
+    // retry answers once the payment has settled.
+    answer: (tx, row) => {
+      if (row.status !== "succeeded")
         throw new ApiError(
           402,
           row.status === "requires_action" ? "payment_requires_action" : "payment_processing",
@@ -92,7 +98,7 @@ export function inviteMember(
             : `The payment for checkout ${row.id} is still processing; send the invite again in a moment.`,
           { param: "authorize.quote" },
         );
+      return create(tx);
     },
-    answer: (tx) => create(tx),
   });
 }
