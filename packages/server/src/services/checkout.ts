@@ -816,7 +816,7 @@ interface ImmediateChange {
   readonly invoice: PaidInvoice | null;
   /** its events, in order; `invoice` is this change's invoice once issued (with its number) */
   readonly events: (invoice: InvoiceRow | null) => readonly InvoiceEvent[];
-  /** a split's reductions, recorded for the period end once the change is written */
+  /** a split's part for the period end, recorded once the change is written */
   readonly scheduled: ScheduledChange | null;
   readonly at: Date;
 }
@@ -937,7 +937,8 @@ async function prepareCompletion(
     return done;
   }
 
-  // A split applies its raises now, as a change of their own, and leaves the rest to the period end.
+  // A split applies the parts that raise the bill now, as a change of their own, and leaves the rest
+  // to the period end.
   const { split } = plan;
   const applied = split ? splitTarget(split.now.to, target, record) : target;
   const appliedShape = split ? split.now.to : shape;
@@ -958,9 +959,12 @@ async function prepareCompletion(
   );
   // A split keeps add-ons the quote's target drops, so its keys are not all the setup's.
   const order = split ? await inKeyOrder(tx, [...bought.keys()]) : setup.addOnOrder;
+  // A split may keep the plan in force until the period end.
+  const planVersion =
+    applied.planVersionId === target.planVersionId ? setup.bought.planVersion : record.planVersion;
   const after = subscriptionRecord(
     row,
-    { version: setup.bought.planVersion, definition: appliedShape.plan },
+    { version: planVersion, definition: appliedShape.plan },
     order.map((key) => {
       const a = bought.get(key);
       const version = setup.bought.addOnVersions.get(key) ?? record.addOnVersions.get(key);
@@ -1015,7 +1019,7 @@ async function prepareCompletion(
           subscriptionId: record.id,
           quoteId: quote.id,
           effectiveAt: split.scheduled.effectiveAt,
-          target: { ...target, billingCycleAnchor: null },
+          target: { ...target, billingCycleAnchor: split.scheduled.newAnchor?.toISOString() ?? null },
           at,
         }
       : null,
@@ -1039,14 +1043,19 @@ async function prepareCompletion(
 }
 
 /**
- * The target a split's immediate part applies: the quote's locked versions, and the version the
- * subscription pins for an add-on the quote's target drops at the period end. A split keeps the
- * plan and the interval.
+ * The target a split's immediate part applies: the quote's locked versions for what it takes from
+ * the quote's target, the versions the subscription pins for what it keeps until the period end
+ * (the plan, an add-on the target drops). A split keeps the interval.
  */
 function splitTarget(shape: SubscriptionShape, target: QuoteTarget, record: SubscriptionRecord): QuoteTarget {
   const locked = new Map(target.addOns.map((a) => [a.key, a.versionId]));
+  const plan =
+    shape.plan.key === target.plan
+      ? { plan: target.plan, planVersionId: target.planVersionId }
+      : { plan: record.row.planKey, planVersionId: record.row.planVersionId };
   return {
-    ...target,
+    ...plan,
+    interval: shape.interval,
     seats: shape.seats,
     addOns: shape.addOns.map((a) => {
       const versionId = locked.get(a.key) ?? record.addOnVersionIds.get(a.key);
