@@ -293,15 +293,16 @@ describe("a plan change with parts that lower the bill", () => {
     expect(done.json()).toMatchObject({ status: "succeeded", amount: 6049 });
     expect(chargesFor(c.account).map((p) => p.amount)).toEqual([6049]);
     const now = await sub(c.subscription);
-    expect(now).toMatchObject({ plan: "business", seats: 30, recurring: { amount: 67_400 } });
-    expect(await scheduledOf(c.subscription)).toMatchObject([
-      {
-        status: "scheduled",
-        quoteId: q.id,
-        effectiveAt: new Date("2026-02-01T00:00:00Z"),
-        target: { plan: "business", interval: "month", seats: 28, addOns: [] },
+    expect(now).toMatchObject({
+      plan: "business",
+      seats: 30,
+      recurring: { amount: 67_400 },
+      scheduled_change: {
+        effective_at: "2026-02-01T00:00:00.000Z",
+        quote: q.id,
+        to: { plan: "business", interval: "month", seats: 28, add_ons: [] },
       },
-    ]);
+    });
     const [updated] = await api.database.db
       .select()
       .from(domainEvents)
@@ -314,7 +315,11 @@ describe("a plan change with parts that lower the bill", () => {
     api.clock.set("2026-02-01T00:00:05Z");
     try {
       expect(await applyScheduledChanges(api.billing)).toBeGreaterThanOrEqual(1);
-      expect(await sub(c.subscription)).toMatchObject({ plan: "business", seats: 28 });
+      expect(await sub(c.subscription)).toMatchObject({
+        plan: "business",
+        seats: 28,
+        scheduled_change: null,
+      });
       await renewSubscriptions(api.billing);
       const [renewal] = await invoicesOf(api, c.subscription);
       expect(renewal).toMatchObject({ subtotal: q.next_invoice.amount, status: "paid" });
@@ -334,12 +339,15 @@ describe("a plan change with parts that lower the bill", () => {
       next_invoice: { amount: 23_400 },
     });
     expect((await checkout(q.id, c.admin)).json()).toMatchObject({ status: "succeeded", amount: 1452 });
-    expect(await sub(c.subscription)).toMatchObject({ plan: "pro", seats: 14 });
-    expect(await scheduledOf(c.subscription)).toMatchObject([{ target: { plan: "starter", seats: 14 } }]);
+    expect(await sub(c.subscription)).toMatchObject({
+      plan: "pro",
+      seats: 14,
+      scheduled_change: { to: { plan: "starter", seats: 14 } },
+    });
     api.clock.set("2026-02-01T00:00:05Z");
     try {
       await renewSubscriptions(api.billing); // applies the change due first, then bills
-      expect(await sub(c.subscription)).toMatchObject({ plan: "starter", seats: 14 });
+      expect(await sub(c.subscription)).toMatchObject({ plan: "starter", seats: 14, scheduled_change: null });
       const [renewal] = await invoicesOf(api, c.subscription);
       expect(renewal).toMatchObject({ subtotal: 23_400, status: "paid" });
     } finally {
@@ -371,6 +379,10 @@ describe("a plan change with parts that lower the bill", () => {
         plan: "pro",
         interval: "year",
         recurring: { amount: 249_000 },
+        scheduled_change: {
+          effective_at: "2027-01-01T00:00:00.000Z",
+          to: { plan: "pro", interval: "month" },
+        },
       });
       const [pending] = await scheduledOf(c.subscription);
       expect(pending).toMatchObject({

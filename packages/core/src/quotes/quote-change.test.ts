@@ -602,6 +602,37 @@ describe("quoteChange: a plan change with parts that lower the bill (DESIGN.md r
   });
 });
 
+describe("quoteChange: the subscription as it is, while a change is scheduled", () => {
+  const pending = { id: "sch_1", effectiveAt: new Date("2026-02-01T00:00:00Z") };
+
+  it("cancels the scheduled change: nothing due, nothing else changed", () => {
+    const p = ok(
+      quote(shape("starter", 6), shape("starter", 6), "2026-01-17T00:00:00Z", { scheduled: pending }),
+    );
+    expect(p).toMatchObject({
+      timing: "immediate",
+      components: [],
+      lines: [],
+      split: null,
+      replacesScheduled: pending,
+      recurring: { deltaPerMonth: 0 },
+    });
+    expect(p.totals.amountDue).toBe(0);
+    expect(p.summary).toEqual([
+      "Your change scheduled for Feb 1, 2026 is canceled: your subscription stays as it is.",
+      "Nothing is due today.",
+      "Your next invoice, on Feb 1, 2026, will be $114.00.",
+    ]);
+  });
+
+  it("is already_on_plan when nothing is scheduled", () => {
+    expect(quote(shape("starter", 6), shape("starter", 6), "2026-01-17T00:00:00Z")).toMatchObject({
+      ok: false,
+      refusal: { code: "already_on_plan" },
+    });
+  });
+});
+
 describe("quoteChange: two changes in one period", () => {
   it("prorates each change against the state it replaces", () => {
     const first = ok(

@@ -76,7 +76,8 @@ export interface QuoteInput {
  * A change already scheduled for the period end. A new change of the subscription, immediate or
  * scheduled, replaces it (as Chargebee discards scheduled changes on an immediate one): a later
  * shape is always priced from the subscription as it stands, so keeping the older target would
- * undo the new change at the period end. The quote says so.
+ * undo the new change at the period end. Asking for the subscription as it stands cancels it. The
+ * quote says so.
  */
 export interface PendingScheduledChange {
   readonly id: string;
@@ -270,7 +271,12 @@ export function quoteChange(input: QuoteInput): QuoteResult {
   if (violation) return { ok: false, refusal: violation };
   const components = changeComponents(from, target);
   const { trialing, period } = quotePeriod(subscription, from.interval, at);
-  const timing = changeTiming(from, target, input.policy, trialing);
+  // The subscription as it is, asked for while a change waits for the period end: that change is
+  // canceled, nothing else happens (the quote's summary says so).
+  const keeps = components.length === 0 && input.scheduled != null;
+  const timing = keeps
+    ? ({ timing: "immediate", resetAnchor: false } as const)
+    : changeTiming(from, target, input.policy, trialing);
   if (timing.timing === "refused") {
     const plan = components.length === 0 && from.plan.key === target.plan.key;
     return {

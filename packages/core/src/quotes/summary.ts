@@ -62,6 +62,12 @@ function headline(plan: Omit<QuotePlan, "summary">, currency: string): string {
 }
 
 export function quoteSummary(plan: Omit<QuotePlan, "summary">, currency: string): string[] {
+  if (plan.components.length === 0 && plan.replacesScheduled)
+    return [
+      `Your change scheduled for ${formatDate(plan.replacesScheduled.effectiveAt)} is canceled: your subscription stays as it is.`,
+      ...today(plan, currency),
+      nextInvoice(plan, currency),
+    ];
   return [headline(plan, currency), ...today(plan, currency), ...replaced(plan), nextInvoice(plan, currency)];
 }
 

@@ -9,7 +9,6 @@ import {
   members,
   paymentMethods,
   quotes,
-  scheduledChanges,
   subscriptions,
 } from "../db/schema/index.ts";
 import { type ChargeOutcome, GatewayUnavailableError, type PaymentGateway } from "../gateways/gateway.ts";
@@ -52,6 +51,12 @@ import {
   shapeOfTarget,
 } from "./quotes.ts";
 import { draftDueRenewals, lastPlanCharges, renewalPending } from "./renewals.ts";
+import {
+  cancelPendingChange,
+  recordScheduledChange,
+  type ScheduledChange,
+  scheduledChangeCanceled,
+} from "./scheduled-changes.ts";
 import { type SubscriptionRecord, type SubscriptionRow, subscriptionRecord } from "./subscription-records.ts";
 import { subscriptionView } from "./subscriptions.ts";
 
@@ -821,16 +826,6 @@ interface ImmediateChange {
   readonly at: Date;
 }
 
-/** A change recorded for the period end (a scheduled_changes row's contents). */
-interface ScheduledChange {
-  readonly accountId: string;
-  readonly subscriptionId: string;
-  readonly quoteId: string;
-  readonly effectiveAt: Date;
-  readonly target: QuoteTarget & { readonly billingCycleAnchor: string | null };
-  readonly at: Date;
-}
-
 /** The charge cannot buy what was quoted: it is given back (refunded by recovery), nothing applied. */
 async function giveBack(
   tx: Tx,
@@ -882,7 +877,7 @@ async function prepareCompletion(
     return fail("quote_stale", "The price changed before the payment completed; the charge is refunded.");
 
   const used = state.seatsInUse;
-  const previous = subscriptionView(record, used);
+  const previous = subscriptionView(record, used, state.scheduled);
   const invoiceId = plan.timing !== "period_end" && plan.lines.length > 0 ? newId("invoice", at) : null;
   const done: CheckoutRow = {
     ...checkout,
@@ -898,24 +893,31 @@ async function prepareCompletion(
   const change = { quote: quote.id, checkout: checkout.id, timing: plan.timing, components: plan.components };
   const succeeded = { type: "checkout.succeeded", accountId, data: { checkout: checkoutView(done) } };
   // what the quote told the customer: the pending scheduled change gives way to this one
-  const unscheduled = plan.replacesScheduled
-    ? [
-        {
-          type: "subscription.scheduled_change_canceled",
-          accountId,
-          data: {
-            subscription: record.id,
-            scheduled_change: {
-              id: plan.replacesScheduled.id,
-              effective_at: plan.replacesScheduled.effectiveAt.toISOString(),
-            },
-            replaced_by: change,
-          },
-        },
-      ]
-    : [];
-  if (plan.timing === "period_end") {
-    await scheduleChange(tx, record, quote.id, target, plan, at);
+  const unscheduled =
+    plan.replacesScheduled && state.scheduled
+      ? [scheduledChangeCanceled(accountId, record.id, state.scheduled, change)]
+      : [];
+  /** the change this checkout leaves waiting for the period end, if any */
+  const waiting = (effectiveAt: Date, anchor: Date | null): ScheduledChange => ({
+    id: newId("scheduledChange", at),
+    accountId,
+    subscriptionId: record.id,
+    quoteId: quote.id,
+    effectiveAt,
+    target: { ...target, billingCycleAnchor: anchor?.toISOString() ?? null },
+    at,
+  });
+  // A change for the period end, or the subscription kept as it is (its pending change canceled):
+  // nothing applies now, so it is written here rather than with the batch.
+  if (plan.timing === "period_end" || plan.components.length === 0) {
+    const scheduled = plan.timing === "period_end" ? waiting(plan.effectiveAt, plan.newAnchor) : null;
+    if (scheduled) await recordScheduledChange(tx, scheduled);
+    else await cancelPendingChange(tx, record.id);
+    const row = { ...record.row, revision: record.row.revision + 1, updatedAt: at };
+    await tx
+      .update(subscriptions)
+      .set({ revision: row.revision, updatedAt: at })
+      .where(eq(subscriptions.id, record.id));
     await tx
       .update(checkouts)
       .set({
@@ -928,12 +930,21 @@ async function prepareCompletion(
         updatedAt: done.updatedAt,
       })
       .where(eq(checkouts.id, done.id));
-    const scheduled = {
-      type: "subscription.change_scheduled",
-      accountId,
-      data: { subscription: previous, effective_at: plan.effectiveAt.toISOString(), to: target, change },
-    };
-    await recordEvents(tx, [...unscheduled, scheduled, succeeded], at);
+    const changeScheduled = scheduled
+      ? [
+          {
+            type: "subscription.change_scheduled",
+            accountId,
+            data: {
+              subscription: subscriptionView({ ...record, row }, used, scheduled),
+              effective_at: plan.effectiveAt.toISOString(),
+              to: target,
+              change,
+            },
+          },
+        ]
+      : [];
+    await recordEvents(tx, [...unscheduled, ...changeScheduled, succeeded], at);
     return done;
   }
 
@@ -942,6 +953,7 @@ async function prepareCompletion(
   const { split } = plan;
   const applied = split ? splitTarget(split.now.to, target, record) : target;
   const appliedShape = split ? split.now.to : shape;
+  const scheduled = split ? waiting(split.scheduled.effectiveAt, split.scheduled.newAnchor) : null;
   // The subscription after the change, known without reading it back: the row as the batch's
   // statement leaves it, its add-ons in the order a read would give them.
   const row = {
@@ -973,7 +985,7 @@ async function prepareCompletion(
     }),
     at,
   );
-  const view = subscriptionView(after, used);
+  const view = subscriptionView(after, used, scheduled);
   const changed = {
     type: "subscription.updated",
     accountId,
@@ -1013,16 +1025,7 @@ async function prepareCompletion(
     subscription: row,
     target: applied,
     invoice,
-    scheduled: split
-      ? {
-          accountId,
-          subscriptionId: record.id,
-          quoteId: quote.id,
-          effectiveAt: split.scheduled.effectiveAt,
-          target: { ...target, billingCycleAnchor: split.scheduled.newAnchor?.toISOString() ?? null },
-          at,
-        }
-      : null,
+    scheduled,
     at,
     events: (issued) => [
       ...unscheduled,
@@ -1151,52 +1154,6 @@ async function writeImmediateChanges(
         return c.events(invoice).map((e) => ({ ...e, invoice: index, at: c.at }));
       });
     },
-  });
-}
-
-/** A change at the period end: the pending scheduled change replaced, the revision bumped. */
-async function scheduleChange(
-  tx: Tx,
-  record: SubscriptionRecord,
-  quoteId: string,
-  target: QuoteTarget,
-  plan: ReturnType<typeof priceChange>,
-  at: Date,
-): Promise<void> {
-  await recordScheduledChange(tx, {
-    accountId: record.row.accountId,
-    subscriptionId: record.id,
-    quoteId,
-    effectiveAt: plan.effectiveAt,
-    target: { ...target, billingCycleAnchor: plan.newAnchor?.toISOString() ?? null },
-    at,
-  });
-  await tx
-    .update(subscriptions)
-    .set({ revision: record.row.revision + 1, updatedAt: at })
-    .where(eq(subscriptions.id, record.id));
-}
-
-/** The subscription's pending scheduled change replaced by `change` (applied by scheduled-changes.ts). */
-async function recordScheduledChange(tx: Tx, change: ScheduledChange): Promise<void> {
-  await tx
-    .update(scheduledChanges)
-    .set({ status: "canceled" })
-    .where(
-      and(
-        eq(scheduledChanges.subscriptionId, change.subscriptionId),
-        eq(scheduledChanges.status, "scheduled"),
-      ),
-    );
-  await tx.insert(scheduledChanges).values({
-    id: newId("scheduledChange", change.at),
-    accountId: change.accountId,
-    subscriptionId: change.subscriptionId,
-    quoteId: change.quoteId,
-    effectiveAt: change.effectiveAt,
-    target: change.target,
-    status: "scheduled",
-    createdAt: change.at,
   });
 }
 

@@ -2,7 +2,6 @@ import {
   type AddOnDefinition,
   type DowngradePolicy,
   type ItemHistory,
-  type PendingScheduledChange,
   type QuotePlan,
   quoteChange,
   type ResolvedPlan,
@@ -14,7 +13,7 @@ import {
 import { and, eq, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type Db, type Executor, isTransaction, type Tx } from "../db/client.ts";
-import { parsedJson } from "../db/json-rows.ts";
+import { jsonRowReader, parsedJson } from "../db/json-rows.ts";
 import { executePrepared } from "../db/prepared.ts";
 import { accounts, ledgerEntries, quotes, scheduledChanges, subscriptions } from "../db/schema/index.ts";
 import { ApiError, notFound } from "../http/problem.ts";
@@ -29,6 +28,8 @@ import { liveSubscriptionsOf, loadSubscriptions, type SubscriptionRecord } from 
 import {
   addOnsOnSale,
   addOnsWithCurrentVersion,
+  type PendingChange,
+  pendingChangeOf,
   planOnSale,
   plansWithCurrentVersion,
   resolveAddOns,
@@ -92,8 +93,10 @@ export interface BillingState {
   readonly policy: DowngradePolicy;
   readonly history: Record<string, ItemHistory>;
   /** the subscription's pending scheduled change, which any new change replaces */
-  readonly scheduled: PendingScheduledChange | null;
+  readonly scheduled: PendingChange | null;
 }
+
+const readScheduledChange = jsonRowReader(scheduledChanges);
 
 /** The account's credit balance: what the customer_credit liability holds for it (≥ 0). */
 export async function creditBalance(db: Executor, accountId: string, currency: string): Promise<number> {
@@ -129,8 +132,8 @@ export async function loadBillingState(db: Executor, record: SubscriptionRecord)
       (select coalesce(sum(amount), 0)::text from ledger_entries
         where account_id = ${accountId} and ledger_account = 'customer_credit' and currency = ${record.currency}) as credit,
       (select document -> 'policies' -> 'downgrades' from catalog_versions order by version desc limit 1) as policy,
-      (select json_build_object('id', id, 'effective_at', effective_at) from scheduled_changes
-        where subscription_id = ${record.id} and status = 'scheduled') as scheduled,
+      (select to_json(s) from scheduled_changes s
+        where s.subscription_id = ${record.id} and s.status = 'scheduled') as scheduled,
       ${
         start && end
           ? sql`(select coalesce(json_agg(json_build_object('item', h.item, 'charged', h.charged::text, 'credited', h.credited::text)), '[]'::json)
@@ -169,14 +172,8 @@ export async function loadBillingState(db: Executor, record: SubscriptionRecord)
     creditBalance: -Number(row?.credit ?? 0),
     policy: policy ?? "period_end",
     history: historyOf(record, historyRows, row?.renewed === true),
-    scheduled: pendingChangeOf(row?.scheduled),
+    scheduled: row?.scheduled ? pendingChangeOf(readScheduledChange(parsedJson(row.scheduled))) : null,
   };
-}
-
-function pendingChangeOf(value: unknown): PendingScheduledChange | null {
-  if (value === null || value === undefined) return null;
-  const { id, effective_at } = parsedJson<{ id: string; effective_at: string }>(value);
-  return { id, effectiveAt: new Date(effective_at) };
 }
 
 function historyOf(
