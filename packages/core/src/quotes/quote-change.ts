@@ -35,7 +35,6 @@ import {
   changeComponents,
   changeTiming,
   type DowngradePolicy,
-  raisedItems,
 } from "./change-rules.ts";
 import { type BillableItem, subscriptionItems } from "./items.ts";
 import { type PeriodOpening, periodHistory, periodOpening } from "./period-charges.ts";
@@ -82,7 +81,8 @@ export interface QuoteInput {
  * A change already scheduled for the period end. A new change of the subscription, immediate or
  * scheduled, replaces it (as Chargebee discards scheduled changes on an immediate one): a later
  * shape is always priced from the subscription as it stands, so keeping the older target would
- * undo the new change at the period end. The quote says so.
+ * undo the new change at the period end. Asking for the subscription as it stands cancels it. The
+ * quote says so.
  */
 export interface PendingScheduledChange {
   readonly id: string;
@@ -96,9 +96,9 @@ export interface QuoteLine extends InvoiceLine {
 
 export interface QuotePlan {
   /**
-   * "split": a same-plan change that raises some items and lowers others, under the period_end
-   * policy. `lines` and `totals` are its immediate part (the raises alone); `split` says what is
-   * applied now and what waits for the period end.
+   * "split": a change with parts that raise the bill and parts that wait for the period end (the
+   * reductions under the period_end policy, annual → monthly). `lines` and `totals` are its
+   * immediate part; `split` says what is applied now and what waits for the period end.
    */
   readonly timing: "immediate" | "period_end" | "split";
   /** the change falls in a trial: nothing is prorated */
@@ -143,9 +143,9 @@ export interface OpenedPeriod {
 }
 
 /**
- * A split change as two changes, each quoted exactly as it would be on its own: the raises, applied
- * now, prorated and charged (the plan's lines and totals); then the reductions, from there to the
- * whole target, applied at the period end with no credit (a scheduled change).
+ * A split change as two changes, each quoted exactly as it would be on its own: the parts that raise
+ * the bill, applied now, prorated and charged (the plan's lines and totals); then the rest, from
+ * there to the whole target, applied at the period end with no credit (a scheduled change).
  */
 export interface SplitParts {
   readonly now: { readonly to: SubscriptionShape; readonly components: readonly ChangeComponent[] };
@@ -153,6 +153,8 @@ export interface SplitParts {
     readonly effectiveAt: Date;
     readonly to: SubscriptionShape;
     readonly components: readonly ChangeComponent[];
+    /** set when the second part moves the billing-cycle anchor (annual → monthly at term end) */
+    readonly newAnchor: Date | null;
   };
 }
 
@@ -281,7 +283,12 @@ export function quoteChange(input: QuoteInput): QuoteResult {
   if (violation) return { ok: false, refusal: violation };
   const components = changeComponents(from, target);
   const { trialing, period } = quotePeriod(subscription, from.interval, at);
-  const timing = changeTiming(components, input.policy, trialing);
+  // The subscription as it is, asked for while a change waits for the period end: that change is
+  // canceled, nothing else happens (the quote's summary says so).
+  const keeps = components.length === 0 && input.scheduled != null;
+  const timing = keeps
+    ? ({ timing: "immediate", resetAnchor: false } as const)
+    : changeTiming(from, target, input.policy, trialing);
   if (timing.timing === "refused") {
     const plan = components.length === 0 && from.plan.key === target.plan.key;
     return {
@@ -293,7 +300,7 @@ export function quoteChange(input: QuoteInput): QuoteResult {
       },
     };
   }
-  if (timing.timing === "split") return quoteSplit(input, components);
+  if (timing.timing === "split") return quoteSplit(input, components, timing.now);
   const currency = subscription.currency;
   const fromItems = subscriptionItems(from);
   const toItems = subscriptionItems(target);
@@ -370,15 +377,19 @@ function endingRefusal(subscription: QuoteSubscription, at: Date): QuoteRefusal 
 }
 
 /**
- * A split change is quoted as its two parts, each by the rules above and nothing else: the raises
- * alone from the subscription as it is (an addition: immediate, prorated, charged), then the
- * reductions from the shape the raises leave to the whole target (a reduction: at period end, no
- * credit), spending only the credit the first part leaves. The one quote charges the first part's
- * lines, and its recurring amount and next invoice are those after both.
+ * A split change is quoted as its two parts, each by the rules above and nothing else: the parts
+ * applied now (`now`, changeTiming's split), from the subscription as it is — an immediate change,
+ * prorated and charged — then the rest from there to the whole target — a change at period end, with
+ * no credit — spending only the credit the first part leaves. The one quote charges the first
+ * part's lines, and its recurring amount and next invoice are those after both.
  */
-function quoteSplit(input: QuoteInput, components: readonly ChangeComponent[]): QuoteResult {
+function quoteSplit(
+  input: QuoteInput,
+  components: readonly ChangeComponent[],
+  nowShape: SubscriptionShape,
+): QuoteResult {
   const { subscription, target } = input;
-  const first = quoteChange({ ...input, target: raisedItems(subscription.shape, target) });
+  const first = quoteChange({ ...input, target: nowShape });
   if (!first.ok) return first;
   const now = first.plan;
   const second = quoteChange({
@@ -404,7 +415,12 @@ function quoteSplit(input: QuoteInput, components: readonly ChangeComponent[]): 
     totals: now.totals,
     split: {
       now: { to: now.to, components: now.components },
-      scheduled: { effectiveAt: later.effectiveAt, to: target, components: later.components },
+      scheduled: {
+        effectiveAt: later.effectiveAt,
+        to: target,
+        components: later.components,
+        newAnchor: later.newAnchor,
+      },
     },
     recurring: recurringChange(subscription.shape, target),
     nextInvoice: later.nextInvoice,

@@ -1,3 +1,6 @@
+import type { AddOnDefinition } from "../catalog/document.ts";
+import type { ResolvedPlan } from "../catalog/validate.ts";
+import type { BillingInterval } from "../periods/billing-period.ts";
 import type { SubscriptionShape } from "./recurring.ts";
 
 export interface ShapeViolation {
@@ -11,6 +14,20 @@ export interface ShapeViolation {
     | "add_on_interval_not_available";
   readonly param: string;
   readonly message: string;
+}
+
+/** Whether the plan sells the add-on: no `plans` list means every plan does. */
+export function addOnOnPlan(definition: AddOnDefinition, plan: Pick<ResolvedPlan, "key">): boolean {
+  return !definition.plans || definition.plans.includes(plan.key);
+}
+
+/** Whether a subscription on `plan`, billed per `interval`, can hold the add-on. */
+export function addOnSold(
+  definition: AddOnDefinition,
+  plan: Pick<ResolvedPlan, "key">,
+  interval: BillingInterval,
+): boolean {
+  return addOnOnPlan(definition, plan) && definition.prices[interval] !== undefined;
 }
 
 /**
@@ -42,7 +59,7 @@ export function checkSubscriptionShape(shape: SubscriptionShape, seatsInUse: num
   shape.addOns.forEach((addOn, i) => {
     const at = `add_ons[${i}]`;
     const def = addOn.definition;
-    if (def.plans && !def.plans.includes(plan.key))
+    if (!addOnOnPlan(def, plan))
       violations.push({
         code: "add_on_not_available",
         param: `${at}.key`,

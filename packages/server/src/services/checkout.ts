@@ -9,7 +9,6 @@ import {
   members,
   paymentMethods,
   quotes,
-  scheduledChanges,
   subscriptions,
 } from "../db/schema/index.ts";
 import { type ChargeOutcome, GatewayUnavailableError, type PaymentGateway } from "../gateways/gateway.ts";
@@ -52,6 +51,12 @@ import {
   shapeOfTarget,
 } from "./quotes.ts";
 import { draftDueRenewals, renewalPending } from "./renewals.ts";
+import {
+  cancelPendingChange,
+  recordScheduledChange,
+  type ScheduledChange,
+  scheduledChangeCanceled,
+} from "./scheduled-changes.ts";
 import { lastPeriodStarts, type PeriodRecord, periodRows } from "./subscription-periods.ts";
 import { type SubscriptionRecord, type SubscriptionRow, subscriptionRecord } from "./subscription-records.ts";
 import { subscriptionView } from "./subscriptions.ts";
@@ -829,18 +834,8 @@ interface ImmediateChange {
   readonly opens: PeriodRecord | null;
   /** its events, in order; `invoice` is this change's invoice once issued (with its number) */
   readonly events: (invoice: InvoiceRow | null) => readonly InvoiceEvent[];
-  /** a split's reductions, recorded for the period end once the change is written */
+  /** a split's part for the period end, recorded once the change is written */
   readonly scheduled: ScheduledChange | null;
-  readonly at: Date;
-}
-
-/** A change recorded for the period end (a scheduled_changes row's contents). */
-interface ScheduledChange {
-  readonly accountId: string;
-  readonly subscriptionId: string;
-  readonly quoteId: string;
-  readonly effectiveAt: Date;
-  readonly target: QuoteTarget & { readonly billingCycleAnchor: string | null };
   readonly at: Date;
 }
 
@@ -895,7 +890,7 @@ async function prepareCompletion(
     return fail("quote_stale", "The price changed before the payment completed; the charge is refunded.");
 
   const used = state.seatsInUse;
-  const previous = subscriptionView(record, used);
+  const previous = subscriptionView(record, used, state.scheduled);
   const invoiceId = plan.timing !== "period_end" && plan.lines.length > 0 ? newId("invoice", at) : null;
   const done: CheckoutRow = {
     ...checkout,
@@ -911,24 +906,31 @@ async function prepareCompletion(
   const change = { quote: quote.id, checkout: checkout.id, timing: plan.timing, components: plan.components };
   const succeeded = { type: "checkout.succeeded", accountId, data: { checkout: checkoutView(done) } };
   // what the quote told the customer: the pending scheduled change gives way to this one
-  const unscheduled = plan.replacesScheduled
-    ? [
-        {
-          type: "subscription.scheduled_change_canceled",
-          accountId,
-          data: {
-            subscription: record.id,
-            scheduled_change: {
-              id: plan.replacesScheduled.id,
-              effective_at: plan.replacesScheduled.effectiveAt.toISOString(),
-            },
-            replaced_by: change,
-          },
-        },
-      ]
-    : [];
-  if (plan.timing === "period_end") {
-    await scheduleChange(tx, record, quote.id, target, plan, at);
+  const unscheduled =
+    plan.replacesScheduled && state.scheduled
+      ? [scheduledChangeCanceled(accountId, record.id, state.scheduled, change)]
+      : [];
+  /** the change this checkout leaves waiting for the period end, if any */
+  const waiting = (effectiveAt: Date, anchor: Date | null): ScheduledChange => ({
+    id: newId("scheduledChange", at),
+    accountId,
+    subscriptionId: record.id,
+    quoteId: quote.id,
+    effectiveAt,
+    target: { ...target, billingCycleAnchor: anchor?.toISOString() ?? null },
+    at,
+  });
+  // A change for the period end, or the subscription kept as it is (its pending change canceled):
+  // nothing applies now, so it is written here rather than with the batch.
+  if (plan.timing === "period_end" || plan.components.length === 0) {
+    const scheduled = plan.timing === "period_end" ? waiting(plan.effectiveAt, plan.newAnchor) : null;
+    if (scheduled) await recordScheduledChange(tx, scheduled);
+    else await cancelPendingChange(tx, record.id);
+    const row = { ...record.row, revision: record.row.revision + 1, updatedAt: at };
+    await tx
+      .update(subscriptions)
+      .set({ revision: row.revision, updatedAt: at })
+      .where(eq(subscriptions.id, record.id));
     await tx
       .update(checkouts)
       .set({
@@ -941,19 +943,30 @@ async function prepareCompletion(
         updatedAt: done.updatedAt,
       })
       .where(eq(checkouts.id, done.id));
-    const scheduled = {
-      type: "subscription.change_scheduled",
-      accountId,
-      data: { subscription: previous, effective_at: plan.effectiveAt.toISOString(), to: target, change },
-    };
-    await recordEvents(tx, [...unscheduled, scheduled, succeeded], at);
+    const changeScheduled = scheduled
+      ? [
+          {
+            type: "subscription.change_scheduled",
+            accountId,
+            data: {
+              subscription: subscriptionView({ ...record, row }, used, scheduled),
+              effective_at: plan.effectiveAt.toISOString(),
+              to: target,
+              change,
+            },
+          },
+        ]
+      : [];
+    await recordEvents(tx, [...unscheduled, ...changeScheduled, succeeded], at);
     return done;
   }
 
-  // A split applies its raises now, as a change of their own, and leaves the rest to the period end.
+  // A split applies the parts that raise the bill now, as a change of their own, and leaves the rest
+  // to the period end.
   const { split } = plan;
   const applied = split ? splitTarget(split.now.to, target, record) : target;
   const appliedShape = split ? split.now.to : shape;
+  const scheduled = split ? waiting(split.scheduled.effectiveAt, split.scheduled.newAnchor) : null;
   // The subscription after the change, known without reading it back: the row as the batch's
   // statement leaves it, its add-ons in the order a read would give them.
   const row = {
@@ -971,9 +984,12 @@ async function prepareCompletion(
   );
   // A split keeps add-ons the quote's target drops, so its keys are not all the setup's.
   const order = split ? await inKeyOrder(tx, [...bought.keys()]) : setup.addOnOrder;
+  // A split may keep the plan in force until the period end.
+  const planVersion =
+    applied.planVersionId === target.planVersionId ? setup.bought.planVersion : record.planVersion;
   const after = subscriptionRecord(
     row,
-    { version: setup.bought.planVersion, definition: appliedShape.plan },
+    { version: planVersion, definition: appliedShape.plan },
     order.map((key) => {
       const a = bought.get(key);
       const version = setup.bought.addOnVersions.get(key) ?? record.addOnVersions.get(key);
@@ -982,7 +998,7 @@ async function prepareCompletion(
     }),
     at,
   );
-  const view = subscriptionView(after, used);
+  const view = subscriptionView(after, used, scheduled);
   const changed = {
     type: "subscription.updated",
     accountId,
@@ -1033,16 +1049,7 @@ async function prepareCompletion(
           at,
         }
       : null,
-    scheduled: split
-      ? {
-          accountId,
-          subscriptionId: record.id,
-          quoteId: quote.id,
-          effectiveAt: split.scheduled.effectiveAt,
-          target: { ...target, billingCycleAnchor: null },
-          at,
-        }
-      : null,
+    scheduled,
     at,
     events: (issued) => [
       ...unscheduled,
@@ -1063,14 +1070,19 @@ async function prepareCompletion(
 }
 
 /**
- * The target a split's immediate part applies: the quote's locked versions, and the version the
- * subscription pins for an add-on the quote's target drops at the period end. A split keeps the
- * plan and the interval.
+ * The target a split's immediate part applies: the quote's locked versions for what it takes from
+ * the quote's target, the versions the subscription pins for what it keeps until the period end
+ * (the plan, an add-on the target drops). A split keeps the interval.
  */
 function splitTarget(shape: SubscriptionShape, target: QuoteTarget, record: SubscriptionRecord): QuoteTarget {
   const locked = new Map(target.addOns.map((a) => [a.key, a.versionId]));
+  const plan =
+    shape.plan.key === target.plan
+      ? { plan: target.plan, planVersionId: target.planVersionId }
+      : { plan: record.row.planKey, planVersionId: record.row.planVersionId };
   return {
-    ...target,
+    ...plan,
+    interval: shape.interval,
     seats: shape.seats,
     addOns: shape.addOns.map((a) => {
       const versionId = locked.get(a.key) ?? record.addOnVersionIds.get(a.key);
@@ -1174,52 +1186,6 @@ async function writeImmediateChanges(
         return c.events(invoice).map((e) => ({ ...e, invoice: index, at: c.at }));
       });
     },
-  });
-}
-
-/** A change at the period end: the pending scheduled change replaced, the revision bumped. */
-async function scheduleChange(
-  tx: Tx,
-  record: SubscriptionRecord,
-  quoteId: string,
-  target: QuoteTarget,
-  plan: ReturnType<typeof priceChange>,
-  at: Date,
-): Promise<void> {
-  await recordScheduledChange(tx, {
-    accountId: record.row.accountId,
-    subscriptionId: record.id,
-    quoteId,
-    effectiveAt: plan.effectiveAt,
-    target: { ...target, billingCycleAnchor: plan.newAnchor?.toISOString() ?? null },
-    at,
-  });
-  await tx
-    .update(subscriptions)
-    .set({ revision: record.row.revision + 1, updatedAt: at })
-    .where(eq(subscriptions.id, record.id));
-}
-
-/** The subscription's pending scheduled change replaced by `change` (applied by scheduled-changes.ts). */
-async function recordScheduledChange(tx: Tx, change: ScheduledChange): Promise<void> {
-  await tx
-    .update(scheduledChanges)
-    .set({ status: "canceled" })
-    .where(
-      and(
-        eq(scheduledChanges.subscriptionId, change.subscriptionId),
-        eq(scheduledChanges.status, "scheduled"),
-      ),
-    );
-  await tx.insert(scheduledChanges).values({
-    id: newId("scheduledChange", change.at),
-    accountId: change.accountId,
-    subscriptionId: change.subscriptionId,
-    quoteId: change.quoteId,
-    effectiveAt: change.effectiveAt,
-    target: change.target,
-    status: "scheduled",
-    createdAt: change.at,
   });
 }
 

@@ -29,7 +29,7 @@ import { recordEvent } from "./outbox.ts";
 import { chargeableMethod } from "./payment-methods.ts";
 import { creditBalance } from "./quotes.ts";
 import { loadSubscriptions } from "./subscription-records.ts";
-import { seatsInUse, subscriptionView } from "./subscriptions.ts";
+import { pendingChangesOf, seatsInUse, subscriptionView } from "./subscriptions.ts";
 
 /**
  * Collecting an invoice after it was drafted, as Stripe does: draft → finalized to `open` (its
@@ -554,12 +554,13 @@ async function updateStanding(tx: Tx, subscriptionId: string | null, at: Date): 
   const [after] = await loadSubscriptions(tx, [updated as typeof sub], at);
   if (!before || !after) return;
   const used = await seatsInUse(tx, sub.accountId);
+  const pending = (await pendingChangesOf(tx, [sub.id])).get(sub.id) ?? null;
   await recordEvent(tx, {
     type: "subscription.updated",
     accountId: sub.accountId,
     data: {
-      previous: subscriptionView(before, used),
-      subscription: subscriptionView(after, used),
+      previous: subscriptionView(before, used, pending),
+      subscription: subscriptionView(after, used, pending),
       change: { reason: pastDue ? "payment_failed" : "invoice_settled" },
     },
     at,

@@ -15,7 +15,7 @@ import {
 import { and, eq, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type Db, type Executor, isTransaction, type Tx } from "../db/client.ts";
-import { parsedJson } from "../db/json-rows.ts";
+import { jsonRowReader, parsedJson } from "../db/json-rows.ts";
 import { executePrepared } from "../db/prepared.ts";
 import { accounts, ledgerEntries, quotes, scheduledChanges, subscriptions } from "../db/schema/index.ts";
 import { ApiError, notFound } from "../http/problem.ts";
@@ -30,6 +30,8 @@ import { liveSubscriptionsOf, loadSubscriptions, type SubscriptionRecord } from 
 import {
   addOnsOnSale,
   addOnsWithCurrentVersion,
+  type PendingChange,
+  pendingChangeOf,
   planOnSale,
   plansWithCurrentVersion,
   resolveAddOns,
@@ -93,8 +95,10 @@ export interface BillingState {
   readonly policy: DowngradePolicy;
   readonly history: Record<string, ItemHistory>;
   /** the subscription's pending scheduled change, which any new change replaces */
-  readonly scheduled: PendingScheduledChange | null;
+  readonly scheduled: PendingChange | null;
 }
+
+const readScheduledChange = jsonRowReader(scheduledChanges);
 
 /** The account's credit balance: what the customer_credit liability holds for it (≥ 0). */
 export async function creditBalance(db: Executor, accountId: string, currency: string): Promise<number> {
@@ -131,8 +135,8 @@ export async function loadBillingState(db: Executor, record: SubscriptionRecord)
       (select coalesce(sum(amount), 0)::text from ledger_entries
         where account_id = ${accountId} and ledger_account = 'customer_credit' and currency = ${record.currency}) as credit,
       (select document -> 'policies' -> 'downgrades' from catalog_versions order by version desc limit 1) as policy,
-      (select json_build_object('id', id, 'effective_at', effective_at) from scheduled_changes
-        where subscription_id = ${record.id} and status = 'scheduled') as scheduled,
+      (select to_json(s) from scheduled_changes s
+        where s.subscription_id = ${record.id} and s.status = 'scheduled') as scheduled,
       ${
         start && end
           ? sql`(select opening from subscription_periods where subscription_id = ${record.id}
@@ -175,14 +179,8 @@ export async function loadBillingState(db: Executor, record: SubscriptionRecord)
       opening,
       changes.map((c) => ({ item: c.item, charged: Number(c.charged), credited: Number(c.credited) })),
     ),
-    scheduled: pendingChangeOf(row?.scheduled),
+    scheduled: row?.scheduled ? pendingChangeOf(readScheduledChange(parsedJson(row.scheduled))) : null,
   };
-}
-
-function pendingChangeOf(value: unknown): PendingScheduledChange | null {
-  if (value === null || value === undefined) return null;
-  const { id, effective_at } = parsedJson<{ id: string; effective_at: string }>(value);
-  return { id, effectiveAt: new Date(effective_at) };
 }
 
 const noLiveSubscription = (accountId: string) =>

@@ -133,7 +133,7 @@ export async function draftRenewal(
     // What was in force at the end of the period that ended: its grants bound the overage.
     const [ended] = await loadSubscriptions(tx, [first], new Date(tentative.start.getTime() - 1));
     // A downgrade (or an annual → monthly switch) due at this period end applies before pricing.
-    // It locks its change, then the subscription: the same order as the scheduled-changes job.
+    // It locks the subscription, then its change: the order of every change of a subscription.
     await applyDueScheduledChange(tx, subscriptionId, tentative.start);
     const [row] = await tx
       .select()
