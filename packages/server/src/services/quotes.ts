@@ -2,7 +2,6 @@ import {
   type AddOnDefinition,
   type DowngradePolicy,
   type ItemHistory,
-  type PendingScheduledChange,
   type PeriodOpening,
   periodHistory,
   periodOpening,
