@@ -66,6 +66,7 @@ const VALID_BODIES: Record<string, (f: Fixtures) => unknown> = {
   "POST /v1/subscriptions": (f) => ({ account: f.bare, plan: "starter" }),
   "PATCH /v1/subscriptions/{id}": () => ({ seats: 6 }),
   "POST /v1/subscriptions/{id}/cancel": () => ({}),
+  "POST /v1/subscriptions/{id}/scheduled_change/cancel": () => ({}),
   "POST /v1/catalog": () => ({ currency: "usd" }),
   "POST /v1/catalog/validate": () => ({ currency: "usd" }),
   "POST /v1/quotes": (f) => ({ account: f.account, seats: 6 }),
