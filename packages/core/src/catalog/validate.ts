@@ -1,4 +1,6 @@
 import type { z } from "zod";
+import { mostRecurringAmount } from "../pricing/price-model.ts";
+import { formatCount, MAX_BILLED_OVERAGE_FEATURES, MAX_ITEM_AMOUNT, MAX_QUANTITY } from "./bounds.ts";
 import {
   type AddOnDefinition,
   CatalogDocument,
@@ -75,8 +77,18 @@ export function validateCatalog(input: unknown): CatalogValidation {
     if (plan.seats.max !== null && plan.seats.max < plan.seats.included)
       report(`${at}.seats.max`, "cannot be below seats.included");
     for (const interval of ["month", "year"] as const) {
-      const seat = plan.prices[interval]?.seat;
-      if (seat) checkPriceModel(seat, `${at}.prices.${interval}.seat`, report, false);
+      const price = plan.prices[interval];
+      const seatsAt = `${at}.prices.${interval}.seat`;
+      if (!price?.seat || !checkPriceModel(price.seat, seatsAt, report, false)) continue;
+      // The plan's amount (base and seats) is what percent_of_plan add-ons take a share of.
+      const maxSeats = plan.seats.max ?? MAX_QUANTITY;
+      const most = BigInt(price.base) + (mostAmount(price.seat, maxSeats - plan.seats.included) ?? 0n);
+      if (most > BigInt(MAX_ITEM_AMOUNT))
+        report(
+          seatsAt,
+          `with ${formatCount(maxSeats)} seats the plan costs ${formatCount(most)} minor units per ${interval}; ` +
+            `a plan costs at most ${formatCount(MAX_ITEM_AMOUNT)} per period (lower the prices or set seats.max)`,
+        );
     }
     checkGrants(doc.features, plan.grants, `${at}.grants`, report);
   }
@@ -111,6 +123,7 @@ function checkFeatures(doc: CatalogDocument, report: Report): void {
   const seatFeatures = Object.entries(doc.features).filter(([, f]) => f.kind === "seats");
   if (seatFeatures.length > 1)
     report(`features.${seatFeatures[1]?.[0]}`, "only one feature can be of kind seats");
+  let billed = 0;
   for (const [key, feature] of Object.entries(doc.features)) {
     const at = `features.${key}`;
     if (feature.kind === "metered") {
@@ -122,6 +135,12 @@ function checkFeatures(doc: CatalogDocument, report: Report): void {
     if (feature.overage && feature.kind !== "metered")
       report(`${at}.overage`, "only metered features have an overage policy");
     if (feature.overage?.policy === "billed") {
+      billed += 1;
+      if (billed === MAX_BILLED_OVERAGE_FEATURES + 1)
+        report(
+          `${at}.overage.policy`,
+          `at most ${MAX_BILLED_OVERAGE_FEATURES} features have billed overage (a renewal bills a line for each)`,
+        );
       checkPriceModel(feature.overage.price, `${at}.overage.price`, report, false);
       // Billed overage is invoiced in arrears with the renewal of the billing period it was used in;
       // a meter counting per calendar month (or never resetting) has no such period to bill it with.
@@ -160,9 +179,18 @@ function checkAddOn(doc: CatalogDocument, key: string, addOn: AddOnDefinition, r
   const at = `add_ons.${key}`;
   if (!addOn.prices.month && !addOn.prices.year)
     report(`${at}.prices`, "an add-on needs a month or a year price");
+  const largest = addOn.quantity === "single" ? 1 : MAX_QUANTITY;
   for (const interval of ["month", "year"] as const) {
     const price = addOn.prices[interval];
-    if (price) checkPriceModel(price, `${at}.prices.${interval}`, report, true);
+    const priceAt = `${at}.prices.${interval}`;
+    if (!price || !checkPriceModel(price, priceAt, report, true)) continue;
+    const most = mostAmount(price, largest);
+    if (most !== null && most > BigInt(MAX_ITEM_AMOUNT))
+      report(
+        priceAt,
+        `at ${formatCount(largest)} ${largest === 1 ? "unit" : "units"} the add-on costs ${formatCount(most)} minor units per ${interval}; ` +
+          `an add-on costs at most ${formatCount(MAX_ITEM_AMOUNT)} per period at its largest quantity`,
+      );
   }
   checkGrants(doc.features, addOn.grants, `${at}.grants`, report);
   addOn.plans?.forEach((plan, i) => {
@@ -173,21 +201,31 @@ function checkAddOn(doc: CatalogDocument, key: string, addOn: AddOnDefinition, r
   });
 }
 
-function checkPriceModel(price: PriceModel, at: string, report: Report, allowPercent: boolean): void {
+/** Reports what is wrong with a price; true when it is sound enough to be priced. */
+function checkPriceModel(price: PriceModel, at: string, report: Report, allowPercent: boolean): boolean {
+  let sound = true;
+  const fail = (path: string, message: string) => {
+    report(path, message);
+    sound = false;
+  };
   if (price.model === "percent_of_plan" && !allowPercent)
-    report(`${at}.model`, "percent_of_plan prices only add-ons");
-  if (price.model !== "tiered" && price.model !== "volume") return;
+    fail(`${at}.model`, "percent_of_plan prices only add-ons");
+  if (price.model !== "tiered" && price.model !== "volume") return sound;
   price.tiers.forEach((tier, i) => {
     const last = i === price.tiers.length - 1;
     if (last && tier.up_to !== null)
-      report(`${at}.tiers[${i}].up_to`, "the last tier must be unbounded (null)");
-    if (!last && tier.up_to === null)
-      report(`${at}.tiers[${i}].up_to`, "only the last tier can be unbounded");
+      fail(`${at}.tiers[${i}].up_to`, "the last tier must be unbounded (null)");
+    if (!last && tier.up_to === null) fail(`${at}.tiers[${i}].up_to`, "only the last tier can be unbounded");
     const previous = i > 0 ? price.tiers[i - 1]?.up_to : 0;
     if (tier.up_to !== null && typeof previous === "number" && tier.up_to <= previous)
-      report(`${at}.tiers[${i}].up_to`, "tiers must be in ascending order of up_to");
+      fail(`${at}.tiers[${i}].up_to`, "tiers must be in ascending order of up_to");
   });
+  return sound;
 }
+
+/** The most a sound price costs for one period at up to `maxQuantity` units (null for percent_of_plan). */
+const mostAmount = (price: PriceModel, maxQuantity: number) =>
+  mostRecurringAmount(price, Math.max(0, maxQuantity));
 
 /** Returns the first cycle found in a directed graph, as the path of its nodes, or null. */
 function findCycle(nodes: readonly string[], next: (node: string) => readonly string[]): string[] | null {
