@@ -97,6 +97,7 @@ export function validateCatalog(input: unknown): CatalogValidation {
     return parent ? [parent] : [];
   });
   if (cycle) report(`plans.${cycle[0]}.extends`, `plans extend each other in a cycle: ${cycle.join(" → ")}`);
+  else checkChainLengths(doc, report);
 
   for (const [key, addOn] of Object.entries(doc.add_ons)) checkAddOn(doc, key, addOn, report);
   const requiresCycle = findCycle(Object.keys(doc.add_ons), (k) => doc.add_ons[k]?.requires ?? []);
@@ -227,29 +228,64 @@ function checkPriceModel(price: PriceModel, at: string, report: Report, allowPer
 const mostAmount = (price: PriceModel, maxQuantity: number) =>
   mostRecurringAmount(price, Math.max(0, maxQuantity));
 
-/** Returns the first cycle found in a directed graph, as the path of its nodes, or null. */
+/**
+ * Returns the first cycle found in a directed graph, as the path of its nodes, or null. Iterative
+ * and linear in nodes + edges: a catalog may chain thousands of plans, deeper than the call stack.
+ */
 function findCycle(nodes: readonly string[], next: (node: string) => readonly string[]): string[] | null {
+  const known = new Set(nodes);
   const state = new Map<string, "visiting" | "done">();
-  const stack: string[] = [];
-  const visit = (node: string): string[] | null => {
-    if (state.get(node) === "done") return null;
-    if (state.get(node) === "visiting") return [...stack.slice(stack.indexOf(node)), node];
-    state.set(node, "visiting");
-    stack.push(node);
-    for (const n of next(node)) {
-      if (!nodes.includes(n)) continue;
-      const found = visit(n);
-      if (found) return found;
+  for (const root of nodes) {
+    if (state.has(root)) continue;
+    // The path from the root, each node with the edges it has left to follow.
+    const path: { node: string; edges: readonly string[]; at: number }[] = [];
+    const enter = (node: string) => {
+      state.set(node, "visiting");
+      path.push({ node, edges: next(node), at: 0 });
+    };
+    enter(root);
+    while (path.length > 0) {
+      const top = path[path.length - 1] as (typeof path)[number];
+      const n = top.edges[top.at++];
+      if (n === undefined) {
+        state.set(top.node, "done");
+        path.pop();
+      } else if (known.has(n)) {
+        if (state.get(n) === "visiting") {
+          const from = path.findIndex((p) => p.node === n);
+          return [...path.slice(from).map((p) => p.node), n];
+        }
+        if (!state.has(n)) enter(n);
+      }
     }
-    stack.pop();
-    state.set(node, "done");
-    return null;
-  };
-  for (const node of nodes) {
-    const found = visit(node);
-    if (found) return found;
   }
   return null;
+}
+
+/**
+ * The most plans in one extends chain. A resolved plan carries the grants of its whole chain, so
+ * this keeps the resolved catalog (and the work of resolving it) within a constant times the file.
+ */
+export const MAX_PLAN_CHAIN = 20;
+
+/** Reports the plan that makes an extends chain longer than MAX_PLAN_CHAIN (once per chain). */
+function checkChainLengths(doc: CatalogDocument, report: Report): void {
+  const lengths = new Map<string, number>();
+  for (const key of Object.keys(doc.plans)) {
+    const chain: string[] = [];
+    let k: string | undefined = key;
+    for (; k && has(doc.plans, k) && !lengths.has(k); k = doc.plans[k]?.extends) chain.push(k);
+    let length = (k && lengths.get(k)) || 0;
+    for (const plan of chain.reverse()) {
+      length += 1;
+      lengths.set(plan, length);
+      if (length === MAX_PLAN_CHAIN + 1)
+        report(
+          `plans.${plan}.extends`,
+          `an extends chain has at most ${MAX_PLAN_CHAIN} plans ("${plan}" is plan ${length} of its chain)`,
+        );
+    }
+  }
 }
 
 function resolvePlan(doc: CatalogDocument, key: string): ResolvedPlan {
