@@ -7,6 +7,7 @@ import { DEFAULT_TIMING, judgeEvent, MAX_EVENT_BYTES } from "./events.ts";
 import {
   aggregateEvents,
   type BillingCycle,
+  MAX_USAGE_VALUE,
   meterContribution,
   NEVER_RESETS_START,
   numericValue,
@@ -241,7 +242,16 @@ describe("meterContribution and aggregateEvents", () => {
   });
 
   it("rejects what a meter cannot read: non-numeric, negative or missing values", () => {
-    for (const bad of [{ n: "lots" }, { n: -1 }, {}, { n: null }, { n: Number.NaN }, { n: { x: 1 } }]) {
+    for (const bad of [
+      { n: "lots" },
+      { n: -1 },
+      {},
+      { n: null },
+      { n: Number.NaN },
+      { n: { x: 1 } },
+      { n: MAX_USAGE_VALUE * 1.0001 },
+      { n: "1e308" },
+    ]) {
       const c = meterContribution("m", meter("sum", "n"), bad);
       expect(c.ok).toBe(false);
       if (!c.ok) expect(c.code).toBe("invalid_property_value");
@@ -252,6 +262,7 @@ describe("meterContribution and aggregateEvents", () => {
     expect(!emoji.ok && emoji.message.isWellFormed()).toBe(true);
     expect(numericValue(" 12 ")).toBe(12);
     expect(numericValue("1e3")).toBe(1000);
+    expect(numericValue(MAX_USAGE_VALUE)).toBe(1e15);
   });
 
   it("property: a meter's total does not depend on the order events arrive in", () => {
