@@ -3,7 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: "core", include: ["packages/core/src/**/*.test.ts"] } },
+      // property tests run hundreds of cases: a shared, loaded machine must not time them out
+      { test: { name: "core", include: ["packages/core/src/**/*.test.ts"], testTimeout: 30_000 } },
       {
         test: {
           name: "server",

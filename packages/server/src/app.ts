@@ -11,6 +11,8 @@ import {
 import type { Db } from "./db/client.ts";
 import type { Gateways } from "./gateways/gateway.ts";
 import { authenticate, cachedCaller } from "./http/auth.ts";
+import { checkIdempotencyKey } from "./http/idempotency.ts";
+import { guardInput } from "./http/input-guard.ts";
 import { registerMetrics } from "./http/observability.ts";
 import { readYourWrites } from "./http/plugins/read-your-writes.ts";
 import { ApiError, frameworkProblem, registerProblemHandlers, sendProblem } from "./http/problem.ts";
@@ -98,6 +100,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         done();
       }, done);
     });
+    // after the caller is known, before the body is read: a malformed key has done nothing
+    v1.addHook("onRequest", checkIdempotencyKey);
+    guardInput(v1);
     // The caches follow the domain-event log; its read-your-writes hook covers every route.
     const log = new DomainEventLog(
       options.db,

@@ -27,12 +27,13 @@ import { openTestDatabase, type TestApi, testClock } from "./harness.ts";
  */
 export class FaultyGateway implements PaymentGateway {
   readonly name = "sandbox";
-  afterCharge: ((request: ChargeRequest, outcome: ChargeOutcome) => void) | null = null;
+  /** may also hold the answer back (a process stuck, or dead, after the charge) */
+  afterCharge: ((request: ChargeRequest, outcome: ChargeOutcome) => void | Promise<void>) | null = null;
   constructor(readonly inner: SandboxGateway) {}
   async charge(request: ChargeRequest) {
     const outcome = await this.inner.charge(request);
     const hook = this.afterCharge;
-    if (hook) hook(request, outcome);
+    if (hook) await hook(request, outcome);
     return outcome;
   }
   retrieve(id: string) {
@@ -201,3 +202,29 @@ export async function customer(
     adminUser: `admin_${externalId}`,
   };
 }
+
+/** Everything a paying request could change, and how often the gateway was asked. */
+export async function snapshotOf(api: BillingApi) {
+  const { rows } = await api.database.executeSql(`select
+      (select count(*) from checkouts)::int as checkouts,
+      (select count(*) from invoices)::int as invoices,
+      (select count(*) from invoice_payments)::int as invoice_payments,
+      (select count(*) from ledger_entries)::int as ledger_entries,
+      (select count(*) from members)::int as members,
+      (select count(*) from domain_events)::int as domain_events,
+      (select count(*) from scheduled_changes)::int as scheduled_changes,
+      (select count(*) from idempotency_keys)::int as idempotency_keys,
+      (select coalesce(sum(revision), 0)::int from subscriptions) as revisions`);
+  return { ...rows[0], gateway_requests: api.sandbox.requests.length };
+}
+
+/** Idempotency-Key forms that are not a key: empty, too long, sent twice, control or non-ASCII, spaces only. */
+export const INVALID_KEYS: readonly [form: string, value: string | string[]][] = [
+  ["empty", ""],
+  ["256 characters", "k".repeat(256)],
+  ["sent twice", ["pay-1", "pay-2"]],
+  ["sent twice, the same", ["pay-1", "pay-1"]],
+  ["a control character", "pay\u0001one"],
+  ["non-ASCII", "paiement-é"],
+  ["only spaces", "   "],
+];

@@ -173,7 +173,12 @@ describe("quote → checkout on the sandbox gateway", () => {
     expect(canceled.map((e) => e.data)).toEqual([
       {
         subscription: c.subscription,
-        scheduled_change: told,
+        // as the subscription showed it: what was scheduled, by which quote
+        scheduled_change: {
+          ...told,
+          quote: down.id,
+          to: { plan: "starter", interval: "month", seats: 6, add_ons: [] },
+        },
         replaced_by: {
           quote: up.id,
           checkout: done.json().id,

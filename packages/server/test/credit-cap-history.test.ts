@@ -6,9 +6,9 @@ import { renewSubscriptions } from "../src/services/renewals.ts";
 import { type BillingApi, customer, useBillingApi } from "./billing-harness.ts";
 
 /**
- * A credit for unused time is capped at what the item was charged this period. What was charged is
- * read from the invoices that stand: the period's renewal when there is one (not the full price on
- * top of it), and the full price when Uptier did not invoice the period's start.
+ * A credit for unused time is capped at what the item was charged this period: the period's
+ * opening, recorded when it began (its renewal's lines, or the full price of the shape it began
+ * with when no invoice opened it), plus the proration lines of the invoices that stand.
  */
 const api: BillingApi = useBillingApi();
 
@@ -28,6 +28,7 @@ describe("the period's charges behind the credit cap", () => {
       await renewSubscriptions(api.billing);
       expect(await historyOf(c.account)).toEqual({
         plan: { charged: 24_900, credited: 0 },
+        seats: { charged: 0, credited: 0 },
         "add_on:sso": { charged: 4900, credited: 0 },
       });
       // a seat bought now adds its own line to what seats were charged
@@ -43,7 +44,7 @@ describe("the period's charges behind the credit cap", () => {
     }
   });
 
-  it("a voided renewal charged nothing: the opening charge falls back to the full price", async () => {
+  it("a voided renewal keeps the period it opened, and the opening it recorded", async () => {
     const c = await customer(api, "pro", {
       billing_cycle_anchor: "2026-01-01T00:00:00Z",
       token: "sandbox_insufficient_funds",
@@ -59,10 +60,22 @@ describe("the period's charges behind the credit cap", () => {
         );
       expect(renewal?.status).toBe("open");
       expect((await api.request("POST", `/v1/invoices/${renewal?.id}/void`, {})).statusCode).toBe(200);
-      // no invoice stands for the period: nothing read, each item's full price is assumed
-      expect(await historyOf(c.account)).toEqual({});
+      // as renewals do (the period is not billed again), the opening stands as recorded
+      expect(await historyOf(c.account)).toEqual({
+        plan: { charged: 24_900, credited: 0 },
+        seats: { charged: 0, credited: 0 },
+      });
     } finally {
       api.clock.set("2026-01-17T00:00:00Z");
     }
+  });
+
+  it("a change by hand after the period began moves nothing: the opening is the shape it began with", async () => {
+    const c = await customer(api, "starter", { billing_cycle_anchor: "2026-01-01T00:00:00Z", seats: 7 });
+    expect(
+      (await api.request("PATCH", `/v1/subscriptions/${c.subscription}`, { seats: 12 })).statusCode,
+    ).toBe(200);
+    // 2 seats beyond the 5 included were charged in full when the period began, not the 7 held now
+    expect((await historyOf(c.account)).seats).toEqual({ charged: 3000, credited: 0 });
   });
 });

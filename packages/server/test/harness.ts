@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { sql } from "drizzle-orm";
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
 import pg from "pg";
 import { afterAll, beforeAll } from "vitest";
@@ -79,7 +80,8 @@ export interface TestApi {
     method: InjectOptions["method"],
     url: string,
     body?: unknown,
-    headers?: Record<string, string>,
+    /** an array sends the header once per value */
+    headers?: Record<string, string | string[]>,
   ): Promise<LightMyRequestResponse>;
 }
 
@@ -134,4 +136,30 @@ export async function accountOnPlan(
   });
   if (subscription.statusCode !== 201) throw new Error(`subscription failed: ${subscription.body}`);
   return { account: account.id as string, subscription: subscription.json().id as string };
+}
+
+/**
+ * Every table's row count and a hash of its rows, so a test can show a request changed nothing:
+ * equal snapshots before and after.
+ */
+export async function tableSnapshot(database: Database): Promise<Record<string, string>> {
+  const tables = (
+    (await database.db.execute(
+      sql`select table_schema as schema, table_name as name from information_schema.tables
+          where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema')
+          order by 1, 2`,
+    )) as unknown as { rows: { schema: string; name: string }[] }
+  ).rows;
+  const snapshot: Record<string, string> = {};
+  for (const { schema, name } of tables) {
+    const table = sql.raw(`"${schema}"."${name}"`);
+    const [row] = (
+      (await database.db.execute(
+        sql`select count(*)::int as rows, md5(coalesce(string_agg(t::text, ',' order by t::text), '')) as hash
+            from ${table} t`,
+      )) as unknown as { rows: { rows: number; hash: string }[] }
+    ).rows;
+    snapshot[`${schema}.${name}`] = `${row?.rows} rows, ${row?.hash}`;
+  }
+  return snapshot;
 }

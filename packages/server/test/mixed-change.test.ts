@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { checkouts, domainEvents, invoices, scheduledChanges } from "../src/db/schema/index.ts";
 import { recoverCheckouts } from "../src/services/checkout.ts";
-import { renewSubscriptions } from "../src/services/renewals.ts";
+import { draftDueRenewals, renewSubscriptions } from "../src/services/renewals.ts";
 import { applyScheduledChanges } from "../src/services/scheduled-changes.ts";
 import {
   type BillingApi,
@@ -258,5 +258,162 @@ describe("a change that raises some items and lowers others", () => {
       "seat_quantity_below_usage",
       "seats",
     ]);
+  });
+});
+
+/**
+ * A plan change is split by direction too (DESIGN.md rule 5): the parts that raise the bill now,
+ * the parts that lower it at the period end — the worked examples of docs/billing.md.
+ */
+describe("a plan change with parts that lower the bill", () => {
+  const ANCHOR = "2026-01-01T00:00:00Z";
+
+  it("a higher plan with fewer seats: the new plan now at the current seats, the cut at the period end", async () => {
+    const c = await customer(api, "pro", { billing_cycle_anchor: ANCHOR, seats: 30 });
+    const q = await quote(c.account, { plan: "business", seats: 28 });
+    expect(q).toMatchObject({
+      timing: "split",
+      // Pro at 30 seats → Business at 30, f = 15/31
+      lines: [
+        { item: "plan", kind: "credit", amount: -12_048 },
+        { item: "plan", kind: "charge", amount: 28_984 },
+        { item: "seats", kind: "credit", amount: -14_516 },
+        { item: "seats", kind: "charge", amount: 3629 },
+      ],
+      amount_due: 6049,
+      scheduled: {
+        effective_at: "2026-02-01T00:00:00.000Z",
+        change: { from: { plan: "business", seats: 30 }, to: { plan: "business", seats: 28 } },
+      },
+      next_invoice: { date: "2026-02-01T00:00:00.000Z", amount: 64_400 },
+      summary_text:
+        "Upgrading from Pro to Business adds $125.00 to your monthly bill. $60.49 is due today for the remaining 15 days of this cycle. Removing 2 seats lowers your monthly bill by $30.00 from Feb 1, 2026. Your next invoice, on Feb 1, 2026, will be $644.00.",
+    });
+    const done = await checkout(q.id, c.admin);
+    expect(done.json()).toMatchObject({ status: "succeeded", amount: 6049 });
+    expect(chargesFor(c.account).map((p) => p.amount)).toEqual([6049]);
+    const now = await sub(c.subscription);
+    expect(now).toMatchObject({
+      plan: "business",
+      seats: 30,
+      recurring: { amount: 67_400 },
+      scheduled_change: {
+        effective_at: "2026-02-01T00:00:00.000Z",
+        quote: q.id,
+        to: { plan: "business", interval: "month", seats: 28, add_ons: [] },
+      },
+    });
+    const [updated] = await api.database.db
+      .select()
+      .from(domainEvents)
+      .where(and(eq(domainEvents.accountId, c.account), eq(domainEvents.type, "subscription.updated")));
+    expect(updated?.data).toMatchObject({
+      subscription: now,
+      change: { timing: "split", components: [{ type: "plan", direction: "upgrade" }] },
+    });
+
+    api.clock.set("2026-02-01T00:00:05Z");
+    try {
+      expect(await applyScheduledChanges(api.billing)).toBeGreaterThanOrEqual(1);
+      expect(await sub(c.subscription)).toMatchObject({
+        plan: "business",
+        seats: 28,
+        scheduled_change: null,
+      });
+      await renewSubscriptions(api.billing);
+      const [renewal] = await invoicesOf(api, c.subscription);
+      expect(renewal).toMatchObject({ subtotal: q.next_invoice.amount, status: "paid" });
+    } finally {
+      api.clock.set(START);
+    }
+  });
+
+  it("a lower plan with more seats: the seats now on the current plan, the plan at the period end", async () => {
+    const c = await customer(api, "pro", { billing_cycle_anchor: ANCHOR, seats: 12 });
+    const q = await quote(c.account, { plan: "starter", seats: 14 });
+    expect(q).toMatchObject({
+      timing: "split",
+      lines: [{ item: "seats", kind: "charge", quantity: 2, amount: 1452 }],
+      amount_due: 1452,
+      scheduled: { change: { from: { plan: "pro", seats: 14 }, to: { plan: "starter", seats: 14 } } },
+      next_invoice: { amount: 23_400 },
+    });
+    expect((await checkout(q.id, c.admin)).json()).toMatchObject({ status: "succeeded", amount: 1452 });
+    expect(await sub(c.subscription)).toMatchObject({
+      plan: "pro",
+      seats: 14,
+      scheduled_change: { to: { plan: "starter", seats: 14 } },
+    });
+    api.clock.set("2026-02-01T00:00:05Z");
+    try {
+      await renewSubscriptions(api.billing); // applies the change due first, then bills
+      expect(await sub(c.subscription)).toMatchObject({ plan: "starter", seats: 14, scheduled_change: null });
+      const [renewal] = await invoicesOf(api, c.subscription);
+      expect(renewal).toMatchObject({ subtotal: 23_400, status: "paid" });
+    } finally {
+      api.clock.set(START);
+    }
+  });
+
+  it("annual → monthly with a higher plan: the upgrade now on the annual term, monthly from its end", async () => {
+    const c = await customer(api, "starter", { billing_cycle_anchor: ANCHOR, interval: "year" });
+    api.clock.set("2026-07-01T00:00:00Z");
+    try {
+      const q = await quote(c.account, { plan: "pro", interval: "month" });
+      expect(q).toMatchObject({
+        timing: "split",
+        lines: [
+          { item: "plan", kind: "credit", amount: -49_907 },
+          { item: "plan", kind: "charge", amount: 125_523 },
+        ],
+        amount_due: 75_616,
+        billing_cycle_anchor_after: null,
+        scheduled: {
+          effective_at: "2027-01-01T00:00:00.000Z",
+          change: { from: { plan: "pro", interval: "year" }, to: { plan: "pro", interval: "month" } },
+        },
+        next_invoice: { date: "2027-01-01T00:00:00.000Z", amount: 24_900 },
+      });
+      expect((await checkout(q.id, c.admin)).json()).toMatchObject({ status: "succeeded", amount: 75_616 });
+      expect(await sub(c.subscription)).toMatchObject({
+        plan: "pro",
+        interval: "year",
+        recurring: { amount: 249_000 },
+        scheduled_change: {
+          effective_at: "2027-01-01T00:00:00.000Z",
+          to: { plan: "pro", interval: "month" },
+        },
+      });
+      const [pending] = await scheduledOf(c.subscription);
+      expect(pending).toMatchObject({
+        effectiveAt: new Date("2027-01-01T00:00:00Z"),
+        target: { plan: "pro", interval: "month", billingCycleAnchor: "2027-01-01T00:00:00.000Z" },
+      });
+
+      // the first renewal after the term applies the change due first, then bills a month
+      api.clock.set("2027-01-01T00:00:05Z");
+      expect(await draftDueRenewals(api.billing, c.subscription, api.clock())).toBe(1);
+      expect(await sub(c.subscription)).toMatchObject({
+        plan: "pro",
+        interval: "month",
+        billing_cycle_anchor: "2027-01-01T00:00:00.000Z",
+        current_period_end: "2027-02-01T00:00:00.000Z",
+      });
+      const [renewal] = await invoicesOf(api, c.subscription);
+      expect(renewal).toMatchObject({ subtotal: 24_900, periodStart: new Date("2027-01-01T00:00:00Z") });
+    } finally {
+      api.clock.set(START);
+    }
+  });
+
+  it("monthly → annual opens a new period: a lower plan goes with it at once", async () => {
+    const c = await customer(api, "pro", { billing_cycle_anchor: ANCHOR, seats: 12 });
+    const q = await quote(c.account, { plan: "starter", interval: "year", seats: 5 });
+    expect(q).toMatchObject({
+      timing: "immediate",
+      scheduled: null,
+      billing_cycle_anchor_after: "2026-01-17T00:00:00.000Z",
+      amount_due: 99_000 - 12_048 - 1452,
+    });
   });
 });

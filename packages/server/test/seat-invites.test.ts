@@ -86,6 +86,38 @@ describe("seat invites with their cost", () => {
     expect(api.sandbox.requests.length).toBe(charges);
   });
 
+  it("refuses an invite it could not complete before buying its seat", async () => {
+    const c = await customer(api, "starter");
+    await fill(c.account, 4);
+    const preview = (
+      await api.request("POST", `/v1/accounts/${c.account}/members/preview`, { email: "dup@team.test" })
+    ).json();
+    const authorize = { quote: preview.quote.id, member: c.admin };
+    const charges = api.sandbox.requests.length;
+    const noUser = await api.request("POST", `/v1/accounts/${c.account}/members`, {
+      email: "dup@team.test",
+      status: "active",
+      authorize,
+    });
+    expect([noUser.statusCode, noUser.json().code, noUser.json().param]).toEqual([
+      400,
+      "invalid_request",
+      "user_id",
+    ]);
+    // the email became a member meanwhile (a seat freed and taken again)
+    const members = (await api.request("GET", `/v1/accounts/${c.account}/members`)).json().data;
+    await api.request("DELETE", `/v1/accounts/${c.account}/members/${members[0].id}`);
+    await api.request("POST", `/v1/accounts/${c.account}/members`, { email: "DUP@team.test" });
+    const taken = await api.request("POST", `/v1/accounts/${c.account}/members`, {
+      email: "dup@team.test",
+      authorize,
+    });
+    expect([taken.statusCode, taken.json().code]).toEqual([409, "member_exists"]);
+    expect(api.sandbox.requests.length).toBe(charges);
+    const sub = (await api.request("GET", `/v1/subscriptions/${c.subscription}`)).json();
+    expect(sub.seats).toBe(5);
+  });
+
   it("refuses a quote of another account or for another email", async () => {
     const c = await customer(api, "starter");
     const other = await customer(api, "starter");

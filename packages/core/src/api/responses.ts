@@ -39,6 +39,22 @@ export const MemberResponse = z
   })
   .meta({ id: "Member" });
 
+const QuoteShape = z.object({
+  plan: z.string(),
+  interval: z.enum(["month", "year"]),
+  seats: z.number().int(),
+  add_ons: z.array(z.object({ key: z.string(), quantity: z.number().int() })),
+});
+
+export const ScheduledChangeResponse = z
+  .object({
+    id: z.string(),
+    effective_at: Instant.describe("When it applies: the end of the current period or annual term"),
+    quote: z.string().describe("The quote whose checkout scheduled it"),
+    to: QuoteShape.describe("The subscription once it applies (seats never below the seats then in use)"),
+  })
+  .meta({ id: "ScheduledChange" });
+
 export const SubscriptionResponse = z
   .object({
     id: z.string(),
@@ -70,6 +86,9 @@ export const SubscriptionResponse = z
     cancel_at_period_end: z.boolean(),
     cancel_at: Instant.nullable(),
     ended_at: Instant.nullable(),
+    scheduled_change: ScheduledChangeResponse.nullable().describe(
+      "The change waiting for the period end (a downgrade, a reduction, annual → monthly, the later part of a split change); POST /v1/subscriptions/{id}/scheduled_change/cancel cancels it",
+    ),
     revision: z
       .number()
       .int()
@@ -88,12 +107,6 @@ export function listOf<T extends z.ZodType>(item: T) {
   });
 }
 
-const QuoteShape = z.object({
-  plan: z.string(),
-  interval: z.enum(["month", "year"]),
-  seats: z.number().int(),
-  add_ons: z.array(z.object({ key: z.string(), quantity: z.number().int() })),
-});
 const Recurring = z.object({ amount: z.number().int(), interval: z.enum(["month", "year"]) });
 
 export const QuoteResponse = z

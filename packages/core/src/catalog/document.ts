@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { isCurrency } from "../money/currency.ts";
+import { formatCount, MAX_QUANTITY } from "./bounds.ts";
 import { MinorUnits, PriceModel } from "./price-model.ts";
 
 /**
@@ -66,6 +67,11 @@ export type Grant = z.infer<typeof Grant>;
 
 export const Interval = z.enum(["month", "year"]);
 
+const SeatCount = z
+  .number()
+  .int()
+  .max(MAX_QUANTITY, `a subscription has at most ${formatCount(MAX_QUANTITY)} seats`);
+
 export const PlanPrice = z
   .object({
     /** the recurring base price of the plan per interval */
@@ -87,9 +93,9 @@ export const PlanDefinition = z
     prices: z.object({ month: PlanPrice.optional(), year: PlanPrice.optional() }).strict(),
     seats: z
       .object({
-        included: z.number().int().nonnegative(),
-        /** no more seats than this can be bought (null: no cap) */
-        max: z.number().int().positive().nullable().default(null),
+        included: SeatCount.nonnegative(),
+        /** no more seats than this can be bought (null: no cap but the subscription's, MAX_QUANTITY) */
+        max: SeatCount.positive().nullable().default(null),
       })
       .strict(),
     grants: z.record(Key, Grant).default({}),

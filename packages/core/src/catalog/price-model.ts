@@ -1,7 +1,12 @@
 import { z } from "zod";
+import { formatCount, MAX_ITEM_AMOUNT } from "./bounds.ts";
 
-/** A non-negative integer amount in the catalog currency's minor units. */
-export const MinorUnits = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+/** A non-negative integer amount in the catalog currency's minor units, at most the item ceiling. */
+export const MinorUnits = z
+  .number()
+  .int()
+  .nonnegative()
+  .max(MAX_ITEM_AMOUNT, `at most ${formatCount(MAX_ITEM_AMOUNT)} minor units (the most one item costs)`);
 
 /** One tier of a tiered or volume price. `up_to: null` is the last, unbounded tier. */
 export const PriceTier = z

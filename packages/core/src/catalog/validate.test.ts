@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { DEMO_CATALOG_YAML } from "../testing/demo-catalog.ts";
 import type { Grant } from "./document.ts";
-import { type CatalogIssue, validateCatalog } from "./validate.ts";
+import { type CatalogIssue, MAX_PLAN_CHAIN, validateCatalog } from "./validate.ts";
 
 const demoYaml = DEMO_CATALOG_YAML;
 
@@ -271,6 +271,45 @@ describe("validateCatalog: plans", () => {
       },
     };
     expectIssue(triangle, "plans.a.extends", /a → c → b → a/);
+  });
+
+  /** A chain of `n` plans, p0 ← p1 ← … written children first: each walk up it is as long as the chain. */
+  function chain(n: number) {
+    const plans: Record<string, Record<string, unknown>> = {};
+    for (let i = n - 1; i >= 0; i--)
+      plans[`p${i}`] = {
+        name: `P${i}`,
+        tier: i,
+        ...(i > 0 ? { extends: `p${i - 1}` } : {}),
+        prices: { month: { base: i } },
+        seats: { included: 1 },
+        grants: { [`f${i % 3}`]: i },
+      };
+    const limit = (name: string) => ({ kind: "limit", name });
+    return { currency: "usd", features: { f0: limit("F0"), f1: limit("F1"), f2: limit("F2") }, plans };
+  }
+
+  it(`an extends chain has at most ${MAX_PLAN_CHAIN} plans, each resolving its whole chain`, () => {
+    const result = validateCatalog(chain(MAX_PLAN_CHAIN));
+    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    expect(result.catalog.plans.p19?.grants).toEqual({ f0: 18, f1: 19, f2: 17 });
+    expectIssue(
+      chain(MAX_PLAN_CHAIN + 1),
+      `plans.p${MAX_PLAN_CHAIN}.extends`,
+      /an extends chain has at most 20 plans \("p20" is plan 21 of its chain\)/,
+    );
+  });
+
+  it("follows a chain and a cycle deeper than the call stack, once each", () => {
+    const n = 20_000;
+    expectIssue(chain(n), `plans.p${MAX_PLAN_CHAIN}.extends`, /at most 20 plans/);
+    const cyclic = chain(n);
+    (cyclic.plans.p0 as Record<string, unknown>).extends = `p${n - 1}`;
+    expectIssue(
+      cyclic,
+      `plans.p${n - 1}.extends`,
+      new RegExp(`cycle: p${n - 1} → p${n - 2} → .* → p1 → p0 → p${n - 1}$`),
+    );
   });
 
   it("tiers are unique", () => {

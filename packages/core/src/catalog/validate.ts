@@ -1,4 +1,6 @@
 import type { z } from "zod";
+import { mostRecurringAmount } from "../pricing/price-model.ts";
+import { formatCount, MAX_BILLED_OVERAGE_FEATURES, MAX_ITEM_AMOUNT, MAX_QUANTITY } from "./bounds.ts";
 import {
   type AddOnDefinition,
   CatalogDocument,
@@ -75,8 +77,18 @@ export function validateCatalog(input: unknown): CatalogValidation {
     if (plan.seats.max !== null && plan.seats.max < plan.seats.included)
       report(`${at}.seats.max`, "cannot be below seats.included");
     for (const interval of ["month", "year"] as const) {
-      const seat = plan.prices[interval]?.seat;
-      if (seat) checkPriceModel(seat, `${at}.prices.${interval}.seat`, report, false);
+      const price = plan.prices[interval];
+      const seatsAt = `${at}.prices.${interval}.seat`;
+      if (!price?.seat || !checkPriceModel(price.seat, seatsAt, report, false)) continue;
+      // The plan's amount (base and seats) is what percent_of_plan add-ons take a share of.
+      const maxSeats = plan.seats.max ?? MAX_QUANTITY;
+      const most = BigInt(price.base) + (mostAmount(price.seat, maxSeats - plan.seats.included) ?? 0n);
+      if (most > BigInt(MAX_ITEM_AMOUNT))
+        report(
+          seatsAt,
+          `with ${formatCount(maxSeats)} seats the plan costs ${formatCount(most)} minor units per ${interval}; ` +
+            `a plan costs at most ${formatCount(MAX_ITEM_AMOUNT)} per period (lower the prices or set seats.max)`,
+        );
     }
     checkGrants(doc.features, plan.grants, `${at}.grants`, report);
   }
@@ -85,6 +97,7 @@ export function validateCatalog(input: unknown): CatalogValidation {
     return parent ? [parent] : [];
   });
   if (cycle) report(`plans.${cycle[0]}.extends`, `plans extend each other in a cycle: ${cycle.join(" → ")}`);
+  else checkChainLengths(doc, report);
 
   for (const [key, addOn] of Object.entries(doc.add_ons)) checkAddOn(doc, key, addOn, report);
   const requiresCycle = findCycle(Object.keys(doc.add_ons), (k) => doc.add_ons[k]?.requires ?? []);
@@ -111,6 +124,7 @@ function checkFeatures(doc: CatalogDocument, report: Report): void {
   const seatFeatures = Object.entries(doc.features).filter(([, f]) => f.kind === "seats");
   if (seatFeatures.length > 1)
     report(`features.${seatFeatures[1]?.[0]}`, "only one feature can be of kind seats");
+  let billed = 0;
   for (const [key, feature] of Object.entries(doc.features)) {
     const at = `features.${key}`;
     if (feature.kind === "metered") {
@@ -122,6 +136,12 @@ function checkFeatures(doc: CatalogDocument, report: Report): void {
     if (feature.overage && feature.kind !== "metered")
       report(`${at}.overage`, "only metered features have an overage policy");
     if (feature.overage?.policy === "billed") {
+      billed += 1;
+      if (billed === MAX_BILLED_OVERAGE_FEATURES + 1)
+        report(
+          `${at}.overage.policy`,
+          `at most ${MAX_BILLED_OVERAGE_FEATURES} features have billed overage (a renewal bills a line for each)`,
+        );
       checkPriceModel(feature.overage.price, `${at}.overage.price`, report, false);
       // Billed overage is invoiced in arrears with the renewal of the billing period it was used in;
       // a meter counting per calendar month (or never resetting) has no such period to bill it with.
@@ -160,9 +180,18 @@ function checkAddOn(doc: CatalogDocument, key: string, addOn: AddOnDefinition, r
   const at = `add_ons.${key}`;
   if (!addOn.prices.month && !addOn.prices.year)
     report(`${at}.prices`, "an add-on needs a month or a year price");
+  const largest = addOn.quantity === "single" ? 1 : MAX_QUANTITY;
   for (const interval of ["month", "year"] as const) {
     const price = addOn.prices[interval];
-    if (price) checkPriceModel(price, `${at}.prices.${interval}`, report, true);
+    const priceAt = `${at}.prices.${interval}`;
+    if (!price || !checkPriceModel(price, priceAt, report, true)) continue;
+    const most = mostAmount(price, largest);
+    if (most !== null && most > BigInt(MAX_ITEM_AMOUNT))
+      report(
+        priceAt,
+        `at ${formatCount(largest)} ${largest === 1 ? "unit" : "units"} the add-on costs ${formatCount(most)} minor units per ${interval}; ` +
+          `an add-on costs at most ${formatCount(MAX_ITEM_AMOUNT)} per period at its largest quantity`,
+      );
   }
   checkGrants(doc.features, addOn.grants, `${at}.grants`, report);
   addOn.plans?.forEach((plan, i) => {
@@ -173,45 +202,90 @@ function checkAddOn(doc: CatalogDocument, key: string, addOn: AddOnDefinition, r
   });
 }
 
-function checkPriceModel(price: PriceModel, at: string, report: Report, allowPercent: boolean): void {
+/** Reports what is wrong with a price; true when it is sound enough to be priced. */
+function checkPriceModel(price: PriceModel, at: string, report: Report, allowPercent: boolean): boolean {
+  let sound = true;
+  const fail = (path: string, message: string) => {
+    report(path, message);
+    sound = false;
+  };
   if (price.model === "percent_of_plan" && !allowPercent)
-    report(`${at}.model`, "percent_of_plan prices only add-ons");
-  if (price.model !== "tiered" && price.model !== "volume") return;
+    fail(`${at}.model`, "percent_of_plan prices only add-ons");
+  if (price.model !== "tiered" && price.model !== "volume") return sound;
   price.tiers.forEach((tier, i) => {
     const last = i === price.tiers.length - 1;
     if (last && tier.up_to !== null)
-      report(`${at}.tiers[${i}].up_to`, "the last tier must be unbounded (null)");
-    if (!last && tier.up_to === null)
-      report(`${at}.tiers[${i}].up_to`, "only the last tier can be unbounded");
+      fail(`${at}.tiers[${i}].up_to`, "the last tier must be unbounded (null)");
+    if (!last && tier.up_to === null) fail(`${at}.tiers[${i}].up_to`, "only the last tier can be unbounded");
     const previous = i > 0 ? price.tiers[i - 1]?.up_to : 0;
     if (tier.up_to !== null && typeof previous === "number" && tier.up_to <= previous)
-      report(`${at}.tiers[${i}].up_to`, "tiers must be in ascending order of up_to");
+      fail(`${at}.tiers[${i}].up_to`, "tiers must be in ascending order of up_to");
   });
+  return sound;
 }
 
-/** Returns the first cycle found in a directed graph, as the path of its nodes, or null. */
+/** The most a sound price costs for one period at up to `maxQuantity` units (null for percent_of_plan). */
+const mostAmount = (price: PriceModel, maxQuantity: number) =>
+  mostRecurringAmount(price, Math.max(0, maxQuantity));
+
+/**
+ * Returns the first cycle found in a directed graph, as the path of its nodes, or null. Iterative
+ * and linear in nodes + edges: a catalog may chain thousands of plans, deeper than the call stack.
+ */
 function findCycle(nodes: readonly string[], next: (node: string) => readonly string[]): string[] | null {
+  const known = new Set(nodes);
   const state = new Map<string, "visiting" | "done">();
-  const stack: string[] = [];
-  const visit = (node: string): string[] | null => {
-    if (state.get(node) === "done") return null;
-    if (state.get(node) === "visiting") return [...stack.slice(stack.indexOf(node)), node];
-    state.set(node, "visiting");
-    stack.push(node);
-    for (const n of next(node)) {
-      if (!nodes.includes(n)) continue;
-      const found = visit(n);
-      if (found) return found;
+  for (const root of nodes) {
+    if (state.has(root)) continue;
+    // The path from the root, each node with the edges it has left to follow.
+    const path: { node: string; edges: readonly string[]; at: number }[] = [];
+    const enter = (node: string) => {
+      state.set(node, "visiting");
+      path.push({ node, edges: next(node), at: 0 });
+    };
+    enter(root);
+    while (path.length > 0) {
+      const top = path[path.length - 1] as (typeof path)[number];
+      const n = top.edges[top.at++];
+      if (n === undefined) {
+        state.set(top.node, "done");
+        path.pop();
+      } else if (known.has(n)) {
+        if (state.get(n) === "visiting") {
+          const from = path.findIndex((p) => p.node === n);
+          return [...path.slice(from).map((p) => p.node), n];
+        }
+        if (!state.has(n)) enter(n);
+      }
     }
-    stack.pop();
-    state.set(node, "done");
-    return null;
-  };
-  for (const node of nodes) {
-    const found = visit(node);
-    if (found) return found;
   }
   return null;
+}
+
+/**
+ * The most plans in one extends chain. A resolved plan carries the grants of its whole chain, so
+ * this keeps the resolved catalog (and the work of resolving it) within a constant times the file.
+ */
+export const MAX_PLAN_CHAIN = 20;
+
+/** Reports the plan that makes an extends chain longer than MAX_PLAN_CHAIN (once per chain). */
+function checkChainLengths(doc: CatalogDocument, report: Report): void {
+  const lengths = new Map<string, number>();
+  for (const key of Object.keys(doc.plans)) {
+    const chain: string[] = [];
+    let k: string | undefined = key;
+    for (; k && has(doc.plans, k) && !lengths.has(k); k = doc.plans[k]?.extends) chain.push(k);
+    let length = (k && lengths.get(k)) || 0;
+    for (const plan of chain.reverse()) {
+      length += 1;
+      lengths.set(plan, length);
+      if (length === MAX_PLAN_CHAIN + 1)
+        report(
+          `plans.${plan}.extends`,
+          `an extends chain has at most ${MAX_PLAN_CHAIN} plans ("${plan}" is plan ${length} of its chain)`,
+        );
+    }
+  }
 }
 
 function resolvePlan(doc: CatalogDocument, key: string): ResolvedPlan {

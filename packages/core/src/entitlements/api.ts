@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { MeterAggregation, MeterReset } from "../catalog/document.ts";
+import { MAX_USAGE_VALUE } from "../metering/meters.ts";
 
 /**
  * The wire shapes of entitlement checks, entitlements and usage: one definition that the server
@@ -150,5 +151,11 @@ export const UsageView = z.object({
 export type UsageView = z.infer<typeof UsageView>;
 
 export const GaugeInput = z
-  .object({ value: z.number().nonnegative().max(1e15).describe("The current amount (e.g. projects in use)") })
+  .object({
+    value: z
+      .number()
+      .nonnegative()
+      .max(MAX_USAGE_VALUE)
+      .describe("The current amount (e.g. projects in use)"),
+  })
   .strict();

@@ -4,7 +4,10 @@ import type { SubscriptionShape } from "../subscriptions/recurring.ts";
 import type { SubscriptionStatus } from "../subscriptions/state.ts";
 import type { Entitlement, EntitlementsView } from "./api.ts";
 
-/** The grant a shape gives a feature: the plan's, plus every add-on's grant × its quantity. */
+/**
+ * The grant a shape gives a feature: the plan's, plus every add-on's grant × its quantity, at most
+ * Number.MAX_SAFE_INTEGER.
+ */
 export type CombinedGrant = {
   readonly on: boolean;
   readonly limit: number | null;
@@ -18,7 +21,9 @@ function addGrant(acc: CombinedGrant, grant: Grant | undefined, times: number): 
   if (grant === "unlimited") return { on: true, limit: null, unlimited: true };
   if (acc.unlimited) return acc;
   if (grant === true) return { on: true, limit: acc.limit, unlimited: false };
-  return { on: true, limit: (acc.limit ?? 0) + grant * times, unlimited: false };
+  // Held at 2^53 − 1 (no usage reaches it) rather than let a float sum lose its exactness.
+  const limit = Math.min((acc.limit ?? 0) + grant * times, Number.MAX_SAFE_INTEGER);
+  return { on: true, limit, unlimited: false };
 }
 
 /**

@@ -6,7 +6,7 @@ import {
   type SubscribedAddOn,
   type SubscriptionShape,
 } from "../subscriptions/recurring.ts";
-import { checkSubscriptionShape } from "../subscriptions/shape-rules.ts";
+import { addOnSold, checkSubscriptionShape } from "../subscriptions/shape-rules.ts";
 import type { UpgradeOption } from "./api.ts";
 import { combinedGrant } from "./compute.ts";
 
@@ -137,9 +137,7 @@ export function cheapestUpgrade(
   for (const [key, plan] of Object.entries(catalog.plans)) {
     if (plan.tier <= current.plan.tier || !plan.prices[interval]) continue;
     const seats = Math.max(current.seats, plan.seats.included, kind === "seats" ? required : 0);
-    const addOns = current.addOns.filter(
-      (a) => (!a.definition.plans || a.definition.plans.includes(key)) && a.definition.prices[interval],
-    );
+    const addOns = current.addOns.filter((a) => addOnSold(a.definition, plan, interval));
     push(
       2 + plan.tier,
       (p) => ({

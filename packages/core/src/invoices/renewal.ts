@@ -5,11 +5,12 @@
  * period's usage). Renewals are never prorated (DESIGN.md canonical rule 6: "renewals bill the new
  * recurring amount"): each item's full-period amount, rounded once per line.
  */
+import { MAX_ITEM_AMOUNT } from "../catalog/bounds.ts";
 import type { FeatureDefinition, MeterDefinition } from "../catalog/document.ts";
 import { combinedGrant } from "../entitlements/compute.ts";
 import { type BillingInterval, type BillingPeriod, periodAt } from "../periods/billing-period.ts";
-import { amountForQuantity, unitAmountOf } from "../pricing/price-model.ts";
-import { roundToSafeInteger } from "../pricing/rational.ts";
+import { recurringAmount, unitAmountOf } from "../pricing/price-model.ts";
+import { compareRational, roundToSafeInteger } from "../pricing/rational.ts";
 import { subscriptionItems } from "../quotes/items.ts";
 import type { QuoteLine } from "../quotes/quote-change.ts";
 import type { SubscriptionShape } from "../subscriptions/recurring.ts";
@@ -19,9 +20,9 @@ export type RenewalPeriod = Pick<BillingPeriod, "start" | "end">;
 /**
  * The first period a subscription has not been billed for yet.
  *
- * `coveredAt` is the latest instant known to be paid for: the start of the last plan charge on any
- * of the subscription's invoices (a renewal's period start, a checkout's change instant), or the
- * subscription's creation. The period containing it is covered, so the next one is due — except
+ * `coveredAt` is the latest instant known to be billed: the start of the subscription's last
+ * recorded period (its first, a renewal's, a switch to annual's year), or its creation. The period
+ * containing it is covered, so the next one is due — except
  * when the anchor lies after it (a trial that ends at the anchor, an annual → monthly switch that
  * re-anchored at the term end): then the first period is the one starting at the anchor, and the
  * time before it (the trial, the rest of the old term) was already covered.
@@ -84,6 +85,7 @@ export interface OverageUsage {
  * overage price. Only meters that reset with the billing period are billed here: a calendar-month
  * or never-resetting meter has no total for a billing period to compare with the grant.
  * A fractional total (a sum meter) is rounded up to the next whole unit: a unit begun is billed.
+ * A line bills at most MAX_ITEM_AMOUNT (usage is not bounded, the amounts an invoice holds are).
  */
 export function overageLines(input: {
   readonly shape: SubscriptionShape;
@@ -102,18 +104,20 @@ export function overageLines(input: {
     const used = Object.hasOwn(input.usage.meters, feature.meter)
       ? (input.usage.meters[feature.meter] ?? 0)
       : 0;
-    const over = Math.ceil(Math.max(0, used - (grant.limit ?? 0)));
+    const over = Math.min(Math.ceil(Math.max(0, used - (grant.limit ?? 0))), Number.MAX_SAFE_INTEGER);
     if (over === 0) continue;
     const price = feature.overage.price;
+    const exact = recurringAmount(price, over);
+    const capped = compareRational(exact, MAX_ITEM_AMOUNT) > 0;
     const unit = feature.unit ? ` ${feature.unit}${over === 1 ? "" : "s"}` : "";
     lines.push({
       item: `overage:${key}`,
-      description: `${feature.name} overage: ${over}${unit} over ${grant.limit ?? 0}`,
+      description: `${feature.name} overage: ${over}${unit} over ${grant.limit ?? 0}${capped ? " (capped at the most one line bills)" : ""}`,
       periodStart: input.period.start,
       periodEnd: input.period.end,
       quantity: over,
       unitAmount: unitAmountOf(price),
-      amount: amountForQuantity(price, over),
+      amount: capped ? MAX_ITEM_AMOUNT : roundToSafeInteger(exact),
       proration: false,
       kind: "charge",
     });
@@ -127,7 +131,7 @@ export function overageLines(input: {
  * end) is never drafted once the subscription has ended.
  *
  * Overage is billed in arrears with the next period's renewal, so the periods still unbilled are
- * those from the one holding `coveredAt` (the start of the last plan charge: the latest renewal,
+ * those from the one holding `coveredAt` (the start of the last recorded period: the latest renewal,
  * whose own period's overage is not billed yet — or the period starting at the anchor when the
  * anchor lies after it, a trial having no overage) up to the end. The last one is cut at `endedAt`
  * (a cancellation mid-period ends it early; one at period end ends it at its own end). Normally

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { IsoInstant } from "../periods/instant.ts";
 
 /**
  * Usage events as the API and the SDK send them. One event or a batch of up to MAX_BATCH_EVENTS;
@@ -24,10 +25,9 @@ export const UsageEventInput = z
     account: z.string().min(1).max(255).describe("Account id (acct_…) or your external id for the account"),
     user: z.string().min(1).max(255).optional().describe("The person who did it, your user id"),
     event: EventName.describe("Event name; meters count the events whose name they name"),
-    timestamp: z.iso
-      .datetime({ offset: true })
-      .optional()
-      .describe("When it happened (ISO 8601); defaults to when Uptier received it"),
+    timestamp: IsoInstant.optional().describe(
+      "When it happened (ISO 8601); defaults to when Uptier received it",
+    ),
     properties: z.record(z.string().min(1).max(200), z.unknown()).default({}),
   })
   .strict();
@@ -48,6 +48,9 @@ export const EventRejection = z.enum([
   "timestamp_in_future",
   "invalid_property_value",
   "unknown_account",
+  "unsupported_character",
+  "nesting_too_deep",
+  "number_out_of_range",
 ]);
 export type EventRejection = z.infer<typeof EventRejection>;
 

@@ -7,6 +7,7 @@ import { DEFAULT_TIMING, judgeEvent, MAX_EVENT_BYTES } from "./events.ts";
 import {
   aggregateEvents,
   type BillingCycle,
+  MAX_USAGE_VALUE,
   meterContribution,
   NEVER_RESETS_START,
   numericValue,
@@ -241,14 +242,27 @@ describe("meterContribution and aggregateEvents", () => {
   });
 
   it("rejects what a meter cannot read: non-numeric, negative or missing values", () => {
-    for (const bad of [{ n: "lots" }, { n: -1 }, {}, { n: null }, { n: Number.NaN }, { n: { x: 1 } }]) {
+    for (const bad of [
+      { n: "lots" },
+      { n: -1 },
+      {},
+      { n: null },
+      { n: Number.NaN },
+      { n: { x: 1 } },
+      { n: MAX_USAGE_VALUE * 1.0001 },
+      { n: "1e308" },
+    ]) {
       const c = meterContribution("m", meter("sum", "n"), bad);
       expect(c.ok).toBe(false);
       if (!c.ok) expect(c.code).toBe("invalid_property_value");
     }
     expect(meterContribution("m", meter("unique_count", "u"), { u: { a: 1 } }).ok).toBe(false);
+    // the value is quoted cut short, never through a surrogate pair: the message is stored as JSON
+    const emoji = meterContribution("m", meter("sum", "n"), { n: "😀".repeat(30) });
+    expect(!emoji.ok && emoji.message.isWellFormed()).toBe(true);
     expect(numericValue(" 12 ")).toBe(12);
     expect(numericValue("1e3")).toBe(1000);
+    expect(numericValue(MAX_USAGE_VALUE)).toBe(1e15);
   });
 
   it("property: a meter's total does not depend on the order events arrive in", () => {
@@ -293,6 +307,7 @@ describe("judgeEvent", () => {
     expect(code({ ...good, timestamp: "2027-01-01T00:00:00Z" })).toBe("timestamp_in_future");
     expect(code({ ...good, timestamp: "2026-01-16T12:04:00Z" })).toBe("ok"); // clock skew
     expect(code({ ...good, timestamp: "yesterday" })).toBe("invalid_event");
+    expect(code({ ...good, timestamp: "0000-01-01T00:00:00Z" })).toBe("invalid_event");
     expect(code({ ...good, surprise: 1 })).toBe("invalid_event");
     expect(code("a string")).toBe("invalid_event");
     expect(code(good, MAX_EVENT_BYTES + 1)).toBe("event_too_large");

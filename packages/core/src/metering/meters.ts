@@ -68,13 +68,20 @@ export type Contribution =
 
 const NUMERIC = /^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
 
-/** A non-negative finite number from a property: a JSON number, or a numeric string ("39.95"). */
+/**
+ * The most one event adds to a sum or max meter (as a gauge's most): a petabyte in bytes. It keeps
+ * every meter total a finite number however many events come (a sum of values near the largest
+ * double is Infinity, which no usage report or invoice can show).
+ */
+export const MAX_USAGE_VALUE = 1e15;
+
+/** A number from 0 to MAX_USAGE_VALUE from a property: a JSON number, or a numeric string ("39.95"). */
 export function numericValue(value: unknown): number | null {
   let n: number;
   if (typeof value === "number") n = value;
   else if (typeof value === "string" && NUMERIC.test(value.trim())) n = Number(value);
   else return null;
-  return Number.isFinite(n) && n >= 0 ? n : null;
+  return Number.isFinite(n) && n >= 0 && n <= MAX_USAGE_VALUE ? n : null;
 }
 
 /**
@@ -103,12 +110,15 @@ export function meterContribution(
     };
   }
   const value = numericValue(raw);
-  if (value === null)
+  if (value === null) {
+    // a cut through a surrogate pair leaves half of it, which a JSON column cannot store
+    const got = raw === undefined ? "nothing" : JSON.stringify(raw)?.slice(0, 40).toWellFormed();
     return {
       ok: false,
       code: "invalid_property_value",
-      message: `The meter "${key}" ${meter.aggregation === "sum" ? "sums" : "takes the maximum of"} "${property}": send a non-negative number, got ${raw === undefined ? "nothing" : JSON.stringify(raw)?.slice(0, 40)}.`,
+      message: `The meter "${key}" ${meter.aggregation === "sum" ? "sums" : "takes the maximum of"} "${property}": send a number from 0 to 1e15, got ${got}.`,
     };
+  }
   return { ok: true, value };
 }
 

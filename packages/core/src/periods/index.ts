@@ -1,1 +1,2 @@
 export * from "./billing-period.ts";
+export * from "./instant.ts";

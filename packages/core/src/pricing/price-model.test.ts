@@ -1,7 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { PriceModel, type PriceTier } from "../catalog/price-model.ts";
-import { amountForQuantity, recurringAmount, unitAmountOf, validateTiers } from "./price-model.ts";
+import {
+  amountForQuantity,
+  mostRecurringAmount,
+  recurringAmount,
+  unitAmountOf,
+  validateTiers,
+} from "./price-model.ts";
 import { rational } from "./rational.ts";
 
 // The tiers used by the worked examples in docs/pricing-and-proration.md.
@@ -219,5 +225,40 @@ describe("properties", () => {
         },
       ),
     );
+  });
+});
+
+describe("mostRecurringAmount: the most a price costs up to a quantity", () => {
+  const model = fc.oneof(
+    fc.integer({ min: 0, max: 10_000 }).map((amount): PriceModel => ({ model: "flat", amount })),
+    fc
+      .integer({ min: 0, max: 10_000 })
+      .map((unit_amount): PriceModel => ({ model: "per_unit", unit_amount })),
+    validTiers.map((t): PriceModel => ({ model: "tiered", tiers: t })),
+    validTiers.map((t): PriceModel => ({ model: "volume", tiers: t })),
+    fc
+      .tuple(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 0, max: 10_000 }))
+      .map(([package_size, amount]): PriceModel => ({ model: "package", package_size, amount })),
+  );
+
+  it("is the largest amount of any quantity from 0 to the bound (volume is not monotone)", () => {
+    fc.assert(
+      fc.property(model, fc.integer({ min: 0, max: 2500 }), (m, bound) => {
+        let most = 0n;
+        for (let q = 0; q <= bound; q++) {
+          const amount = recurringAmount(m, q).numerator;
+          if (amount > most) most = amount;
+        }
+        expect(mostRecurringAmount(m, bound)).toBe(most);
+      }),
+    );
+  });
+
+  it("finds a volume price's most at the top of a dearer tier below the bound", () => {
+    const volume: PriceModel = { model: "volume", tiers };
+    // 20 units at $8 = $160 is more than 24 units at $5
+    expect(mostRecurringAmount(volume, 24)).toBe(16_000n);
+    expect(mostRecurringAmount(volume, 40)).toBe(20_000n);
+    expect(mostRecurringAmount({ model: "percent_of_plan", basis_points: 1500 }, 10)).toBeNull();
   });
 });

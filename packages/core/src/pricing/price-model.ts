@@ -121,6 +121,30 @@ export function amountForQuantity(model: PriceModel, quantity: number, context: 
 }
 
 /**
+ * The most `model` costs for one whole period at any quantity from 0 to `maxQuantity`, exact. A
+ * volume price is not monotone (crossing into a cheaper tier lowers the total), so its most is at
+ * the top of some tier; every other model is monotone and costs the most at `maxQuantity`.
+ * percent_of_plan has no amount of its own (it is a share of the plan's): null.
+ */
+export function mostRecurringAmount(model: PriceModel, maxQuantity: number): bigint | null {
+  assertQuantity(maxQuantity);
+  if (model.model === "percent_of_plan") return null;
+  if (model.model !== "volume") return recurringAmount(model, maxQuantity).numerator;
+  validateTiers(model.tiers);
+  let most = 0n;
+  let lower = 0;
+  for (const tier of model.tiers) {
+    if (maxQuantity <= lower) break;
+    const top = tier.up_to === null ? maxQuantity : Math.min(tier.up_to, maxQuantity);
+    const amount = volume(model.tiers, top);
+    if (amount > most) most = amount;
+    if (tier.up_to === null) break;
+    lower = tier.up_to;
+  }
+  return most;
+}
+
+/**
  * The price of one unit when the model has a single one (per_unit), else null: flat, tiered, volume,
  * package and percent_of_plan are priced as a whole, so a quantity change on them is a replacement
  * (credit the old amount, charge the new one), never a one-line quantity change.

@@ -1,17 +1,16 @@
-import type { SubscriptionShape } from "../subscriptions/recurring.ts";
+import type { SubscribedAddOn, SubscriptionShape } from "../subscriptions/recurring.ts";
+import { addOnSold } from "../subscriptions/shape-rules.ts";
 
 /**
  * When a change takes effect (DESIGN.md canonical rule 5, Stripe's and Chargebee's defaults):
  * - upgrades, seat and add-on additions: immediately, prorated, charged to the stored method;
  * - downgrades, seat and add-on reductions: at period end with no credit, unless the catalog's
  *   `policies.downgrades` is `immediate_with_credit` (credit to the account balance, never a refund);
- * - monthly → annual: immediately, the anchor resets to the change instant;
- * - annual → monthly: at the end of the annual term;
- * - a plan switch carries everything else with it: to a higher tier it is an upgrade, to a lower
- *   tier a downgrade, whatever the seats and add-ons do;
- * - on the same plan, a change that raises some items and lowers others is split: under
- *   `period_end` the raises apply now and the reductions at period end, each part as it would on
- *   its own (see `raisedItems`); under `immediate_with_credit` both apply now.
+ * - monthly → annual: immediately, the anchor resets to the change instant, every other part of the
+ *   change with it (it opens a new period);
+ * - annual → monthly: at the end of the annual term, whatever the policy;
+ * - a change with several parts (plan, seats, add-ons, interval) is split by direction: the parts
+ *   that raise the bill now, the parts that lower it as the policy says (`partsAppliedNow`);
  * - in a trial nothing is prorated: every change applies at once for nothing.
  */
 export type DowngradePolicy = "period_end" | "immediate_with_credit";
@@ -36,9 +35,12 @@ export type ChangeComponent =
 export type ChangeTiming =
   | { readonly timing: "immediate"; readonly resetAnchor: boolean }
   | { readonly timing: "period_end" }
-  /** the raises now (immediate), the reductions at period end (period_end), as one quote */
-  | { readonly timing: "split" }
+  /** some parts now (the subscription becomes `now`, immediate), the rest at period end, as one quote */
+  | { readonly timing: "split"; readonly now: SubscriptionShape }
   | { readonly timing: "refused"; readonly code: "no_change"; readonly message: string };
+
+/** A plan of the same or a higher tier is an upgrade. */
+const planRaises = (from: SubscriptionShape, to: SubscriptionShape) => to.plan.tier >= from.plan.tier;
 
 /** What changes between two shapes, item by item, in the customer's words. */
 export function changeComponents(from: SubscriptionShape, to: SubscriptionShape): ChangeComponent[] {
@@ -46,7 +48,7 @@ export function changeComponents(from: SubscriptionShape, to: SubscriptionShape)
   if (from.plan.key !== to.plan.key || from.plan.tier !== to.plan.tier)
     components.push({
       type: "plan",
-      direction: to.plan.tier >= from.plan.tier ? "upgrade" : "downgrade",
+      direction: planRaises(from, to) ? "upgrade" : "downgrade",
       from: from.plan.name,
       to: to.plan.name,
     });
@@ -70,49 +72,71 @@ export function changeComponents(from: SubscriptionShape, to: SubscriptionShape)
   return components;
 }
 
-function raises(c: ChangeComponent): boolean {
+/** Whether a component of a change raises the bill (so it applies now, whatever the policy). */
+export function raises(c: ChangeComponent): boolean {
   if (c.type === "plan") return c.direction === "upgrade";
   if (c.type === "interval") return c.to === "year";
   return c.to > c.from;
 }
 
+const sameShape = (a: SubscriptionShape, b: SubscriptionShape) => changeComponents(a, b).length === 0;
+
 export function changeTiming(
-  components: readonly ChangeComponent[],
+  from: SubscriptionShape,
+  to: SubscriptionShape,
   policy: DowngradePolicy,
   trialing: boolean,
 ): ChangeTiming {
-  if (components.length === 0)
+  if (sameShape(from, to))
     return { timing: "refused", code: "no_change", message: "The change leaves the subscription as it is." };
-  const interval = components.find((c) => c.type === "interval");
-  if (interval?.type === "interval") {
-    if (interval.to === "year") return { timing: "immediate", resetAnchor: !trialing };
-    return trialing ? { timing: "immediate", resetAnchor: false } : { timing: "period_end" };
-  }
   if (trialing) return { timing: "immediate", resetAnchor: false };
-  if (policy === "immediate_with_credit") return { timing: "immediate", resetAnchor: false };
-  const plan = components.find((c) => c.type === "plan");
-  if (plan) return raises(plan) ? { timing: "immediate", resetAnchor: false } : { timing: "period_end" };
-  if (components.every(raises)) return { timing: "immediate", resetAnchor: false };
-  if (components.every((c) => !raises(c))) return { timing: "period_end" };
-  return { timing: "split" };
+  if (from.interval === "month" && to.interval === "year") return { timing: "immediate", resetAnchor: true };
+  const now = partsAppliedNow(from, to, policy);
+  if (sameShape(now, to)) return { timing: "immediate", resetAnchor: false };
+  if (sameShape(now, from)) return { timing: "period_end" };
+  return { timing: "split", now };
 }
 
 /**
- * The part of a split change applied now: `from` with every item that `to` raises taken from `to`
- * (more seats, a new add-on, more units of one) and every item it lowers left as it is until the
- * period end. A split never changes the plan or the interval (changeTiming), so only seats and
- * add-ons differ. Everything either shape requires is in it, so it is as valid as they are.
+ * The subscription a change leaves until the period end (DESIGN.md rule 5: a change is split by
+ * direction). Each part — the plan, the seats, each add-on — is taken from `to` when it raises the
+ * bill, or when the policy applies reductions at once; otherwise it stays as in `from` until the
+ * period end. The interval stays: annual → monthly waits for the term's end (monthly → annual is
+ * never split, see changeTiming). So a higher plan with fewer seats is the new plan now at the
+ * current seats; a lower plan with more seats is the seats now on the current plan.
+ *
+ * A part only exists with what it depends on, so the result is a shape the catalog sells whenever
+ * `from` and `to` are: a plan not sold per the current interval waits for the interval; an add-on
+ * the plan in force does not sell (or not per the interval) goes with the plan that drops it or
+ * waits for the plan that sells it, and so does an add-on whose required add-on is not there; seats
+ * stop at the plan's maximum. Applying this to its own result changes nothing, and applying it from
+ * the result to `to` changes nothing either: the two parts are an immediate change and a change at
+ * period end of their own.
  */
-export function raisedItems(from: SubscriptionShape, to: SubscriptionShape): SubscriptionShape {
-  const wanted = new Map(to.addOns.map((a) => [a.key, a]));
-  const had = new Set(from.addOns.map((a) => a.key));
-  const kept = from.addOns.map((a) => {
-    const b = wanted.get(a.key);
-    return b && b.quantity > a.quantity ? b : a;
-  });
-  return {
-    ...from,
-    seats: Math.max(from.seats, to.seats),
-    addOns: [...kept, ...to.addOns.filter((b) => !had.has(b.key))],
-  };
+export function partsAppliedNow(
+  from: SubscriptionShape,
+  to: SubscriptionShape,
+  policy: DowngradePolicy,
+): SubscriptionShape {
+  const applies = (raised: boolean) => raised || policy === "immediate_with_credit";
+  const { interval } = from;
+  const planChanges = from.plan.key !== to.plan.key || from.plan.tier !== to.plan.tier;
+  const plan = planChanges && applies(planRaises(from, to)) && to.plan.prices[interval] ? to.plan : from.plan;
+  const seats = Math.min(applies(to.seats > from.seats) ? to.seats : from.seats, plan.seats.max ?? Infinity);
+  const before = new Map(from.addOns.map((a) => [a.key, a]));
+  const after = new Map(to.addOns.map((a) => [a.key, a]));
+  let addOns: SubscribedAddOn[] = [];
+  for (const key of new Set([...before.keys(), ...after.keys()])) {
+    const a = before.get(key);
+    const b = after.get(key);
+    const chosen = applies((b?.quantity ?? 0) > (a?.quantity ?? 0)) ? b : a;
+    if (chosen && addOnSold(chosen.definition, plan, interval)) addOns.push(chosen);
+  }
+  for (let dropped = true; dropped; ) {
+    const keys = new Set(addOns.map((a) => a.key));
+    const kept = addOns.filter((a) => a.definition.requires.every((r) => keys.has(r)));
+    dropped = kept.length < addOns.length;
+    addOns = kept;
+  }
+  return { plan, interval, seats, addOns };
 }

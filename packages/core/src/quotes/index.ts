@@ -1,4 +1,5 @@
 export * from "./change-rules.ts";
 export * from "./items.ts";
+export * from "./period-charges.ts";
 export * from "./quote-change.ts";
 export * from "./summary.ts";

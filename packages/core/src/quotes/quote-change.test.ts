@@ -387,6 +387,7 @@ describe("quoteChange: a change that raises some items and lowers others on the 
         components: [
           { type: "add_on", key: "advanced_reporting", name: "Advanced reporting", from: 1, to: 0 },
         ],
+        newAnchor: null,
       },
     });
     expect(p.to).toEqual(to);
@@ -487,20 +488,148 @@ describe("quoteChange: a change that raises some items and lowers others on the 
     );
     expect(p).toMatchObject({ timing: "immediate", trial: true, lines: [], split: null });
   });
+});
 
-  it("is not a split when the plan changes: the plan's direction decides for everything", () => {
-    const up = ok(
-      quote(
-        shape("starter", 8, "month", [addOn("advanced_reporting")]),
-        shape("pro", 12),
-        "2026-01-17T00:00:00Z",
-      ),
+describe("quoteChange: a plan change with parts that lower the bill (DESIGN.md rule 5)", () => {
+  it("a higher plan with fewer seats: the new plan now at the current seats, the seat cut at the period end", () => {
+    // Pro with 30 seats ($249 + 20 × $15 = $549) → Business with 28 ($599 + 3 × $15 = $644)
+    const p = ok(quote(shape("pro", 30), shape("business", 28), "2026-01-17T00:00:00Z"));
+    expect(p.timing).toBe("split");
+    expect(p.split?.now.to).toEqual(shape("business", 30));
+    // f = 15/31; Business at 30 seats is $599 + 5 × $15
+    expect(p.lines.map((l) => [l.item, l.kind, l.amount])).toEqual([
+      ["plan", "credit", -12_048], // R(24 900 × 15/31)
+      ["plan", "charge", 28_984], // R(59 900 × 15/31)
+      ["seats", "credit", -14_516], // R(20 × 1500 × 15/31)
+      ["seats", "charge", 3629], // R(5 × 1500 × 15/31)
+    ]);
+    expect(p.totals.amountDue).toBe(6049);
+    expect(p.split?.scheduled).toMatchObject({
+      effectiveAt: new Date("2026-02-01T00:00:00Z"),
+      components: [{ type: "seats", from: 30, to: 28 }],
+    });
+    expect(p.nextInvoice).toEqual({ date: new Date("2026-02-01T00:00:00Z"), amount: 64_400 });
+    expect(p.summary).toEqual([
+      "Upgrading from Pro to Business adds $125.00 to your monthly bill.",
+      "$60.49 is due today for the remaining 15 days of this cycle.",
+      "Removing 2 seats lowers your monthly bill by $30.00 from Feb 1, 2026.",
+      "Your next invoice, on Feb 1, 2026, will be $644.00.",
+    ]);
+    // the whole change at once would credit the 2 seats cut: R(2 × 1500 × 15/31) = $14.52 less today
+    const atOnce = ok(
+      quote(shape("pro", 30), shape("business", 28), "2026-01-17T00:00:00Z", {
+        policy: "immediate_with_credit",
+      }),
     );
-    expect(up).toMatchObject({ timing: "immediate", split: null });
-    const down = ok(
-      quote(shape("pro", 12, "month", [addOn("sso")]), shape("starter", 14), "2026-01-17T00:00:00Z"),
+    expect(p.totals.amountDue - atOnce.totals.amountDue).toBe(1452);
+  });
+
+  it("a lower plan with more seats: the seats now on the current plan, the plan at the period end", () => {
+    // Pro with 12 seats ($279) → Starter with 14 ($99 + 9 × $15 = $234)
+    const p = ok(quote(shape("pro", 12), shape("starter", 14), "2026-01-17T00:00:00Z"));
+    expect(p.timing).toBe("split");
+    expect(p.split?.now.to).toEqual(shape("pro", 14));
+    expect(p.lines.map((l) => [l.item, l.kind, l.quantity, l.amount])).toEqual([
+      ["seats", "charge", 2, 1452],
+    ]);
+    expect(p.split?.scheduled.components).toEqual([
+      { type: "plan", direction: "downgrade", from: "Pro", to: "Starter" },
+    ]);
+    expect(p.summary).toEqual([
+      "Adding 2 seats adds $30.00 to your monthly bill.",
+      "$14.52 is due today for the remaining 15 days of this cycle.",
+      "Moving from Pro to Starter lowers your monthly bill by $75.00 from Feb 1, 2026.",
+      "Your next invoice, on Feb 1, 2026, will be $234.00.",
+    ]);
+  });
+
+  it("annual → monthly with a higher plan: the upgrade now on the annual term, monthly from the term end", () => {
+    const p = ok(quote(shape("starter", 5, "year"), shape("pro", 5), "2026-07-01T00:00:00Z"));
+    expect(p.timing).toBe("split");
+    expect(p.split?.now.to).toEqual(shape("pro", 5, "year"));
+    expect(p.lines.map((l) => [l.item, l.kind, l.amount])).toEqual([
+      ["plan", "credit", -49_907], // R(99 000 × 184/365)
+      ["plan", "charge", 125_523], // R(249 000 × 184/365)
+    ]);
+    expect(p.split?.scheduled).toMatchObject({
+      effectiveAt: new Date("2027-01-01T00:00:00Z"),
+      newAnchor: new Date("2027-01-01T00:00:00Z"),
+      components: [{ type: "interval", from: "year", to: "month" }],
+    });
+    expect(p.recurring).toEqual({
+      before: { amount: 99_000, interval: "year" },
+      after: { amount: 24_900, interval: "month" },
+      deltaPerMonth: 16_650, // $249 − $990 ÷ 12
+    });
+    expect(p.summary).toEqual([
+      "Upgrading from Starter to Pro adds $1,500.00 to your annual bill.",
+      "$756.16 is due today for the remaining 184 days of this cycle.",
+      "Switching to monthly billing at the end of your annual term on Jan 1, 2027: $249.00 a month.",
+      "Your next invoice, on Jan 1, 2027, will be $249.00.",
+    ]);
+  });
+
+  it("monthly → annual opens a new period: a lower plan and fewer seats go with it at once", () => {
+    const p = ok(quote(shape("pro", 12), shape("starter", 5, "year"), "2026-01-17T00:00:00Z"));
+    expect(p).toMatchObject({
+      timing: "immediate",
+      split: null,
+      newAnchor: new Date("2026-01-17T00:00:00Z"),
+    });
+    expect(p.lines.map((l) => [l.item, l.kind, l.amount])).toEqual([
+      ["plan", "credit", -12_048],
+      ["seats", "credit", -1452],
+      ["plan", "charge", 99_000],
+    ]);
+  });
+
+  it("a higher plan the old add-on is not sold on drops it with the switch, credited as the plan is", () => {
+    // SSO is sold on Pro only: Business includes it
+    const p = ok(
+      quote(shape("pro", 12, "month", [addOn("sso")]), shape("business", 12), "2026-01-17T00:00:00Z"),
     );
-    expect(down).toMatchObject({ timing: "period_end", split: null, lines: [] });
+    expect(p).toMatchObject({ timing: "immediate", split: null });
+    expect(p.lines.find((l) => l.item === "add_on:sso")).toMatchObject({ kind: "credit", amount: -2371 });
+  });
+
+  it("a lower plan: an add-on only it sells waits for it, the seats added apply now", () => {
+    const p = ok(
+      quote(shape("business", 30), shape("pro", 32, "month", [addOn("sso")]), "2026-01-17T00:00:00Z"),
+    );
+    expect(p.timing).toBe("split");
+    expect(p.split?.now.to).toEqual(shape("business", 32));
+    expect(p.split?.scheduled.components.map((c) => c.type)).toEqual(["plan", "add_on"]);
+  });
+});
+
+describe("quoteChange: the subscription as it is, while a change is scheduled", () => {
+  const pending = { id: "sch_1", effectiveAt: new Date("2026-02-01T00:00:00Z") };
+
+  it("cancels the scheduled change: nothing due, nothing else changed", () => {
+    const p = ok(
+      quote(shape("starter", 6), shape("starter", 6), "2026-01-17T00:00:00Z", { scheduled: pending }),
+    );
+    expect(p).toMatchObject({
+      timing: "immediate",
+      components: [],
+      lines: [],
+      split: null,
+      replacesScheduled: pending,
+      recurring: { deltaPerMonth: 0 },
+    });
+    expect(p.totals.amountDue).toBe(0);
+    expect(p.summary).toEqual([
+      "Your change scheduled for Feb 1, 2026 is canceled: your subscription stays as it is.",
+      "Nothing is due today.",
+      "Your next invoice, on Feb 1, 2026, will be $114.00.",
+    ]);
+  });
+
+  it("is already_on_plan when nothing is scheduled", () => {
+    expect(quote(shape("starter", 6), shape("starter", 6), "2026-01-17T00:00:00Z")).toMatchObject({
+      ok: false,
+      refusal: { code: "already_on_plan" },
+    });
   });
 });
 

@@ -35,9 +35,9 @@ import {
   changeComponents,
   changeTiming,
   type DowngradePolicy,
-  raisedItems,
 } from "./change-rules.ts";
 import { type BillableItem, subscriptionItems } from "./items.ts";
+import { type PeriodOpening, periodHistory, periodOpening } from "./period-charges.ts";
 import { formatDate, quoteSummary, splitSummary } from "./summary.ts";
 
 export interface QuoteSubscription {
@@ -67,7 +67,11 @@ export interface QuoteInput {
   readonly seatsInUse: number;
   /** the account's credit balance, spent before the card */
   readonly creditBalance: number;
-  /** per item key; an item without history is taken as billed in full for the period */
+  /**
+   * What each item was charged and credited in the current period (periodHistory: the period's
+   * recorded opening and the changes since); an item absent from it was charged nothing. Without
+   * it, each item of the subscription's shape is taken as billed in full for the period.
+   */
   readonly history?: Readonly<Record<string, ItemHistory>>;
   /** the subscription's pending scheduled change, if any: any change replaces it */
   readonly scheduled?: PendingScheduledChange | null;
@@ -77,7 +81,8 @@ export interface QuoteInput {
  * A change already scheduled for the period end. A new change of the subscription, immediate or
  * scheduled, replaces it (as Chargebee discards scheduled changes on an immediate one): a later
  * shape is always priced from the subscription as it stands, so keeping the older target would
- * undo the new change at the period end. The quote says so.
+ * undo the new change at the period end. Asking for the subscription as it stands cancels it. The
+ * quote says so.
  */
 export interface PendingScheduledChange {
   readonly id: string;
@@ -91,9 +96,9 @@ export interface QuoteLine extends InvoiceLine {
 
 export interface QuotePlan {
   /**
-   * "split": a same-plan change that raises some items and lowers others, under the period_end
-   * policy. `lines` and `totals` are its immediate part (the raises alone); `split` says what is
-   * applied now and what waits for the period end.
+   * "split": a change with parts that raise the bill and parts that wait for the period end (the
+   * reductions under the period_end policy, annual → monthly). `lines` and `totals` are its
+   * immediate part; `split` says what is applied now and what waits for the period end.
    */
   readonly timing: "immediate" | "period_end" | "split";
   /** the change falls in a trial: nothing is prorated */
@@ -123,13 +128,24 @@ export interface QuotePlan {
   readonly nextInvoice: { readonly date: Date; readonly amount: number };
   /** the pending scheduled change this one cancels and replaces */
   readonly replacesScheduled: PendingScheduledChange | null;
+  /**
+   * The period the change opens, billed in full by its lines (monthly → annual: the year from the
+   * change instant), with what it charged for each item; null when the change opens none.
+   */
+  readonly opens: OpenedPeriod | null;
   readonly summary: readonly string[];
 }
 
+/** A billing period begun by a change rather than by a renewal, as it is to be recorded. */
+export interface OpenedPeriod {
+  readonly period: Pick<BillingPeriod, "start" | "end">;
+  readonly opening: PeriodOpening;
+}
+
 /**
- * A split change as two changes, each quoted exactly as it would be on its own: the raises, applied
- * now, prorated and charged (the plan's lines and totals); then the reductions, from there to the
- * whole target, applied at the period end with no credit (a scheduled change).
+ * A split change as two changes, each quoted exactly as it would be on its own: the parts that raise
+ * the bill, applied now, prorated and charged (the plan's lines and totals); then the rest, from
+ * there to the whole target, applied at the period end with no credit (a scheduled change).
  */
 export interface SplitParts {
   readonly now: { readonly to: SubscriptionShape; readonly components: readonly ChangeComponent[] };
@@ -137,6 +153,8 @@ export interface SplitParts {
     readonly effectiveAt: Date;
     readonly to: SubscriptionShape;
     readonly components: readonly ChangeComponent[];
+    /** set when the second part moves the billing-cycle anchor (annual → monthly at term end) */
+    readonly newAnchor: Date | null;
   };
 }
 
@@ -210,16 +228,12 @@ function prorationLines(
 /** Caps each item's credits at what was charged for it this period, less earlier credits. */
 function capCredits(
   lines: readonly QuoteLine[],
-  from: readonly BillableItem[],
   history: Readonly<Record<string, ItemHistory>>,
 ): QuoteLine[] {
-  const fullOf = new Map(from.map((i) => [i.key, roundToSafeInteger(i.full)]));
   return lines.map((line) => {
     if (line.kind !== "credit") return line;
     const known = Object.hasOwn(history, line.item) ? history[line.item] : undefined;
-    const charged = known?.charged ?? fullOf.get(line.item) ?? 0;
-    const credited = known?.credited ?? 0;
-    return { ...capCreditLine(line, charged, credited), item: line.item };
+    return { ...capCreditLine(line, known?.charged ?? 0, known?.credited ?? 0), item: line.item };
   });
 }
 
@@ -247,8 +261,8 @@ export function quotePeriod(
  * applied once that renewal exists would never be billed for the next period (or, for a switch to
  * annual, which re-anchors, billed twice). So a quote lapses when its period ends, whether or not
  * the renewal job has run yet (a checkout's outcome does not depend on the job's timing), and also
- * as soon as the next period is billed (`lastBilled`, the start of the last plan charge on the
- * subscription's invoices, is at or after the period's end), which a clock that runs behind the
+ * as soon as the next period is billed (`lastBilled`, the start of the subscription's last recorded
+ * period, is at or after the period's end), which a clock that runs behind the
  * renewing node's would not tell.
  */
 export function quoteLapsed(
@@ -269,7 +283,12 @@ export function quoteChange(input: QuoteInput): QuoteResult {
   if (violation) return { ok: false, refusal: violation };
   const components = changeComponents(from, target);
   const { trialing, period } = quotePeriod(subscription, from.interval, at);
-  const timing = changeTiming(components, input.policy, trialing);
+  // The subscription as it is, asked for while a change waits for the period end: that change is
+  // canceled, nothing else happens (the quote's summary says so).
+  const keeps = components.length === 0 && input.scheduled != null;
+  const timing = keeps
+    ? ({ timing: "immediate", resetAnchor: false } as const)
+    : changeTiming(from, target, input.policy, trialing);
   if (timing.timing === "refused") {
     const plan = components.length === 0 && from.plan.key === target.plan.key;
     return {
@@ -281,13 +300,14 @@ export function quoteChange(input: QuoteInput): QuoteResult {
       },
     };
   }
-  if (timing.timing === "split") return quoteSplit(input, components);
+  if (timing.timing === "split") return quoteSplit(input, components, timing.now);
   const currency = subscription.currency;
   const fromItems = subscriptionItems(from);
   const toItems = subscriptionItems(target);
 
   let lines: QuoteLine[] = [];
   let newAnchor: Date | null = null;
+  let opens: OpenedPeriod | null = null;
   let effectiveAt = at;
   let nextInvoiceDate = period.end;
   if (timing.timing === "period_end") {
@@ -305,10 +325,11 @@ export function quoteChange(input: QuoteInput): QuoteResult {
       .map((i) => ({ ...recurringLine({ period: year, currency, item: i.item }), item: i.key }));
     lines = [...credits, ...charges];
     nextInvoiceDate = year.end;
+    opens = { period: year, opening: periodOpening(target) };
   } else {
     lines = prorationLines(fromItems, toItems, period, at, currency);
   }
-  lines = capCredits(lines, fromItems, input.history ?? {});
+  lines = capCredits(lines, input.history ?? periodHistory(periodOpening(from), []));
   const totals = invoiceTotals(lines, input.creditBalance);
   const recurring = recurringChange(from, target);
   const nextAmount = Math.max(0, recurring.after.amount - totals.creditBalanceAfter);
@@ -328,6 +349,7 @@ export function quoteChange(input: QuoteInput): QuoteResult {
     recurring,
     nextInvoice: { date: nextInvoiceDate, amount: nextAmount },
     replacesScheduled: input.scheduled ?? null,
+    opens,
   };
   return { ok: true, plan: { ...plan, summary: quoteSummary(plan, currency) } };
 }
@@ -355,15 +377,19 @@ function endingRefusal(subscription: QuoteSubscription, at: Date): QuoteRefusal 
 }
 
 /**
- * A split change is quoted as its two parts, each by the rules above and nothing else: the raises
- * alone from the subscription as it is (an addition: immediate, prorated, charged), then the
- * reductions from the shape the raises leave to the whole target (a reduction: at period end, no
- * credit), spending only the credit the first part leaves. The one quote charges the first part's
- * lines, and its recurring amount and next invoice are those after both.
+ * A split change is quoted as its two parts, each by the rules above and nothing else: the parts
+ * applied now (`now`, changeTiming's split), from the subscription as it is — an immediate change,
+ * prorated and charged — then the rest from there to the whole target — a change at period end, with
+ * no credit — spending only the credit the first part leaves. The one quote charges the first
+ * part's lines, and its recurring amount and next invoice are those after both.
  */
-function quoteSplit(input: QuoteInput, components: readonly ChangeComponent[]): QuoteResult {
+function quoteSplit(
+  input: QuoteInput,
+  components: readonly ChangeComponent[],
+  nowShape: SubscriptionShape,
+): QuoteResult {
   const { subscription, target } = input;
-  const first = quoteChange({ ...input, target: raisedItems(subscription.shape, target) });
+  const first = quoteChange({ ...input, target: nowShape });
   if (!first.ok) return first;
   const now = first.plan;
   const second = quoteChange({
@@ -389,11 +415,17 @@ function quoteSplit(input: QuoteInput, components: readonly ChangeComponent[]): 
     totals: now.totals,
     split: {
       now: { to: now.to, components: now.components },
-      scheduled: { effectiveAt: later.effectiveAt, to: target, components: later.components },
+      scheduled: {
+        effectiveAt: later.effectiveAt,
+        to: target,
+        components: later.components,
+        newAnchor: later.newAnchor,
+      },
     },
     recurring: recurringChange(subscription.shape, target),
     nextInvoice: later.nextInvoice,
     replacesScheduled: input.scheduled ?? null,
+    opens: null,
   };
   return { ok: true, plan: { ...plan, summary: splitSummary(now, later, plan, subscription.currency) } };
 }

@@ -27,7 +27,7 @@ function headline(plan: Omit<QuotePlan, "summary">, currency: string): string {
   const bill = `your ${intervalAdjective(after.interval)} bill`;
   const delta = after.amount - before.amount;
   const later = plan.timing === "period_end" ? ` from ${formatDate(plan.effectiveAt)}` : "";
-  const moves = delta >= 0 ? `adds ${money(delta)} to ${bill}` : `lowers ${bill} by ${money(-delta)}${later}`;
+  const moves = `${delta >= 0 ? `adds ${money(delta)} to ${bill}` : `lowers ${bill} by ${money(-delta)}`}${later}`;
   const only = plan.components.length === 1 ? (plan.components[0] as ChangeComponent) : null;
   const interval = plan.components.find((c) => c.type === "interval");
   if (interval?.type === "interval") {
@@ -62,6 +62,12 @@ function headline(plan: Omit<QuotePlan, "summary">, currency: string): string {
 }
 
 export function quoteSummary(plan: Omit<QuotePlan, "summary">, currency: string): string[] {
+  if (plan.components.length === 0 && plan.replacesScheduled)
+    return [
+      `Your change scheduled for ${formatDate(plan.replacesScheduled.effectiveAt)} is canceled: your subscription stays as it is.`,
+      ...today(plan, currency),
+      nextInvoice(plan, currency),
+    ];
   return [headline(plan, currency), ...today(plan, currency), ...replaced(plan), nextInvoice(plan, currency)];
 }
 

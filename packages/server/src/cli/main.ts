@@ -5,7 +5,7 @@ import { formatIssue, readCatalogFile } from "../catalog-file.ts";
 import { loadConfig, meteringOptions } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { DEMO_CATALOG_FILE as DEMO_CATALOG } from "../demo/catalog-file.ts";
-import { ensureDemoKey } from "../demo/demo-key.ts";
+import { type DemoKey, ensureDemoKey } from "../demo/demo-key.ts";
 import { seedDemo } from "../demo/seed.ts";
 import { pruneIdempotencyKeys } from "../http/idempotency.ts";
 import { BILLING_JOBS, runJobOnce } from "../jobs/billing-jobs.ts";
@@ -49,12 +49,12 @@ program
     const config = loadConfig();
     const database = await openMigratedDatabase(config);
     const now = new Date();
-    let demoKey: string | undefined;
+    let demo: DemoKey | undefined;
     if (options.demo) {
       if (!(await currentCatalog(database.db))) await applyCatalogFile(database.db, DEMO_CATALOG);
       const seeded = await seedDemo(database.db, now);
       if (seeded.seeded) process.stdout.write(`Seeded ${seeded.accounts} demo accounts.\n`);
-      demoKey = await ensureDemoKey(database.db, config.UPTIER_DATA_DIR, now);
+      demo = await ensureDemoKey(database.db, config.UPTIER_DATA_DIR, now);
     }
     await pruneIdempotencyKeys(database.db, now);
     // one set of gateways for the API and the jobs (the sandbox keeps its payments in memory)
@@ -88,13 +88,19 @@ program
         ? `  Background jobs: ${jobs.jobs.map((j) => j.name).join(", ")} (every minute)\n`
         : "  Background jobs: off (UPTIER_JOBS=off)\n",
     );
-    if (demoKey)
+    if (demo) {
+      const demoKey = demo.secret;
       process.stdout.write(
-        `\nDemo secret key: ${demoKey}\n\nTry:\n` +
+        `\nDemo secret key: ${demoKey}\n` +
+          (demo.unsaved
+            ? `  (not saved to ${demo.file}: ${demo.unsaved}; copy it now, it is shown only this once)\n`
+            : "") +
+          "\nTry:\n" +
           `  curl -s ${address}/v1/accounts?limit=3 -H "Authorization: Bearer ${demoKey}"\n` +
           `  curl -s ${address}/v1/catalog -H "Authorization: Bearer ${demoKey}"\n` +
           `  curl -s -X POST ${address}/v1/accounts -H "Authorization: Bearer ${demoKey}" -H "Content-Type: application/json" -H "Idempotency-Key: $(date +%s)" -d '{"external_id":"my-first-customer","name":"My First Customer"}'\n\n`,
       );
+    }
   });
 
 program

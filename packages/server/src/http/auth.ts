@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, inArray, isNull } from "drizzle-orm";
 import type { FastifyRequest } from "fastify";
 import type { Db } from "../db/client.ts";
 import { apiKeys } from "../db/schema/index.ts";
@@ -30,9 +30,70 @@ declare module "fastify" {
 export const KEY_CACHE_TTL_MS = 5_000;
 const keyCache = new Map<string, { db: Db; id: string; caller: Caller; until: number }>();
 
-/** Drops a key from the cache (on revocation), so the next request with it is refused. */
+/** On revocation: the next request with the key is refused, and its open streams end. */
 export function forgetApiKey(id: string): void {
   for (const [header, entry] of keyCache) if (entry.id === id) keyCache.delete(header);
+  for (const watch of watches) if (watch.keyId === id) endWatch(watch);
+}
+
+/**
+ * A response that outlives its request's authentication (the SSE stream) ends when its key is
+ * revoked, within the bound a plain request with that key is refused in: at once for a revocation
+ * in this process, within KEY_CACHE_TTL_MS for one made elsewhere, which a sweep of the open
+ * streams' keys (one query for them all) notices.
+ */
+interface KeyWatch {
+  readonly db: Db;
+  readonly keyId: string;
+  readonly revoked: () => void;
+}
+const watches = new Set<KeyWatch>();
+let sweeper: NodeJS.Timeout | undefined;
+
+function unwatch(watch: KeyWatch): boolean {
+  if (!watches.delete(watch)) return false;
+  if (watches.size === 0) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
+  return true;
+}
+
+function endWatch(watch: KeyWatch): void {
+  if (unwatch(watch)) watch.revoked();
+}
+
+/** Calls `revoked` once the caller's key is revoked; the answer stops watching. */
+export function watchRevocation(db: Db, caller: Caller, revoked: () => void): () => void {
+  const watch: KeyWatch = { db, keyId: caller.apiKeyId, revoked };
+  watches.add(watch);
+  if (!sweeper) {
+    // twice per cache lifetime, so a stream never outlives a cached key
+    sweeper = setInterval(() => void sweepRevoked(), KEY_CACHE_TTL_MS / 2);
+    sweeper.unref();
+  }
+  return () => {
+    unwatch(watch);
+  };
+}
+
+async function sweepRevoked(): Promise<void> {
+  const byDb = new Map<Db, KeyWatch[]>();
+  for (const watch of watches) byDb.set(watch.db, [...(byDb.get(watch.db) ?? []), watch]);
+  for (const [db, open] of byDb) {
+    let valid: Set<string>;
+    try {
+      const ids = [...new Set(open.map((w) => w.keyId))];
+      const rows = await db
+        .select({ id: apiKeys.id })
+        .from(apiKeys)
+        .where(and(inArray(apiKeys.id, ids), isNull(apiKeys.revokedAt)));
+      valid = new Set(rows.map((r) => r.id));
+    } catch {
+      continue; // the database is unreachable: nothing is known revoked
+    }
+    for (const watch of open) if (!valid.has(watch.keyId)) endWatch(watch);
+  }
 }
 
 /** The secret from `Bearer sk_…`, or from HTTP Basic with the key as the user name (Segment's write-key habit). */

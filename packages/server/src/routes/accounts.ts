@@ -1,6 +1,7 @@
 import { AccountResponse, listOf } from "@uptier/core/api";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
+import { NoQuery } from "../http/input-guard.ts";
 import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.ts";
 import {
   CreateAccountInput,
@@ -15,8 +16,8 @@ import {
 /** Ids are prefixed ULIDs; anything else cannot name a resource, so it is rejected before any query. */
 export const ResourceId = z.string().regex(/^[a-z]{2,8}_[0-9A-Za-z]{1,40}$/, "is not a valid id");
 export const IdParams = z.object({ id: ResourceId }).strict();
-/** Routes without query parameters reject any, so a typo is not silently ignored. */
-export const NoQuery = z.object({}).strict();
+/** Beside the id schemas, for the route files. */
+export { NoQuery };
 
 export function accountRoutes(app: FastifyInstance, ctx: RouteContext) {
   const r = typed(app);

@@ -5,19 +5,22 @@ import type { Gateways } from "../gateways/gateway.ts";
 import { compiledSerializer } from "../http/fast-serializer.ts";
 import { skipCatchUp } from "../http/plugins/read-your-writes.ts";
 import { ApiError } from "../http/problem.ts";
-import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.ts";
+import { type RouteContext, respondClaimed, respondIdempotent, typed } from "../http/route-kit.ts";
 import { attachBilling } from "../services/billing-context.ts";
 import {
-  beginAuthorisedCheckout,
   CheckoutInput,
   checkoutResponse,
   confirmCheckout,
-  driveCheckout,
-  findCheckout,
   getCheckout,
-  idempotencyKeySeen,
+  runCheckout,
 } from "../services/checkout.ts";
-import { getInvoice, invoiceHtml, ListInvoicesQuery, listInvoices } from "../services/invoices.ts";
+import {
+  getInvoice,
+  INVOICE_HTML_CSP,
+  invoiceHtml,
+  ListInvoicesQuery,
+  listInvoices,
+} from "../services/invoices.ts";
 import { accountLedger } from "../services/ledger.ts";
 import type { MeteringState } from "../services/metering-state.ts";
 import {
@@ -105,37 +108,18 @@ export function billingRoutes(
         body: CheckoutInput,
       },
     },
-    async (request, reply) => {
-      // A checkout changes the subscription in this process, so the entitlement cache (and the quote
-      // desk that listens to it) drops the account as soon as the checkout is settled, instead of
-      // reading the domain-event log before answering; other nodes see it within a poll.
-      const checkout = async () => {
-        const row = await driveCheckout(billing, await beginAuthorisedCheckout(billing, request.body));
-        skipCatchUp(request);
-        metering.invalidate([row.accountId]);
-        return row;
-      };
-      const key = request.headers["idempotency-key"];
-      // Without a key the checkout's own row is the answer; with one, the answer is recorded (or
-      // replayed) under the key.
-      if (key === undefined) {
-        const { status, body } = checkoutResponse(await checkout());
-        return reply.code(status).send(body);
-      }
-      let checkoutId: string | undefined;
-      if (
-        !(await idempotencyKeySeen(
-          ctx.db,
-          request.caller.apiKeyId,
-          typeof key === "string" ? key : undefined,
-        ))
-      )
-        checkoutId = (await checkout()).id;
-      return respondIdempotent(ctx, request, reply, async (tx) => {
-        if (!checkoutId) throw new ApiError(409, "idempotency_key_in_use", "Retry the request.");
-        return checkoutResponse(await findCheckout(tx, checkoutId));
-      });
-    },
+    (request, reply) =>
+      respondClaimed(ctx, request, reply, {
+        effect: async (resumed) => {
+          const row = await runCheckout(billing, request.body, resumed);
+          // A checkout changes the subscription in this process, so the entitlement cache (and the
+          // quote desk that listens to it) drops the account as soon as the checkout is settled,
+          // instead of reading the domain-event log before answering; other nodes see it within a poll.
+          skipCatchUp(request);
+          metering.invalidate([row.accountId]);
+          return checkoutResponse(row);
+        },
+      }),
   );
   r.get(
     "/v1/checkouts/:id",
@@ -152,11 +136,13 @@ export function billingRoutes(
         body: EmptyBody,
       },
     },
-    async (request, reply) => {
-      await getCheckout(ctx.db, request.params.id);
-      const row = await confirmCheckout(billing, request.params.id);
-      return respondIdempotent(ctx, request, reply, async () => checkoutResponse(row));
-    },
+    (request, reply) =>
+      respondClaimed(ctx, request, reply, {
+        effect: async () => {
+          await getCheckout(ctx.db, request.params.id);
+          return checkoutResponse(await confirmCheckout(billing, request.params.id));
+        },
+      }),
   );
 
   const AccountPmParams = z.object({ id: ResourceId, payment_method: ResourceId }).strict();
@@ -235,7 +221,11 @@ export function billingRoutes(
       },
     },
     async (request, reply) =>
-      reply.type("text/html; charset=utf-8").send(await invoiceHtml(ctx.db, request.params.id)),
+      reply
+        .type("text/html; charset=utf-8")
+        .header("content-security-policy", INVOICE_HTML_CSP)
+        .header("x-content-type-options", "nosniff")
+        .send(await invoiceHtml(ctx.db, request.params.id)),
   );
   r.get(
     "/v1/accounts/:id/ledger",

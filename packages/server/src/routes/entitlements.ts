@@ -1,6 +1,7 @@
 import { EntitlementsView } from "@uptier/core";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
+import { watchRevocation } from "../http/auth.ts";
 import { type RouteContext, typed } from "../http/route-kit.ts";
 import { entitlementsOf } from "../services/entitlements.ts";
 import type { Invalidation, MeteringState } from "../services/metering-state.ts";
@@ -8,7 +9,7 @@ import { IdParams, NoQuery } from "./accounts.ts";
 
 const HEARTBEAT_MS = 15_000;
 
-export function entitlementRoutes(app: FastifyInstance, _ctx: RouteContext, state: MeteringState) {
+export function entitlementRoutes(app: FastifyInstance, ctx: RouteContext, state: MeteringState) {
   const r = typed(app);
   r.get(
     "/v1/accounts/:id/entitlements",
@@ -70,9 +71,12 @@ export function entitlementRoutes(app: FastifyInstance, _ctx: RouteContext, stat
       heartbeat.unref();
       const stream = { end: () => res.end() };
       streams.add(stream);
+      // authenticated once, when it opened: ended when its key is revoked, as a request would be refused
+      const unwatch = watchRevocation(ctx.db, request.caller, stream.end);
       request.raw.on("close", () => {
         clearInterval(heartbeat);
         unsubscribe();
+        unwatch();
         streams.delete(stream);
       });
     },

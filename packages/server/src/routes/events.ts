@@ -5,7 +5,7 @@ import type { Executor } from "../db/client.ts";
 import { retryingWrites } from "../db/retry.ts";
 import { skipCatchUp } from "../http/plugins/read-your-writes.ts";
 import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.ts";
-import { ingestEvents, prepareIngest } from "../services/events.ts";
+import { ingestEvents, prepareIngest, receiveEvent } from "../services/events.ts";
 import type { MeteringState } from "../services/metering-state.ts";
 import { NoQuery } from "./accounts.ts";
 
@@ -23,13 +23,14 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext, state: Mete
         querystring: NoQuery,
         response: { 200: EventsBatchResponse },
       },
+      config: { itemsJudgedOneByOne: "events" },
     },
     async (request, reply) => {
       // The accounts these events touch are invalidated below: no outbox poll is needed after it.
       skipCatchUp(request);
       const body = request.body as { events?: unknown[] };
       const raws = Array.isArray(body.events) ? body.events : [request.body];
-      const incoming = raws.map((raw) => ({ raw, bytes: Buffer.byteLength(JSON.stringify(raw) ?? "") }));
+      const incoming = raws.map(receiveEvent);
       await prepareIngest(state, incoming);
       let touched: ReadonlySet<string> = new Set();
       const ingest = async (db: Executor) => {

@@ -1,14 +1,14 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { ApiError } from "../http/problem.ts";
-import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.ts";
+import { type RouteContext, respondClaimed, respondIdempotent, typed } from "../http/route-kit.ts";
 import { billingOf } from "../services/billing-context.ts";
-import { idempotencyKeySeen } from "../services/checkout.ts";
 import {
   attemptsOf,
   collectInvoice,
   markUncollectible,
   PayInvoiceInput,
+  resumePendingAttempt,
   voidInvoice,
 } from "../services/invoice-collection.ts";
 import { getInvoice } from "../services/invoices.ts";
@@ -35,33 +35,29 @@ export function invoiceRoutes(app: FastifyInstance, ctx: RouteContext) {
         body: PayInvoiceInput,
       },
     },
-    async (request, reply) => {
+    (request, reply) => {
       const { id } = request.params;
-      await getInvoice(ctx.db, id);
-      const key = request.headers["idempotency-key"];
-      // The charge happens outside the key's transaction (the gateway is not transactional): a
-      // replayed key answers from the record and never attempts again.
-      const seen = await idempotencyKeySeen(
-        ctx.db,
-        request.caller.apiKeyId,
-        typeof key === "string" ? key : undefined,
-      );
-      let attempt: Awaited<ReturnType<typeof collectInvoice>>["attempt"] = null;
-      if (!seen)
-        ({ attempt } = await collectInvoice(billing, id, {
-          trigger: "manual",
-          paymentMethodId: request.body.payment_method,
-        }));
-      return respondIdempotent(ctx, request, reply, async (tx) => {
-        const invoice = await getInvoice(tx, id);
-        if (attempt?.status === "failed")
-          throw new ApiError(
-            402,
-            "payment_declined",
-            `The payment was declined: ${attempt.failureMessage ?? "no reason given"} (${attempt.failureCode}). The invoice is still ${invoice.status}.`,
-            { param: "payment_method" },
-          );
-        return { status: invoice.status === "paid" ? 200 : 202, body: invoice };
+      return respondClaimed(ctx, request, reply, {
+        effect: async (resumed) => {
+          const before = await getInvoice(ctx.db, id);
+          // The retry of a run that ended without an answer finishes that run's attempt, or answers
+          // the invoice it paid, rather than charging again.
+          let attempt = resumed ? await resumePendingAttempt(billing, id) : null;
+          if (!attempt && !(resumed && before.status === "paid"))
+            ({ attempt } = await collectInvoice(billing, id, {
+              trigger: "manual",
+              paymentMethodId: request.body.payment_method,
+            }));
+          const invoice = await getInvoice(ctx.db, id);
+          if (attempt?.status === "failed")
+            throw new ApiError(
+              402,
+              "payment_declined",
+              `The payment was declined: ${attempt.failureMessage ?? "no reason given"} (${attempt.failureCode}). The invoice is still ${invoice.status}.`,
+              { param: "payment_method" },
+            );
+          return { status: invoice.status === "paid" ? 200 : 202, body: invoice };
+        },
       });
     },
   );

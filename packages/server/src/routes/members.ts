@@ -1,10 +1,9 @@
 import { listOf, MemberResponse } from "@uptier/core/api";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.ts";
+import { type RouteContext, typed } from "../http/route-kit.ts";
 import {
   CreateMemberInput,
-  createMember,
   findMember,
   ListMembersQuery,
   listMembers,
@@ -12,7 +11,7 @@ import {
   UpdateMemberInput,
   updateMember,
 } from "../services/members.ts";
-import { withSeatPurchase } from "../services/seat-invites.ts";
+import { inviteMember } from "../services/seat-invites.ts";
 import { IdParams, NoQuery, ResourceId } from "./accounts.ts";
 
 const MemberParams = z.object({ id: ResourceId, member: ResourceId }).strict();
@@ -30,13 +29,7 @@ export function memberRoutes(app: FastifyInstance, ctx: RouteContext) {
         response: { 201: MemberResponse },
       },
     },
-    (request, reply) =>
-      withSeatPurchase(ctx, request, () =>
-        respondIdempotent(ctx, request, reply, async (tx) => ({
-          status: 201,
-          body: await createMember(tx, request.params.id, request.body, ctx.clock()),
-        })),
-      ),
+    (request, reply) => inviteMember(ctx, request, reply, request.params.id, request.body),
   );
   r.get(
     "/v1/accounts/:id/members",

@@ -72,6 +72,7 @@ export function segmentRoutes(app: FastifyInstance, ctx: RouteContext, state: Me
         querystring: NoQuery,
         response: { 200: EventsBatchResponse },
       },
+      config: { itemsJudgedOneByOne: "batch" },
     },
     async (request, reply) => {
       await state.catalog();

@@ -1,6 +1,8 @@
 import { listOf, SubscriptionResponse } from "@uptier/core/api";
 import type { FastifyInstance } from "fastify";
+import { z } from "zod";
 import { type RouteContext, respondIdempotent, typed } from "../http/route-kit.ts";
+import { cancelScheduledChange } from "../services/scheduled-changes.ts";
 import {
   CancelSubscriptionInput,
   CreateSubscriptionInput,
@@ -86,6 +88,25 @@ export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
       respondIdempotent(ctx, request, reply, async (tx) => ({
         status: 200,
         body: await cancelSubscription(tx, request.params.id, request.body, ctx.clock()),
+      })),
+  );
+  r.post(
+    "/v1/subscriptions/:id/scheduled_change/cancel",
+    {
+      schema: {
+        tags: ["subscriptions"],
+        summary: "Cancel the subscription's scheduled change: it stays as it is at the period end",
+        description:
+          "409 `no_scheduled_change` when none is pending, `scheduled_change_in_effect` once its instant has come, `subscription_canceled` when the subscription has ended.",
+        params: IdParams,
+        body: z.object({}).strict().default({}),
+        response: { 200: SubscriptionResponse },
+      },
+    },
+    (request, reply) =>
+      respondIdempotent(ctx, request, reply, async (tx) => ({
+        status: 200,
+        body: await cancelScheduledChange(tx, request.params.id, ctx.clock()),
       })),
   );
 }

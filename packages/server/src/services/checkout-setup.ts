@@ -4,7 +4,7 @@ import { jsonRowReader, parsedJson } from "../db/json-rows.ts";
 import { executePrepared } from "../db/prepared.ts";
 import { checkouts, members, paymentMethods, quotes, subscriptions } from "../db/schema/index.ts";
 import { chargeableMethodWhere } from "./payment-methods.ts";
-import { lastPlanChargeOf } from "./renewals.ts";
+import { lastPeriodStartOf } from "./subscription-periods.ts";
 import {
   type PinnedAddOn,
   type PinnedPlan,
@@ -66,8 +66,8 @@ export interface BeginSetup {
   readonly related: readonly CheckoutRow[];
   /** the payment method the checkout would charge */
   readonly method: PaymentMethodRow | null;
-  /** the start of the last plan charge on the subscription's invoices (what renewals.ts says is covered) */
-  readonly lastPlanCharge: string | Date | null;
+  /** the start of the subscription's last recorded period (what renewals.ts says is covered) */
+  readonly lastPeriodStart: string | Date | null;
 }
 
 interface SubscriptionColumns {
@@ -134,7 +134,7 @@ export async function readBeginSetups(
           ) c) as related,
         (select to_json(payment_methods) from payment_methods
           where ${chargeableMethodWhere(account, sql`i.payment_method`)}) as method,
-        ${lastPlanChargeOf(quote)} as last_plan_charge
+        ${lastPeriodStartOf(quote)} as last_period_start
       from i order by i.ord`,
   );
   return (
@@ -143,7 +143,7 @@ export async function readBeginSetups(
       actor: unknown;
       related: unknown;
       method: unknown;
-      last_plan_charge: string | Date | null;
+      last_period_start: string | Date | null;
     })[]
   ).map((row, i) =>
     row.quote
@@ -153,9 +153,9 @@ export async function readBeginSetups(
           subscription: recordOf(row, requests[i]?.at as Date),
           related: parsedJson<unknown[]>(row.related).map(readCheckout),
           method: row.method ? readPaymentMethod(parsedJson(row.method)) : null,
-          lastPlanCharge: row.last_plan_charge,
+          lastPeriodStart: row.last_period_start,
         }
-      : { quote: null, actor: null, subscription: null, related: [], method: null, lastPlanCharge: null },
+      : { quote: null, actor: null, subscription: null, related: [], method: null, lastPeriodStart: null },
   );
 }
 

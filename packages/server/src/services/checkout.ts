@@ -1,5 +1,5 @@
 import { quoteLapsed, quotePeriod, type SubscriptionShape } from "@uptier/core";
-import { and, eq, inArray, lt, ne, sql } from "drizzle-orm";
+import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor, Tx } from "../db/client.ts";
 import { executePrepared, preparing } from "../db/prepared.ts";
@@ -9,7 +9,6 @@ import {
   members,
   paymentMethods,
   quotes,
-  scheduledChanges,
   subscriptions,
 } from "../db/schema/index.ts";
 import { type ChargeOutcome, GatewayUnavailableError, type PaymentGateway } from "../gateways/gateway.ts";
@@ -51,7 +50,14 @@ import {
   type QuoteTarget,
   shapeOfTarget,
 } from "./quotes.ts";
-import { draftDueRenewals, lastPlanCharges, renewalPending } from "./renewals.ts";
+import { draftDueRenewals, renewalPending } from "./renewals.ts";
+import {
+  cancelPendingChange,
+  recordScheduledChange,
+  type ScheduledChange,
+  scheduledChangeCanceled,
+} from "./scheduled-changes.ts";
+import { lastPeriodStarts, type PeriodRecord, periodRows } from "./subscription-periods.ts";
 import { type SubscriptionRecord, type SubscriptionRow, subscriptionRecord } from "./subscription-records.ts";
 import { subscriptionView } from "./subscriptions.ts";
 
@@ -140,7 +146,10 @@ export function checkoutView(row: CheckoutRow) {
 }
 export type CheckoutView = ReturnType<typeof checkoutView>;
 
-/** Only an account admin can authorise a charge (DESIGN.md, Auth). `row` is the actor as found. */
+/**
+ * Only an account admin can authorise a charge (DESIGN.md, Auth), and only one who has joined: an
+ * admin still `invited` never signed in as themselves. `row` is the actor as found.
+ */
 function requireAdmin(row: MemberRow | null, actor: NamedActor): MemberRow {
   if (!actor.member && !actor.user_id)
     throw new ApiError(
@@ -168,6 +177,13 @@ function requireAdmin(row: MemberRow | null, actor: NamedActor): MemberRow {
       "Only an account admin can authorise a charge. Your admins have been asked to approve it.",
       { param },
     );
+  if (row.status !== "active")
+    throw new ApiError(
+      403,
+      "admin_not_active",
+      `Admin ${row.id} has not joined yet (status ${row.status}): only an active admin can authorise a charge.`,
+      { param },
+    );
   return row;
 }
 
@@ -191,7 +207,7 @@ export async function requestAdminApproval(
       .select({ id: members.id, email: members.email })
       .from(members)
       .where(
-        and(eq(members.accountId, input.accountId), eq(members.role, "admin"), ne(members.status, "removed")),
+        and(eq(members.accountId, input.accountId), eq(members.role, "admin"), eq(members.status, "active")),
       );
     await recordEvent(tx, {
       type: "admin_approval.requested",
@@ -371,13 +387,13 @@ async function intentOf(
     if (verdict.refusal) throw verdict.refusal;
   }
   if (verdict.existing) return { checkout: verdict.existing, created: false };
-  // Before anything is drafted or charged. The setup's last plan charge may predate the lock: the
-  // completion asks again under it.
-  const lapse = lapsedQuote(record, quote, at, setup.lastPlanCharge);
+  // Before anything is drafted or charged. The setup's last recorded period may predate the lock:
+  // the completion asks again under it.
+  const lapse = lapsedQuote(record, quote, at, setup.lastPeriodStart);
   if (lapse) throw new ApiError(409, "quote_stale", lapse, { param: "quote" });
-  // Rare (the first minute of a period): the setup read the last plan charge, so asking is free.
+  // Rare (the first minute of a period): the setup read the last recorded period, so asking is free.
   // Read before the lock was granted, it may miss a draft made meanwhile: drafting again is a no-op.
-  if (!renewed && renewalPending(record.row, setup.lastPlanCharge, quote.frozenAt))
+  if (!renewed && renewalPending(record.row, setup.lastPeriodStart, quote.frozenAt))
     return { renewalFirst: { subscriptionId: record.id, frozenAt: quote.frozenAt } };
   const state = await loadBillingState(preparing(tx), record);
   const plan = priceChange(state, await shapeOfTarget(tx, quote.target as QuoteTarget), quote.frozenAt);
@@ -760,7 +776,7 @@ async function completeCheckouts(
       } else priced.push({ completion, setup, record });
     }
     // Read under the subscriptions' locks, so a renewal drafted before them is seen (one statement).
-    const billed = await lastPlanCharges(
+    const billed = await lastPeriodStarts(
       preparing(tx),
       priced.map((p) => p.record.id),
     );
@@ -814,20 +830,12 @@ interface ImmediateChange {
   readonly subscription: SubscriptionRow;
   readonly target: QuoteTarget;
   readonly invoice: PaidInvoice | null;
+  /** the period the change opens (a switch to annual), recorded with it */
+  readonly opens: PeriodRecord | null;
   /** its events, in order; `invoice` is this change's invoice once issued (with its number) */
   readonly events: (invoice: InvoiceRow | null) => readonly InvoiceEvent[];
-  /** a split's reductions, recorded for the period end once the change is written */
+  /** a split's part for the period end, recorded once the change is written */
   readonly scheduled: ScheduledChange | null;
-  readonly at: Date;
-}
-
-/** A change recorded for the period end (a scheduled_changes row's contents). */
-interface ScheduledChange {
-  readonly accountId: string;
-  readonly subscriptionId: string;
-  readonly quoteId: string;
-  readonly effectiveAt: Date;
-  readonly target: QuoteTarget & { readonly billingCycleAnchor: string | null };
   readonly at: Date;
 }
 
@@ -882,7 +890,7 @@ async function prepareCompletion(
     return fail("quote_stale", "The price changed before the payment completed; the charge is refunded.");
 
   const used = state.seatsInUse;
-  const previous = subscriptionView(record, used);
+  const previous = subscriptionView(record, used, state.scheduled);
   const invoiceId = plan.timing !== "period_end" && plan.lines.length > 0 ? newId("invoice", at) : null;
   const done: CheckoutRow = {
     ...checkout,
@@ -898,24 +906,31 @@ async function prepareCompletion(
   const change = { quote: quote.id, checkout: checkout.id, timing: plan.timing, components: plan.components };
   const succeeded = { type: "checkout.succeeded", accountId, data: { checkout: checkoutView(done) } };
   // what the quote told the customer: the pending scheduled change gives way to this one
-  const unscheduled = plan.replacesScheduled
-    ? [
-        {
-          type: "subscription.scheduled_change_canceled",
-          accountId,
-          data: {
-            subscription: record.id,
-            scheduled_change: {
-              id: plan.replacesScheduled.id,
-              effective_at: plan.replacesScheduled.effectiveAt.toISOString(),
-            },
-            replaced_by: change,
-          },
-        },
-      ]
-    : [];
-  if (plan.timing === "period_end") {
-    await scheduleChange(tx, record, quote.id, target, plan, at);
+  const unscheduled =
+    plan.replacesScheduled && state.scheduled
+      ? [scheduledChangeCanceled(accountId, record.id, state.scheduled, change)]
+      : [];
+  /** the change this checkout leaves waiting for the period end, if any */
+  const waiting = (effectiveAt: Date, anchor: Date | null): ScheduledChange => ({
+    id: newId("scheduledChange", at),
+    accountId,
+    subscriptionId: record.id,
+    quoteId: quote.id,
+    effectiveAt,
+    target: { ...target, billingCycleAnchor: anchor?.toISOString() ?? null },
+    at,
+  });
+  // A change for the period end, or the subscription kept as it is (its pending change canceled):
+  // nothing applies now, so it is written here rather than with the batch.
+  if (plan.timing === "period_end" || plan.components.length === 0) {
+    const scheduled = plan.timing === "period_end" ? waiting(plan.effectiveAt, plan.newAnchor) : null;
+    if (scheduled) await recordScheduledChange(tx, scheduled);
+    else await cancelPendingChange(tx, record.id);
+    const row = { ...record.row, revision: record.row.revision + 1, updatedAt: at };
+    await tx
+      .update(subscriptions)
+      .set({ revision: row.revision, updatedAt: at })
+      .where(eq(subscriptions.id, record.id));
     await tx
       .update(checkouts)
       .set({
@@ -928,19 +943,30 @@ async function prepareCompletion(
         updatedAt: done.updatedAt,
       })
       .where(eq(checkouts.id, done.id));
-    const scheduled = {
-      type: "subscription.change_scheduled",
-      accountId,
-      data: { subscription: previous, effective_at: plan.effectiveAt.toISOString(), to: target, change },
-    };
-    await recordEvents(tx, [...unscheduled, scheduled, succeeded], at);
+    const changeScheduled = scheduled
+      ? [
+          {
+            type: "subscription.change_scheduled",
+            accountId,
+            data: {
+              subscription: subscriptionView({ ...record, row }, used, scheduled),
+              effective_at: plan.effectiveAt.toISOString(),
+              to: target,
+              change,
+            },
+          },
+        ]
+      : [];
+    await recordEvents(tx, [...unscheduled, ...changeScheduled, succeeded], at);
     return done;
   }
 
-  // A split applies its raises now, as a change of their own, and leaves the rest to the period end.
+  // A split applies the parts that raise the bill now, as a change of their own, and leaves the rest
+  // to the period end.
   const { split } = plan;
   const applied = split ? splitTarget(split.now.to, target, record) : target;
   const appliedShape = split ? split.now.to : shape;
+  const scheduled = split ? waiting(split.scheduled.effectiveAt, split.scheduled.newAnchor) : null;
   // The subscription after the change, known without reading it back: the row as the batch's
   // statement leaves it, its add-ons in the order a read would give them.
   const row = {
@@ -958,9 +984,12 @@ async function prepareCompletion(
   );
   // A split keeps add-ons the quote's target drops, so its keys are not all the setup's.
   const order = split ? await inKeyOrder(tx, [...bought.keys()]) : setup.addOnOrder;
+  // A split may keep the plan in force until the period end.
+  const planVersion =
+    applied.planVersionId === target.planVersionId ? setup.bought.planVersion : record.planVersion;
   const after = subscriptionRecord(
     row,
-    { version: setup.bought.planVersion, definition: appliedShape.plan },
+    { version: planVersion, definition: appliedShape.plan },
     order.map((key) => {
       const a = bought.get(key);
       const version = setup.bought.addOnVersions.get(key) ?? record.addOnVersions.get(key);
@@ -969,7 +998,7 @@ async function prepareCompletion(
     }),
     at,
   );
-  const view = subscriptionView(after, used);
+  const view = subscriptionView(after, used, scheduled);
   const changed = {
     type: "subscription.updated",
     accountId,
@@ -1009,16 +1038,18 @@ async function prepareCompletion(
     subscription: row,
     target: applied,
     invoice,
-    scheduled: split
+    opens: plan.opens
       ? {
-          accountId,
           subscriptionId: record.id,
-          quoteId: quote.id,
-          effectiveAt: split.scheduled.effectiveAt,
-          target: { ...target, billingCycleAnchor: null },
+          accountId,
+          period: plan.opens.period,
+          openedBy: "interval_change",
+          invoiceId,
+          opening: plan.opens.opening,
           at,
         }
       : null,
+    scheduled,
     at,
     events: (issued) => [
       ...unscheduled,
@@ -1039,14 +1070,19 @@ async function prepareCompletion(
 }
 
 /**
- * The target a split's immediate part applies: the quote's locked versions, and the version the
- * subscription pins for an add-on the quote's target drops at the period end. A split keeps the
- * plan and the interval.
+ * The target a split's immediate part applies: the quote's locked versions for what it takes from
+ * the quote's target, the versions the subscription pins for what it keeps until the period end
+ * (the plan, an add-on the target drops). A split keeps the interval.
  */
 function splitTarget(shape: SubscriptionShape, target: QuoteTarget, record: SubscriptionRecord): QuoteTarget {
   const locked = new Map(target.addOns.map((a) => [a.key, a.versionId]));
+  const plan =
+    shape.plan.key === target.plan
+      ? { plan: target.plan, planVersionId: target.planVersionId }
+      : { plan: record.row.planKey, planVersionId: record.row.planVersionId };
   return {
-    ...target,
+    ...plan,
+    interval: shape.interval,
     seats: shape.seats,
     addOns: shape.addOns.map((a) => {
       const versionId = locked.get(a.key) ?? record.addOnVersionIds.get(a.key);
@@ -1131,6 +1167,14 @@ async function writeImmediateChanges(
           as x(id text, gateway_payment_id text, invoice_id text, attempts int, completed_at timestamptz)
         where c.id = x.id)`,
   ];
+  const opened = changes.flatMap((c) => (c.opens ? [c.opens] : []));
+  if (opened.length > 0)
+    writes.push(sql`opened as (insert into subscription_periods (subscription_id, account_id, period_start,
+        period_end, opened_by, invoice_id, opening, created_at)
+      select * from jsonb_to_recordset(${JSON.stringify(periodRows(opened))}::jsonb) as x(subscription_id text,
+        account_id text, period_start timestamptz, period_end timestamptz, opened_by text, invoice_id text,
+        opening jsonb, created_at timestamptz)
+      on conflict do nothing)`);
   const invoiced = changes.flatMap((c) => (c.invoice ? [c.invoice] : []));
   await issuePaidInvoices(tx, billing, invoiced, {
     writes,
@@ -1142,52 +1186,6 @@ async function writeImmediateChanges(
         return c.events(invoice).map((e) => ({ ...e, invoice: index, at: c.at }));
       });
     },
-  });
-}
-
-/** A change at the period end: the pending scheduled change replaced, the revision bumped. */
-async function scheduleChange(
-  tx: Tx,
-  record: SubscriptionRecord,
-  quoteId: string,
-  target: QuoteTarget,
-  plan: ReturnType<typeof priceChange>,
-  at: Date,
-): Promise<void> {
-  await recordScheduledChange(tx, {
-    accountId: record.row.accountId,
-    subscriptionId: record.id,
-    quoteId,
-    effectiveAt: plan.effectiveAt,
-    target: { ...target, billingCycleAnchor: plan.newAnchor?.toISOString() ?? null },
-    at,
-  });
-  await tx
-    .update(subscriptions)
-    .set({ revision: record.row.revision + 1, updatedAt: at })
-    .where(eq(subscriptions.id, record.id));
-}
-
-/** The subscription's pending scheduled change replaced by `change` (applied by scheduled-changes.ts). */
-async function recordScheduledChange(tx: Tx, change: ScheduledChange): Promise<void> {
-  await tx
-    .update(scheduledChanges)
-    .set({ status: "canceled" })
-    .where(
-      and(
-        eq(scheduledChanges.subscriptionId, change.subscriptionId),
-        eq(scheduledChanges.status, "scheduled"),
-      ),
-    );
-  await tx.insert(scheduledChanges).values({
-    id: newId("scheduledChange", change.at),
-    accountId: change.accountId,
-    subscriptionId: change.subscriptionId,
-    quoteId: change.quoteId,
-    effectiveAt: change.effectiveAt,
-    target: change.target,
-    status: "scheduled",
-    createdAt: change.at,
   });
 }
 
@@ -1203,8 +1201,33 @@ async function recordEvents(
 export async function driveCheckout(billing: BillingContext, begun: BegunCheckout): Promise<CheckoutRow> {
   const { checkout } = begun;
   if (!begun.created) return waitWhilePending(billing, checkout.id);
+  return settlePending(billing, checkout, begun.method);
+}
+
+/** Charges a pending checkout, or asks the gateway again with its key what the charge came to, and settles. */
+async function settlePending(
+  billing: BillingContext,
+  checkout: CheckoutRow,
+  method?: PaymentMethodRow | null,
+): Promise<CheckoutRow> {
   if (checkout.amount === 0) return settleOutcome(billing, checkout.id, "nothing_due");
-  return settleOutcome(billing, checkout.id, await askGateway(billing, checkout, begun.method));
+  return settleOutcome(billing, checkout.id, await askGateway(billing, checkout, method));
+}
+
+/**
+ * A request's checkout of a quote, begun or found (one per quote) and driven to an outcome.
+ * `resumed`: an earlier run of the same request ended without an answer, so a checkout it left
+ * pending has no driver: it is settled now (as the recovery job would) rather than waited for.
+ */
+export async function runCheckout(
+  billing: BillingContext,
+  input: BeginInput,
+  resumed: boolean,
+): Promise<CheckoutRow> {
+  const begun = await beginAuthorisedCheckout(billing, input);
+  if (resumed && !begun.created && begun.checkout.status === "pending")
+    return settlePending(billing, begun.checkout);
+  return driveCheckout(billing, begun);
 }
 
 async function waitWhilePending(
@@ -1284,13 +1307,8 @@ export async function recoverCheckouts(
   for (const checkout of stuck) {
     let row = checkout;
     try {
-      if (row.status === "pending") {
-        row = await settleOutcome(
-          billing,
-          row.id,
-          row.amount === 0 ? "nothing_due" : await askGateway(billing, row),
-        );
-      } else if (row.status === "requires_action") {
+      if (row.status === "pending") row = await settlePending(billing, row);
+      else if (row.status === "requires_action") {
         const quote = await loadQuote(billing.db, row.quoteId);
         const outcome = await gatewayOf(billing, row).retrieve(row.gatewayPaymentId as string);
         if (outcome.status === "requires_action" && now.getTime() >= quote.expiresAt.getTime()) {
@@ -1346,17 +1364,4 @@ export async function refundCheckout(billing: BillingContext, row: CheckoutRow):
 
 export async function getCheckout(db: Executor, id: string): Promise<CheckoutView> {
   return checkoutView(await findCheckout(db, id));
-}
-
-/** Has this Idempotency-Key already been used by this API key? (Then nothing is begun: the replay answers.) */
-export async function idempotencyKeySeen(
-  db: Executor,
-  apiKeyId: string,
-  key: string | undefined,
-): Promise<boolean> {
-  if (typeof key !== "string" || key.length === 0) return false;
-  const result = await db.execute(
-    sql`select 1 from idempotency_keys where api_key_id = ${apiKeyId} and key = ${key} limit 1`,
-  );
-  return (result as { rows: unknown[] }).rows.length > 0;
 }

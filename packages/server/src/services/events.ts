@@ -14,12 +14,29 @@ import { sql } from "drizzle-orm";
 import { type Executor, isTransaction } from "../db/client.ts";
 import { ApiError } from "../http/problem.ts";
 import { newId } from "../ids.ts";
+import { findJsonFlaw, isStorableString, type JsonFlaw } from "../lib/storable-json.ts";
 import { type AccountRef, type MeteringState, queryRows } from "./metering-state.ts";
 
 /** One event on its way in: the raw JSON as sent, and its size for the per-event limit. */
 export interface IncomingEvent {
   readonly raw: unknown;
   readonly bytes?: number;
+  /** what in it cannot be stored: it is rejected for that, alone */
+  readonly flaw?: JsonFlaw;
+}
+
+/**
+ * An event of a batch as received: first checked for what cannot be stored, so a flawed one is
+ * never serialised (JSON.stringify runs out of stack on deep nesting) nor sent to the database.
+ */
+export function receiveEvent(raw: unknown): IncomingEvent {
+  const flaw = findJsonFlaw(raw);
+  return flaw ? { raw, flaw } : { raw, bytes: Buffer.byteLength(JSON.stringify(raw) ?? "") };
+}
+
+/** The id an answer names: none when it could not be stored (the answer to a keyed request is). */
+export function reportableId(id: string | null | undefined): string | null {
+  return id != null && isStorableString(id) ? id : null;
 }
 
 interface Counted {
@@ -69,15 +86,25 @@ export async function ingestEvents(
   assertBatchSize(incoming.length);
   const results: EventResult[] = incoming.map((e, index) => ({
     index,
-    id: idOf(e.raw),
+    id: reportableId(idOf(e.raw)),
     status: "rejected",
   }));
   const reject = (index: number, code: NonNullable<EventResult["code"]>, message: string) => {
-    results[index] = { index, id: idOf(incoming[index]?.raw), status: "rejected", code, message };
+    results[index] = {
+      index,
+      id: reportableId(idOf(incoming[index]?.raw)),
+      status: "rejected",
+      code,
+      message,
+    };
   };
 
   const judged: { index: number; event: AcceptedEvent }[] = [];
   incoming.forEach((e, index) => {
+    if (e.flaw) {
+      reject(index, e.flaw.code, `${e.flaw.param}: ${e.flaw.message}`);
+      return;
+    }
     const j = judgeEvent(e.raw, receivedAt, state.options, e.bytes);
     if (j.ok) judged.push({ index, event: j.value });
     else reject(index, j.code, j.message);
@@ -251,7 +278,7 @@ export async function prepareIngest(state: MeteringState, incoming: readonly Inc
   const metered = new Set<string>();
   for (const e of incoming) {
     const raw = e.raw as { account?: unknown; event?: unknown } | null;
-    if (!raw || typeof raw.account !== "string") continue;
+    if (e.flaw || !raw || typeof raw.account !== "string") continue;
     refs.add(raw.account);
     if (typeof raw.event === "string" && snapshot?.byEvent.has(raw.event)) metered.add(raw.account);
   }

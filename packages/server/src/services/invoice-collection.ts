@@ -29,7 +29,7 @@ import { recordEvent } from "./outbox.ts";
 import { chargeableMethod } from "./payment-methods.ts";
 import { creditBalance } from "./quotes.ts";
 import { loadSubscriptions } from "./subscription-records.ts";
-import { seatsInUse, subscriptionView } from "./subscriptions.ts";
+import { pendingChangesOf, seatsInUse, subscriptionView } from "./subscriptions.ts";
 
 /**
  * Collecting an invoice after it was drafted, as Stripe does: draft → finalized to `open` (its
@@ -278,6 +278,23 @@ export async function collectInvoice(
   const outcome = await askGateway(billing, begun.attempt, begun.method);
   const attempt = await settleAttempt(billing, begun.attempt.id, outcome);
   return { invoice: await findInvoiceRow(billing, invoiceId), attempt };
+}
+
+/**
+ * The invoice's pending attempt, if any, asked about again with its key and settled: the retry of a
+ * pay request whose run ended without an answer finishes that run's attempt instead of making one.
+ */
+export async function resumePendingAttempt(
+  billing: BillingContext,
+  invoiceId: string,
+): Promise<AttemptRow | null> {
+  const [left] = await billing.db
+    .select({ attempt: invoicePayments, method: paymentMethods })
+    .from(invoicePayments)
+    .innerJoin(paymentMethods, eq(paymentMethods.id, invoicePayments.paymentMethodId))
+    .where(and(eq(invoicePayments.invoiceId, invoiceId), eq(invoicePayments.status, "pending")));
+  if (!left) return null;
+  return settleAttempt(billing, left.attempt.id, await askGateway(billing, left.attempt, left.method));
 }
 
 async function findInvoiceRow(billing: BillingContext, id: string): Promise<InvoiceRow> {
@@ -537,12 +554,13 @@ async function updateStanding(tx: Tx, subscriptionId: string | null, at: Date): 
   const [after] = await loadSubscriptions(tx, [updated as typeof sub], at);
   if (!before || !after) return;
   const used = await seatsInUse(tx, sub.accountId);
+  const pending = (await pendingChangesOf(tx, [sub.id])).get(sub.id) ?? null;
   await recordEvent(tx, {
     type: "subscription.updated",
     accountId: sub.accountId,
     data: {
-      previous: subscriptionView(before, used),
-      subscription: subscriptionView(after, used),
+      previous: subscriptionView(before, used, pending),
+      subscription: subscriptionView(after, used, pending),
       change: { reason: pastDue ? "payment_failed" : "invoice_settled" },
     },
     at,

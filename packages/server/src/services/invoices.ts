@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   formatMoney,
   type InvoiceTotals,
@@ -353,6 +354,22 @@ const escapeHtml = (text: string) =>
     (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string,
   );
 
+const INVOICE_STYLE = `
+body{font:14px/1.45 system-ui,sans-serif;max-width:800px;margin:40px auto;color:#111}
+table{width:100%;border-collapse:collapse}td,th{padding:6px 8px;border-bottom:1px solid #ddd;text-align:left}
+.n{text-align:right;font-variant-numeric:tabular-nums}tfoot th{text-align:right}
+.status{display:inline-block;padding:2px 8px;border-radius:4px;background:#e6f4ea;text-transform:uppercase;font-size:12px}
+.status-open,.status-draft{background:#fff4d6}.status-void,.status-uncollectible{background:#eee;color:#555}
+@media print{body{margin:0}}
+`;
+
+/**
+ * The invoice page's Content-Security-Policy: nothing loads or runs but its own style block (by
+ * hash), so text a customer chose (an account name, a line description) can never become script
+ * even if escaping were missed.
+ */
+export const INVOICE_HTML_CSP = `default-src 'none'; style-src 'sha256-${createHash("sha256").update(INVOICE_STYLE).digest("base64")}'; base-uri 'none'; form-action 'none'`;
+
 /** A printable, self-contained HTML invoice (print it to PDF from the browser). */
 export async function invoiceHtml(db: Executor, id: string): Promise<string> {
   const invoice = await getInvoice(db, id);
@@ -369,14 +386,7 @@ export async function invoiceHtml(db: Executor, id: string): Promise<string> {
     `<tr><th colspan="4">${label}</th><td class="n">${money(amount)}</td></tr>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Invoice ${escapeHtml(invoice.number ?? "draft")}</title>
-<style>
-body{font:14px/1.45 system-ui,sans-serif;max-width:800px;margin:40px auto;color:#111}
-table{width:100%;border-collapse:collapse}td,th{padding:6px 8px;border-bottom:1px solid #ddd;text-align:left}
-.n{text-align:right;font-variant-numeric:tabular-nums}tfoot th{text-align:right}
-.status{display:inline-block;padding:2px 8px;border-radius:4px;background:#e6f4ea;text-transform:uppercase;font-size:12px}
-.status-open,.status-draft{background:#fff4d6}.status-void,.status-uncollectible{background:#eee;color:#555}
-@media print{body{margin:0}}
-</style></head><body>
+<style>${INVOICE_STYLE}</style></head><body>
 <h1>Invoice ${escapeHtml(invoice.number ?? "(draft)")} <span class="status status-${escapeHtml(invoice.status)}">${escapeHtml(invoice.status)}</span></h1>
 <p>Billed to <strong>${escapeHtml(account?.name ?? invoice.account)}</strong> (${escapeHtml(invoice.account)})<br>
 Issued ${day(invoice.issued_at)}${invoice.paid_at ? ` · paid ${day(invoice.paid_at)}` : ""}${invoice.voided_at ? ` · voided ${day(invoice.voided_at)}` : ""}${invoice.marked_uncollectible_at ? ` · marked uncollectible ${day(invoice.marked_uncollectible_at)}` : ""}${invoice.next_payment_attempt ? ` · next payment attempt ${day(invoice.next_payment_attempt)}` : ""} · ${escapeHtml(invoice.currency.toUpperCase())}</p>

@@ -5,9 +5,11 @@ import { apiKeys } from "../db/schema/index.ts";
 import { forgetApiKey, hashKey } from "../http/auth.ts";
 import { newId } from "../ids.ts";
 
-/** Creates a secret key. The key is returned once and only its hash is stored. */
-export async function createSecretKey(db: Executor, name: string, at: Date) {
-  const secret = `sk_${randomBytes(24).toString("base64url")}`;
+/** A new secret key's plaintext: "sk_" and 24 random bytes. */
+export const newSecret = () => `sk_${randomBytes(24).toString("base64url")}`;
+
+/** Creates a secret key (a new one unless given). The key is returned once and only its hash is stored. */
+export async function createSecretKey(db: Executor, name: string, at: Date, secret = newSecret()) {
   const id = newId("apiKey", at);
   await db
     .insert(apiKeys)

@@ -88,8 +88,8 @@ async function assertSeatAvailable(tx: Tx, accountId: string, at: Date) {
 }
 
 /** 409 member_exists when the email (any case) already belongs to a member who was not removed. */
-export async function assertEmailFree(tx: Tx, accountId: string, email: string, exceptId?: string) {
-  const [taken] = await tx
+export async function assertEmailFree(db: Executor, accountId: string, email: string, exceptId?: string) {
+  const [taken] = await db
     .select({ id: members.id })
     .from(members)
     .where(
@@ -106,8 +106,8 @@ export async function assertEmailFree(tx: Tx, accountId: string, email: string, 
     });
 }
 
-async function assertUserFree(tx: Tx, accountId: string, userId: string, exceptId?: string) {
-  const [taken] = await tx
+async function assertUserFree(db: Executor, accountId: string, userId: string, exceptId?: string) {
+  const [taken] = await db
     .select({ id: members.id })
     .from(members)
     .where(
@@ -127,22 +127,28 @@ async function assertUserFree(tx: Tx, accountId: string, userId: string, exceptI
     );
 }
 
-export async function createMember(
-  tx: Tx,
-  accountId: string,
-  input: z.infer<typeof CreateMemberInput>,
-  at: Date,
-) {
-  await findAccount(tx, accountId);
-  // The seat was bought by the route before this transaction (withSeatPurchase): check it was paid.
-  if (input.authorize) await assertSeatPurchased(tx, accountId, input.authorize.quote, input.email);
-  await assertSeatAvailable(tx, accountId, at);
-  await assertEmailFree(tx, accountId, input.email);
-  if (input.user_id) await assertUserFree(tx, accountId, input.user_id);
+export type CreateMemberBody = z.infer<typeof CreateMemberInput>;
+
+/**
+ * What an invite must pass besides a free seat: an active member signs in with a user id, and
+ * neither the email nor the user id belongs to a member already. Asked again in createMember's
+ * transaction; asked first, before an invite that buys its seat is charged.
+ */
+export async function assertInvitable(db: Executor, accountId: string, input: CreateMemberBody) {
   if (input.status === "active" && !input.user_id)
     throw new ApiError(400, "invalid_request", "An active member needs the user_id it signs in with.", {
       param: "user_id",
     });
+  await assertEmailFree(db, accountId, input.email);
+  if (input.user_id) await assertUserFree(db, accountId, input.user_id);
+}
+
+export async function createMember(tx: Tx, accountId: string, input: CreateMemberBody, at: Date) {
+  await findAccount(tx, accountId);
+  // The seat was bought before this transaction (seat-invites.ts): check it was paid.
+  if (input.authorize) await assertSeatPurchased(tx, accountId, input.authorize.quote, input.email);
+  await assertSeatAvailable(tx, accountId, at);
+  await assertInvitable(tx, accountId, input);
   const [row] = await tx
     .insert(members)
     .values({

@@ -2,19 +2,19 @@ import {
   type AddOnDefinition,
   type DowngradePolicy,
   type ItemHistory,
-  type PendingScheduledChange,
+  type PeriodOpening,
+  periodHistory,
+  periodOpening,
   type QuotePlan,
   quoteChange,
   type ResolvedPlan,
-  roundToSafeInteger,
   type SubscribedAddOn,
   type SubscriptionShape,
-  subscriptionItems,
 } from "@uptier/core";
 import { and, eq, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type Db, type Executor, isTransaction, type Tx } from "../db/client.ts";
-import { parsedJson } from "../db/json-rows.ts";
+import { jsonRowReader, parsedJson } from "../db/json-rows.ts";
 import { executePrepared } from "../db/prepared.ts";
 import { accounts, ledgerEntries, quotes, scheduledChanges, subscriptions } from "../db/schema/index.ts";
 import { ApiError, notFound } from "../http/problem.ts";
@@ -29,6 +29,8 @@ import { liveSubscriptionsOf, loadSubscriptions, type SubscriptionRecord } from 
 import {
   addOnsOnSale,
   addOnsWithCurrentVersion,
+  type PendingChange,
+  pendingChangeOf,
   planOnSale,
   plansWithCurrentVersion,
   resolveAddOns,
@@ -92,8 +94,10 @@ export interface BillingState {
   readonly policy: DowngradePolicy;
   readonly history: Record<string, ItemHistory>;
   /** the subscription's pending scheduled change, which any new change replaces */
-  readonly scheduled: PendingScheduledChange | null;
+  readonly scheduled: PendingChange | null;
 }
+
+const readScheduledChange = jsonRowReader(scheduledChanges);
 
 /** The account's credit balance: what the customer_credit liability holds for it (≥ 0). */
 export async function creditBalance(db: Executor, accountId: string, currency: string): Promise<number> {
@@ -114,11 +118,12 @@ export async function creditBalance(db: Executor, accountId: string, currency: s
  * The seats in use, the credit balance, the downgrade policy of the latest catalog and the current
  * period's history, read in one statement (one round trip, one snapshot).
  *
- * The history is what each item was charged and credited this period, on invoices that stand (open
- * or paid; not drafts, voided or written-off ones). When the period's renewal invoice stands, its
- * lines are the period's opening charge; when it does not (a subscription started or imported
- * mid-period, or the renewal job has not run yet), the opening charge is taken to be each item's
- * full-period amount.
+ * The history (core's periodHistory) is the period's recorded opening (subscription-periods.ts)
+ * plus the proration lines of the changes made in it, on invoices that stand (open or paid; not
+ * drafts, voided or written-off ones). A period not recorded yet — its renewal not drafted in its
+ * first minute, or a subscription created before the record existed whose creation left nothing
+ * to backfill it from — opens with the subscription's shape as it stands: no change can have been
+ * billed in it, since a checkout drafts the period's renewal first.
  */
 export async function loadBillingState(db: Executor, record: SubscriptionRecord): Promise<BillingState> {
   const { currentPeriodStart: start, currentPeriodEnd: end } = record.state;
@@ -129,21 +134,22 @@ export async function loadBillingState(db: Executor, record: SubscriptionRecord)
       (select coalesce(sum(amount), 0)::text from ledger_entries
         where account_id = ${accountId} and ledger_account = 'customer_credit' and currency = ${record.currency}) as credit,
       (select document -> 'policies' -> 'downgrades' from catalog_versions order by version desc limit 1) as policy,
-      (select json_build_object('id', id, 'effective_at', effective_at) from scheduled_changes
-        where subscription_id = ${record.id} and status = 'scheduled') as scheduled,
+      (select to_json(s) from scheduled_changes s
+        where s.subscription_id = ${record.id} and s.status = 'scheduled') as scheduled,
       ${
         start && end
-          ? sql`(select coalesce(json_agg(json_build_object('item', h.item, 'charged', h.charged::text, 'credited', h.credited::text)), '[]'::json)
+          ? sql`(select opening from subscription_periods where subscription_id = ${record.id}
+          and period_start = ${start.toISOString()}::timestamptz and period_end = ${end.toISOString()}::timestamptz) as opening,
+      (select coalesce(json_agg(json_build_object('item', h.item, 'charged', h.charged::text, 'credited', h.credited::text)), '[]'::json)
         from (select l.item,
                 coalesce(sum(case when l.amount > 0 then l.amount else 0 end), 0) as charged,
                 coalesce(sum(case when l.amount < 0 then -l.amount else 0 end), 0) as credited
               from invoice_lines l join invoices i on i.id = l.invoice_id
               where l.subscription_id = ${record.id} and l.period_end = ${end.toISOString()}::timestamptz
+                and l.period_start >= ${start.toISOString()}::timestamptz and l.proration
                 and i.status in ('open', 'paid')
-              group by l.item) h) as history,
-      exists (select 1 from invoices where subscription_id = ${record.id} and billing_reason = 'subscription_cycle'
-        and period_start = ${start.toISOString()}::timestamptz and status in ('open', 'paid')) as renewed`
-          : sql`'[]'::json as history, false as renewed`
+              group by l.item) h) as history`
+          : sql`null::jsonb as opening, '[]'::json as history`
       }`);
   const row = (
     result as unknown as {
@@ -151,45 +157,29 @@ export async function loadBillingState(db: Executor, record: SubscriptionRecord)
         used: number;
         credit: string;
         policy: unknown;
+        opening: unknown;
         history: unknown;
-        renewed: boolean;
         scheduled: unknown;
       }[];
     }
   ).rows[0];
   const policy = (row?.policy ?? null) as DowngradePolicy | null;
-  const historyRows = (typeof row?.history === "string" ? JSON.parse(row.history) : (row?.history ?? [])) as {
-    item: string;
-    charged: string;
-    credited: string;
-  }[];
+  const changes = parsedJson<{ item: string; charged: string; credited: string }[]>(row?.history ?? []);
+  const opening =
+    row?.opening === null || row?.opening === undefined
+      ? periodOpening(record.shape)
+      : parsedJson<PeriodOpening>(row.opening);
   return {
     record,
     seatsInUse: Number(row?.used ?? 0),
     creditBalance: -Number(row?.credit ?? 0),
     policy: policy ?? "period_end",
-    history: historyOf(record, historyRows, row?.renewed === true),
-    scheduled: pendingChangeOf(row?.scheduled),
+    history: periodHistory(
+      opening,
+      changes.map((c) => ({ item: c.item, charged: Number(c.charged), credited: Number(c.credited) })),
+    ),
+    scheduled: row?.scheduled ? pendingChangeOf(readScheduledChange(parsedJson(row.scheduled))) : null,
   };
-}
-
-function pendingChangeOf(value: unknown): PendingScheduledChange | null {
-  if (value === null || value === undefined) return null;
-  const { id, effective_at } = parsedJson<{ id: string; effective_at: string }>(value);
-  return { id, effectiveAt: new Date(effective_at) };
-}
-
-function historyOf(
-  record: SubscriptionRecord,
-  rows: readonly { item: string; charged: string; credited: string }[],
-  renewed: boolean,
-): Record<string, ItemHistory> {
-  if (rows.length === 0) return {};
-  const full = new Map(subscriptionItems(record.shape).map((i) => [i.key, roundToSafeInteger(i.full)]));
-  const opening = (item: string) => (renewed ? 0 : (full.get(item) ?? 0));
-  return Object.fromEntries(
-    rows.map((r) => [r.item, { charged: opening(r.item) + Number(r.charged), credited: Number(r.credited) }]),
-  );
 }
 
 const noLiveSubscription = (accountId: string) =>

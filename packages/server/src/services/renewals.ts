@@ -5,12 +5,13 @@ import {
   type MeterDefinition,
   nextRenewalPeriod,
   overageLines,
+  periodOpening,
   type QuoteLine,
   type RenewalPeriod,
   renewalDue,
   renewalLines,
 } from "@uptier/core";
-import { and, desc, eq, inArray, isNull, lte, ne, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lte, ne, or, sql } from "drizzle-orm";
 import type { Executor, Tx } from "../db/client.ts";
 import { catalogVersions, invoiceLines, invoices, subscriptions, usageCounters } from "../db/schema/index.ts";
 import { newId } from "../ids.ts";
@@ -19,6 +20,7 @@ import { collectInvoice, finalizeInvoice } from "./invoice-collection.ts";
 import { invoiceView } from "./invoices.ts";
 import { recordEvent } from "./outbox.ts";
 import { applyDueScheduledChange } from "./scheduled-changes.ts";
+import { lastPeriodStartOf, recordPeriod } from "./subscription-periods.ts";
 import { loadSubscriptions } from "./subscription-records.ts";
 
 /**
@@ -33,9 +35,9 @@ import { loadSubscriptions } from "./subscription-records.ts";
  *   2. finalize the draft: credit balance applied, the gap-free number taken, the ledger posted;
  *   3. collect  the first attempt on the default payment method.
  *
- * Periods are never stored: the first period not billed yet follows from the anchor and the last
- * plan charge on the subscription's invoices (core's nextRenewalPeriod). A job that did not run for
- * a while catches up one period at a time, oldest first.
+ * The first period not billed yet follows from the anchor and the last recorded period (core's
+ * nextRenewalPeriod; subscription-periods.ts), which the draft records in its transaction. A job
+ * that did not run for a while catches up one period at a time, oldest first.
  */
 type InvoiceRow = typeof invoices.$inferSelect;
 type SubscriptionRow = typeof subscriptions.$inferSelect;
@@ -43,43 +45,22 @@ type SubscriptionRow = typeof subscriptions.$inferSelect;
 /** At most this many periods are caught up per subscription and run (a bound, not a rule). */
 const MAX_PERIODS_PER_RUN = 24;
 
-/**
- * The start of the last plan charge on any invoice of the subscription (whatever its status: a
- * voided renewal keeps its period); with its creation (coveredFrom), the latest instant known to be
- * paid for.
- */
-export const lastPlanChargeOf = (subscriptionId: SQL) =>
-  sql<string | Date | null>`(select max(l.period_start) from invoice_lines l
-    where l.subscription_id = ${subscriptionId} and l.item = 'plan' and l.kind = 'charge')`;
 // Spelled out (not ${subscriptions.id}): drizzle renders a lone table's column unqualified, which
-// inside this subquery would name invoice_lines.id.
-const lastPlanCharge = lastPlanChargeOf(sql.raw("subscriptions.id"));
+// inside the subquery would name another table's column.
+const lastPeriodStart = lastPeriodStartOf(sql.raw("subscriptions.id"));
 
 /**
- * The start of each subscription's last plan charge (lastPlanChargeOf), read by a statement of its
- * own: run after the subscriptions are locked, it sees every renewal drafted before the lock was
- * granted (draftRenewal drafts under the same lock). Subscriptions never charged answer null.
+ * The latest instant known to be billed: the start of the last recorded period, or the
+ * subscription's creation for one with no record (created before the record existed).
  */
-export async function lastPlanCharges(
-  db: Executor,
-  ids: readonly string[],
-): Promise<Map<string, Date | null>> {
-  if (ids.length === 0) return new Map();
-  const result = (await db.execute(
-    sql`select x.id, ${lastPlanChargeOf(sql`x.id`)} as last
-      from jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb) as x(id)`,
-  )) as unknown as { rows: { id: string; last: string | Date | null }[] };
-  return new Map(result.rows.map((r) => [r.id, r.last === null ? null : new Date(r.last)]));
-}
-
-function coveredFrom(subscription: SubscriptionRow, lastCharge: string | Date | null): Date {
-  const last = lastCharge ? new Date(lastCharge) : null;
+function coveredFrom(subscription: SubscriptionRow, lastPeriod: string | Date | null): Date {
+  const last = lastPeriod ? new Date(lastPeriod) : null;
   return last && last.getTime() > subscription.createdAt.getTime() ? last : subscription.createdAt;
 }
 
 async function coveredAt(db: Executor, subscription: SubscriptionRow): Promise<Date> {
   const [row] = await db
-    .select({ last: lastPlanCharge })
+    .select({ last: lastPeriodStart })
     .from(subscriptions)
     .where(eq(subscriptions.id, subscription.id));
   return coveredFrom(subscription, row?.last ?? null);
@@ -94,10 +75,11 @@ const dueFor = (row: SubscriptionRow, covered: Date): RenewalPeriod =>
 
 /**
  * Whether the subscription has a period begun by `at` whose renewal is not drafted yet, from its
- * row and its last plan charge (lastPlanChargeOf): what the renewal job and a checkout ask.
+ * row and the start of its last recorded period (lastPeriodStartOf): what the renewal job and a
+ * checkout ask.
  */
-export const renewalPending = (row: SubscriptionRow, lastCharge: string | Date | null, at: Date): boolean =>
-  row.status !== "canceled" && renewalDue(dueFor(row, coveredFrom(row, lastCharge)), at);
+export const renewalPending = (row: SubscriptionRow, lastPeriod: string | Date | null, at: Date): boolean =>
+  row.status !== "canceled" && renewalDue(dueFor(row, coveredFrom(row, lastPeriod)), at);
 
 /** The latest catalog's features and meters (an overage price is read from there). */
 async function catalogFeatures(db: Executor) {
@@ -151,7 +133,7 @@ export async function draftRenewal(
     // What was in force at the end of the period that ended: its grants bound the overage.
     const [ended] = await loadSubscriptions(tx, [first], new Date(tentative.start.getTime() - 1));
     // A downgrade (or an annual → monthly switch) due at this period end applies before pricing.
-    // It locks its change, then the subscription: the same order as the scheduled-changes job.
+    // It locks the subscription, then its change: the order of every change of a subscription.
     await applyDueScheduledChange(tx, subscriptionId, tentative.start);
     const [row] = await tx
       .select()
@@ -178,7 +160,18 @@ export async function draftRenewal(
         }),
       );
     }
-    return insertDraft(tx, billing, row, period, lines, at, "subscription_cycle");
+    const draft = await insertDraft(tx, billing, row, period, lines, at, "subscription_cycle");
+    if (draft)
+      await recordPeriod(tx, {
+        subscriptionId: row.id,
+        accountId: row.accountId,
+        period,
+        openedBy: "renewal",
+        invoiceId: draft.id,
+        opening: periodOpening(record.shape),
+        at,
+      });
+    return draft;
   });
 }
 
@@ -389,7 +382,7 @@ export async function renewSubscriptions(billing: BillingContext): Promise<Renew
   const report = { renewed: 0, final: 0, finalized: 0, paid: 0, failed: 0 };
   // One query finds the candidates; each is then drafted in a transaction of its own.
   const live = await billing.db
-    .select({ row: subscriptions, last: lastPlanCharge })
+    .select({ row: subscriptions, last: lastPeriodStart })
     .from(subscriptions)
     .where(ne(subscriptions.status, "canceled"));
   for (const { row, last } of live)

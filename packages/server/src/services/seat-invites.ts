@@ -1,12 +1,12 @@
-import type { FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { Tx } from "../db/client.ts";
 import { ApiError } from "../http/problem.ts";
-import type { RouteContext } from "../http/route-kit.ts";
+import { type RouteContext, respondClaimed, respondIdempotent } from "../http/route-kit.ts";
 import { findAccount } from "./accounts.ts";
 import { billingOf } from "./billing-context.ts";
-import { beginAuthorisedCheckout, checkoutResponse, driveCheckout, idempotencyKeySeen } from "./checkout.ts";
-import { assertEmailFree } from "./members.ts";
+import { checkoutResponse, runCheckout } from "./checkout.ts";
+import { assertEmailFree, assertInvitable, type CreateMemberBody, createMember } from "./members.ts";
 import { createQuote, liveSubscriptionOf, type QuotePurpose, type QuoteView } from "./quotes.ts";
 import { seatsInUse } from "./subscriptions.ts";
 
@@ -55,44 +55,50 @@ export async function previewInvite(
   };
 }
 
-type InviteBody = {
-  email: string;
-  authorize?: { quote: string; member?: string; user_id?: string } | undefined;
-};
-
 /**
- * The POST /members route with `authorize`: charge the seat quote as a checkout (intent first,
- * outside the invite's transaction, so a crash never loses track of a charge), then run the invite.
- * A non-admin's request is refused with admin_approval_required and the admins are told.
+ * POST /members. With `authorize`, the invite buys its seat: the invite is checked, then the seat
+ * quote charged as a checkout outside any transaction (the intent is committed first, so a crash
+ * never loses track of a charge), then the member created in the transaction that records the
+ * answer under the Idempotency-Key. A non-admin's request is refused with admin_approval_required
+ * and the admins are told.
  */
-export async function withSeatPurchase<T>(
+export function inviteMember(
   ctx: RouteContext,
   request: FastifyRequest,
-  then: () => Promise<T>,
-): Promise<T> {
-  const body = request.body as InviteBody;
-  const accountId = (request.params as { id: string }).id;
-  if (!body.authorize) return then();
-  const key = request.headers["idempotency-key"];
-  if (
-    !(await idempotencyKeySeen(ctx.db, request.caller.apiKeyId, typeof key === "string" ? key : undefined))
-  ) {
-    const billing = billingOf(ctx);
-    const begun = await beginAuthorisedCheckout(billing, {
-      ...body.authorize,
-      invite: { accountId, email: body.email },
-    });
-    const row = await driveCheckout(billing, begun);
-    const { status } = checkoutResponse(row);
-    if (status !== 200)
-      throw new ApiError(
-        402,
-        row.status === "requires_action" ? "payment_requires_action" : "payment_processing",
-        row.status === "requires_action"
-          ? `The card needs the customer's authentication: complete checkout ${row.id} (GET /v1/checkouts/${row.id} has its next_action), then send the invite again.`
-          : `The payment for checkout ${row.id} is still processing; send the invite again in a moment.`,
-        { param: "authorize.quote" },
+  reply: FastifyReply,
+  accountId: string,
+  input: CreateMemberBody,
+) {
+  const create = async (tx: Tx) => ({
+    status: 201,
+    body: await createMember(tx, accountId, input, ctx.clock()),
+  });
+  const { authorize } = input;
+  if (!authorize) return respondIdempotent(ctx, request, reply, create);
+  return respondClaimed(ctx, request, reply, {
+    effect: async (resumed) => {
+      await assertInvitable(ctx.db, accountId, input);
+      const row = await runCheckout(
+        billingOf(ctx),
+        { ...authorize, invite: { accountId, email: input.email } },
+        resumed,
       );
-  }
-  return then();
+      checkoutResponse(row); // a declined or given-back purchase is refused here, the key left free
+      return row;
+    },
+    // A payment still in flight is refused here instead: the key stays with this invite, whose
+    // retry answers once the payment has settled.
+    answer: (tx, row) => {
+      if (row.status !== "succeeded")
+        throw new ApiError(
+          402,
+          row.status === "requires_action" ? "payment_requires_action" : "payment_processing",
+          row.status === "requires_action"
+            ? `The card needs the customer's authentication: complete checkout ${row.id} (GET /v1/checkouts/${row.id} has its next_action), then send the invite again.`
+            : `The payment for checkout ${row.id} is still processing; send the invite again in a moment.`,
+          { param: "authorize.quote" },
+        );
+      return create(tx);
+    },
+  });
 }

@@ -1,9 +1,10 @@
-import type { EventResult, EventsBatchResponse } from "@uptier/core";
+import { type EventResult, type EventsBatchResponse, IsoInstant } from "@uptier/core";
 import { inArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Tx } from "../db/client.ts";
 import { segmentUserAccounts } from "../db/schema/index.ts";
-import { assertBatchSize, type IncomingEvent, ingestEvents } from "./events.ts";
+import { findJsonFlaw } from "../lib/storable-json.ts";
+import { assertBatchSize, type IncomingEvent, ingestEvents, reportableId } from "./events.ts";
 import type { MeteringState } from "./metering-state.ts";
 
 /**
@@ -18,13 +19,12 @@ import type { MeteringState } from "./metering-state.ts";
  * Segment's payloads carry many more fields (context, integrations, sentAt…): they are accepted.
  */
 const Id = z.string().min(1).max(255);
-const Instant = z.iso.datetime({ offset: true });
 const Common = {
   messageId: Id.optional(),
   userId: Id.optional(),
   anonymousId: Id.optional(),
-  timestamp: Instant.optional(),
-  originalTimestamp: Instant.optional(),
+  timestamp: IsoInstant.optional(),
+  originalTimestamp: IsoInstant.optional(),
   context: z.record(z.string(), z.unknown()).optional(),
 };
 /** Segment's rule: every call names a userId or an anonymousId. */
@@ -85,8 +85,13 @@ export async function ingestSegment(
   assertBatchSize(messages.length);
   let touched: ReadonlySet<string> = new Set<string>();
   const results: (EventResult | null)[] = messages.map(() => null);
-  const reject = (index: number, message: string, id: string | null) => {
-    results[index] = { index, id, status: "rejected", code: "invalid_event", message };
+  const reject = (
+    index: number,
+    message: string,
+    id: string | null,
+    code: NonNullable<EventResult["code"]> = "invalid_event",
+  ) => {
+    results[index] = { index, id, status: "rejected", code, message };
   };
 
   // 1. group and identify calls first, so a track in the same batch finds its user's group.
@@ -94,6 +99,11 @@ export async function ingestSegment(
   const tracks: { index: number; m: Message }[] = [];
   for (const [index, { message, type }] of messages.entries()) {
     const m = (message ?? {}) as Message;
+    const flaw = findJsonFlaw(message);
+    if (flaw) {
+      reject(index, `${flaw.param}: ${flaw.message}`, reportableId(str(m.messageId)), flaw.code);
+      continue;
+    }
     const id = str(m.messageId) ?? null;
     const kind = type ?? str(m.type);
     if (message === null || typeof message !== "object" || Array.isArray(message)) {

@@ -1,6 +1,8 @@
 import {
   type AddOnDefinition,
   checkSubscriptionShape,
+  IsoInstant,
+  periodOpening,
   type ResolvedPlan,
   recurringCharges,
   type SubscribedAddOn,
@@ -15,6 +17,7 @@ import {
   members,
   plans,
   planVersions,
+  scheduledChanges,
   subscriptionAddOns,
   subscriptions,
 } from "../db/schema/index.ts";
@@ -23,6 +26,8 @@ import { newId } from "../ids.ts";
 import { findAccount } from "./accounts.ts";
 import { recordEvent } from "./outbox.ts";
 import { decodeCursor, ListQuery, type Page, toPage } from "./pagination.ts";
+import type { QuoteTarget } from "./quotes.ts";
+import { recordPeriod } from "./subscription-periods.ts";
 import { loadSubscriptions, type SubscriptionRecord } from "./subscription-records.ts";
 
 const CatalogKey = z.string().min(1).max(64);
@@ -44,10 +49,9 @@ export const CreateSubscriptionInput = z
       .describe("Total seats; defaults to the plan's included seats"),
     add_ons: z.array(AddOnSelection).max(50).default([]),
     trial_days: z.number().int().min(0).max(365).optional().describe("Defaults to the plan's trial_days"),
-    billing_cycle_anchor: z.iso
-      .datetime({ offset: true })
-      .optional()
-      .describe("Backdate the anchor when importing an existing customer; never in the future"),
+    billing_cycle_anchor: IsoInstant.optional().describe(
+      "Backdate the anchor when importing an existing customer; never in the future",
+    ),
   })
   .strict();
 
@@ -191,7 +195,62 @@ function assertShape(shape: SubscriptionShape, used: number) {
   if (first) throw violation(first.code, first.param, first.message);
 }
 
-export function subscriptionView(record: SubscriptionRecord, used: number) {
+/** What a scheduled change applies at its instant: the quote's target and the anchor it moves to, if any. */
+export type ScheduledTarget = QuoteTarget & { readonly billingCycleAnchor: string | null };
+
+/** A subscription's change waiting for its instant (a scheduled_changes row in status `scheduled`). */
+export interface PendingChange {
+  readonly id: string;
+  readonly effectiveAt: Date;
+  readonly quoteId: string;
+  readonly target: ScheduledTarget;
+}
+
+/** The pending scheduled change of each subscription that has one, by subscription id. */
+export async function pendingChangesOf(
+  db: Executor,
+  subscriptionIds: readonly string[],
+): Promise<Map<string, PendingChange>> {
+  if (subscriptionIds.length === 0) return new Map();
+  const rows = await db
+    .select()
+    .from(scheduledChanges)
+    .where(
+      and(
+        inArray(scheduledChanges.subscriptionId, [...subscriptionIds]),
+        eq(scheduledChanges.status, "scheduled"),
+      ),
+    );
+  return new Map(rows.map((r) => [r.subscriptionId, pendingChangeOf(r)]));
+}
+
+export function pendingChangeOf(row: typeof scheduledChanges.$inferSelect): PendingChange {
+  return {
+    id: row.id,
+    effectiveAt: row.effectiveAt,
+    quoteId: row.quoteId,
+    target: row.target as ScheduledTarget,
+  };
+}
+
+/** A pending change as the API shows it (on the subscription, and in the events that name it). */
+export function scheduledChangeView(change: PendingChange) {
+  const { target } = change;
+  return {
+    id: change.id,
+    effective_at: change.effectiveAt.toISOString(),
+    quote: change.quoteId,
+    to: {
+      plan: target.plan,
+      interval: target.interval,
+      seats: target.seats,
+      add_ons: target.addOns.map((a) => ({ key: a.key, quantity: a.quantity })),
+    },
+  };
+}
+
+/** The subscription as the API shows it; `pending` is its change waiting for the period end, if any. */
+export function subscriptionView(record: SubscriptionRecord, used: number, pending: PendingChange | null) {
   const { row, shape, state } = record;
   const charges = recurringCharges(shape);
   const iso = (d: Date | null) => d?.toISOString() ?? null;
@@ -227,6 +286,7 @@ export function subscriptionView(record: SubscriptionRecord, used: number) {
     cancel_at_period_end: row.cancelAt !== null && state.status !== "canceled",
     cancel_at: iso(row.cancelAt),
     ended_at: iso(state.endedAt),
+    scheduled_change: pending ? scheduledChangeView(pending) : null,
     revision: row.revision,
     created: row.createdAt.toISOString(),
     updated: row.updatedAt.toISOString(),
@@ -313,7 +373,21 @@ export async function createSubscription(tx: Tx, input: z.infer<typeof CreateSub
     updatedAt: at,
   });
   await insertAddOns(tx, account.id, id, chosen, at);
-  const view = subscriptionView(await loadOne(tx, id, at), await seatsInUse(tx, account.id));
+  const record = await loadOne(tx, id, at);
+  // Its first period (an import's: the one it joins), billed by no invoice, opens with the shape it
+  // starts with; a trial charges nothing. Recorded now, never recomputed from a later shape.
+  const { currentPeriodStart: start, currentPeriodEnd: end } = record.state;
+  if (start && end)
+    await recordPeriod(tx, {
+      subscriptionId: id,
+      accountId: account.id,
+      period: { start, end },
+      openedBy: trialEnd ? "trial" : "subscription_created",
+      invoiceId: null,
+      opening: trialEnd ? {} : periodOpening(shape),
+      at,
+    });
+  const view = subscriptionView(record, await seatsInUse(tx, account.id), null);
   await recordEvent(tx, {
     type: "subscription.created",
     accountId: account.id,
@@ -325,7 +399,8 @@ export async function createSubscription(tx: Tx, input: z.infer<typeof CreateSub
 
 export async function getSubscription(db: Executor, id: string, at: Date) {
   const record = await loadOne(db, id, at);
-  return subscriptionView(record, await seatsInUse(db, record.row.accountId));
+  const pending = (await pendingChangesOf(db, [id])).get(id) ?? null;
+  return subscriptionView(record, await seatsInUse(db, record.row.accountId), pending);
 }
 
 export async function listSubscriptions(
@@ -367,10 +442,17 @@ export async function listSubscriptions(
     )
     .groupBy(members.accountId);
   const used = new Map(usage.map((u) => [u.accountId, u.n]));
-  return toPage(records, query.limit, (r) => subscriptionView(r, used.get(r.row.accountId) ?? 0));
+  const pending = await pendingChangesOf(
+    db,
+    records.map((r) => r.id),
+  );
+  return toPage(records, query.limit, (r) =>
+    subscriptionView(r, used.get(r.row.accountId) ?? 0, pending.get(r.id) ?? null),
+  );
 }
 
-async function lockLive(tx: Tx, id: string, at: Date): Promise<SubscriptionRecord> {
+/** Locks a subscription that has not ended and loads it: subscription_canceled (409) otherwise. */
+export async function lockLive(tx: Tx, id: string, at: Date): Promise<SubscriptionRecord> {
   const [row] = await tx.select().from(subscriptions).where(eq(subscriptions.id, id)).for("update");
   if (!row) throw notFound("subscription", id);
   const [record] = await loadSubscriptions(tx, [row], at);
@@ -431,8 +513,9 @@ export async function updateSubscription(
     await tx.delete(subscriptionAddOns).where(eq(subscriptionAddOns.subscriptionId, id));
     await insertAddOns(tx, row.accountId, id, chosen, at);
   }
-  const previous = subscriptionView(record, await seatsInUse(tx, row.accountId));
-  const current = subscriptionView(await loadOne(tx, id, at), previous.seats_in_use);
+  const pending = (await pendingChangesOf(tx, [id])).get(id) ?? null;
+  const previous = subscriptionView(record, await seatsInUse(tx, row.accountId), pending);
+  const current = subscriptionView(await loadOne(tx, id, at), previous.seats_in_use, pending);
   await recordEvent(tx, {
     type: "subscription.updated",
     accountId: row.accountId,

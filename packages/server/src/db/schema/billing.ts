@@ -7,6 +7,7 @@ import {
   json,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   uniqueIndex,
 } from "drizzle-orm/pg-core";
@@ -265,12 +266,36 @@ export const invoiceLines = pgTable(
   (t) => [
     uniqueIndex("invoice_lines_position").on(t.invoiceId, t.position),
     index("invoice_lines_subscription").on(t.subscriptionId, t.periodEnd),
-    // a subscription's last plan charge (renewals.ts lastPlanChargeOf), asked by every checkout and
-    // renewal: one index entry instead of all the subscription's lines
-    index("invoice_lines_plan_charges")
-      .on(t.subscriptionId, t.periodStart)
-      .where(sql`${t.item} = 'plan' and ${t.kind} = 'charge'`),
   ],
+);
+
+/**
+ * Each billing period of a subscription, recorded when it began (DESIGN.md canonical rule 4): what
+ * opened it and what it charged then for each item, the opening the credit cap starts from. A
+ * period is billed exactly when it is here; the renewal job drafts the first period after the last
+ * one (services/subscription-periods.ts). Written with what opens it, in its transaction: the
+ * subscription's creation (its first period, or its trial), a renewal's draft, a checkout that
+ * switches to annual.
+ */
+export const subscriptionPeriods = pgTable(
+  "subscription_periods",
+  {
+    subscriptionId: text("subscription_id")
+      .notNull()
+      .references(() => subscriptions.id),
+    accountId: text("account_id").notNull(),
+    periodStart: instant("period_start").notNull(),
+    periodEnd: instant("period_end").notNull(),
+    /** "subscription_created", "trial", "renewal" or "interval_change" (monthly → annual) */
+    openedBy: text("opened_by").notNull(),
+    /** the invoice that billed the opening (a renewal, the checkout's); null when none did */
+    invoiceId: text("invoice_id"),
+    /** per item ("plan", "seats", "add_on:<key>"), its full-period amount as the period began */
+    opening: jsonb("opening").notNull(),
+    createdAt: created(),
+  },
+  // A switch to annual at a period's first second opens a year that starts with the month it ends.
+  (t) => [primaryKey({ columns: [t.subscriptionId, t.periodStart, t.periodEnd] })],
 );
 
 /**
