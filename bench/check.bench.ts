@@ -1,7 +1,7 @@
 import Fastify from "fastify";
 import { buildApp } from "../packages/server/src/app.ts";
-import { createAccount } from "../packages/server/src/services/accounts.ts";
-import { createSubscription } from "../packages/server/src/services/subscriptions.ts";
+import { createAccount } from "../packages/server/src/services/accounts/accounts.ts";
+import { createSubscription } from "../packages/server/src/services/subscriptions/subscriptions.ts";
 import { benchDatabase, latencyCeiling, type Run, autocannon as runAutocannon } from "./kit.ts";
 
 const CONNECTIONS = 50;

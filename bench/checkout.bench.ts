@@ -7,7 +7,7 @@
  */
 import { eq, sql } from "drizzle-orm";
 import { checkouts, invoices, subscriptions } from "../packages/server/src/db/schema/index.ts";
-import { checkLedger } from "../packages/server/src/services/ledger.ts";
+import { checkLedger } from "../packages/server/src/services/ledger/ledger.ts";
 import { benchCustomer, startBenchServer } from "./billing-bench-kit.ts";
 import { loadInWorker } from "./kit.ts";
 

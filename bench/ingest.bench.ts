@@ -7,8 +7,8 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { buildApp } from "../packages/server/src/app.ts";
-import { createAccount } from "../packages/server/src/services/accounts.ts";
-import { createSubscription } from "../packages/server/src/services/subscriptions.ts";
+import { createAccount } from "../packages/server/src/services/accounts/accounts.ts";
+import { createSubscription } from "../packages/server/src/services/subscriptions/subscriptions.ts";
 import { benchDatabase, loadInWorker } from "./kit.ts";
 
 const ACCOUNTS = 1000;

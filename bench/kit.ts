@@ -14,8 +14,8 @@ import pg from "pg";
 import { readCatalogFile } from "../packages/server/src/catalog-file.ts";
 import { type Database, openDatabase } from "../packages/server/src/db/client.ts";
 import { DEMO_CATALOG_FILE } from "../packages/server/src/demo/catalog-file.ts";
-import { applyCatalog } from "../packages/server/src/services/catalog.ts";
-import { createSecretKey } from "../packages/server/src/services/keys.ts";
+import { createSecretKey } from "../packages/server/src/services/accounts/api-keys.ts";
+import { applyCatalog } from "../packages/server/src/services/catalog/apply.ts";
 
 export const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const AUTOCANNON = fileURLToPath(new URL("../node_modules/autocannon/autocannon.js", import.meta.url));

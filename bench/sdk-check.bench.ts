@@ -1,7 +1,7 @@
 import { Uptier } from "../packages/sdk/src/index.ts";
 import { buildApp } from "../packages/server/src/app.ts";
-import { createAccount } from "../packages/server/src/services/accounts.ts";
-import { createSubscription } from "../packages/server/src/services/subscriptions.ts";
+import { createAccount } from "../packages/server/src/services/accounts/accounts.ts";
+import { createSubscription } from "../packages/server/src/services/subscriptions/subscriptions.ts";
 import { benchDatabase } from "./kit.ts";
 
 const N = 3_000_000;

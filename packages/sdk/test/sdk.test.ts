@@ -2,7 +2,7 @@ import { OpenFeature } from "@openfeature/server-sdk";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { domainEvents, usageEvents } from "../../server/src/db/schema/index.ts";
-import { useMeteringApi } from "../../server/test/metering-harness.ts";
+import { useMeteringApi } from "../../server/test/support/metering-harness.ts";
 import { Uptier, type UptierError, UptierProvider } from "../src/index.ts";
 
 const api = useMeteringApi({ listen: true });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { MeteringOptions } from "./services/metering-state.ts";
+import type { MeteringOptions } from "./services/metering/metering-state.ts";
 
 const HOUR_MS = 3_600_000;
 const MAX_LATE_EVENT_WINDOW_MS = 366 * 24 * HOUR_MS;

@@ -12,7 +12,7 @@ import { type BillingInterval, type BillingPeriod, periodAt } from "../periods/b
 import { recurringAmount, unitAmountOf } from "../pricing/price-model.ts";
 import { compareRational, roundToSafeInteger } from "../pricing/rational.ts";
 import { subscriptionItems } from "../quotes/items.ts";
-import type { QuoteLine } from "../quotes/quote-change.ts";
+import type { QuoteLine } from "../quotes/quote-plan.ts";
 import type { SubscriptionShape } from "../subscriptions/recurring.ts";
 
 export type RenewalPeriod = Pick<BillingPeriod, "start" | "end">;

@@ -15,7 +15,8 @@ import {
   partsAppliedNow,
   raises,
 } from "./change-rules.ts";
-import { type QuoteInput, type QuotePlan, quoteChange } from "./quote-change.ts";
+import { quoteChange } from "./quote-change.ts";
+import type { QuoteInput, QuotePlan } from "./quote-plan.ts";
 
 const demoShape = (
   plan: string,

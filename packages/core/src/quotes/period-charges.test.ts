@@ -7,7 +7,8 @@ import type { SubscribedAddOn, SubscriptionShape } from "../subscriptions/recurr
 import { anchorArb, randomCatalogArb } from "../testing/random-catalog.ts";
 import type { DowngradePolicy } from "./change-rules.ts";
 import { type ItemChanges, periodHistory, periodOpening } from "./period-charges.ts";
-import { type QuoteLine, type QuotePlan, quoteChange } from "./quote-change.ts";
+import { quoteChange } from "./quote-change.ts";
+import type { QuoteLine, QuotePlan } from "./quote-plan.ts";
 
 function resolved(doc: unknown): ResolvedCatalog {
   const result = validateCatalog(doc);

@@ -8,7 +8,12 @@
 import { roundToSafeInteger } from "../pricing/rational.ts";
 import type { SubscriptionShape } from "../subscriptions/recurring.ts";
 import { subscriptionItems } from "./items.ts";
-import type { ItemHistory } from "./quote-change.ts";
+
+/** What was already charged and credited for an item in the current period (the credit cap). */
+export interface ItemHistory {
+  readonly charged: number;
+  readonly credited: number;
+}
 
 /** Per item key ("plan", "seats", "add_on:<key>"), the amount charged when the period began. */
 export type PeriodOpening = Readonly<Record<string, number>>;

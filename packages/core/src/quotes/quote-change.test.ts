@@ -11,7 +11,8 @@ import {
   toRational,
 } from "../pricing/rational.ts";
 import type { SubscribedAddOn, SubscriptionShape } from "../subscriptions/recurring.ts";
-import { type QuoteInput, type QuotePlan, quoteChange, quoteLapsed, quotePeriod } from "./quote-change.ts";
+import { quoteChange, quoteLapsed, quotePeriod } from "./quote-change.ts";
+import type { QuoteInput, QuotePlan } from "./quote-plan.ts";
 
 const catalog = DEMO_CATALOG;
 const plan = (key: string) => catalog.plans[key] as ResolvedPlan;

@@ -3,7 +3,7 @@ import { formatMoney } from "../money/money.ts";
 import { wholeSecond } from "../pricing/proration.ts";
 import type { ChangeComponent } from "./change-rules.ts";
 import { intervalAdjective } from "./items.ts";
-import type { QuotePlan } from "./quote-change.ts";
+import type { QuotePlan } from "./quote-plan.ts";
 
 /**
  * Plain-language sentences built only from the quote's numbers, so the copy can never disagree

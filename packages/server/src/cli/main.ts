@@ -7,13 +7,13 @@ import type { Db } from "../db/client.ts";
 import { DEMO_CATALOG_FILE as DEMO_CATALOG } from "../demo/catalog-file.ts";
 import { type DemoKey, ensureDemoKey } from "../demo/demo-key.ts";
 import { seedDemo } from "../demo/seed.ts";
-import { pruneIdempotencyKeys } from "../http/idempotency.ts";
+import { pruneIdempotencyKeys } from "../http/plugins/idempotency.ts";
 import { BILLING_JOBS, runJobOnce } from "../jobs/billing-jobs.ts";
 import { startJobs } from "../jobs/queue.ts";
 import { openMigratedDatabase } from "../runtime.ts";
-import { billingContext, defaultGateways } from "../services/billing-context.ts";
-import { applyCatalog, currentCatalog } from "../services/catalog.ts";
-import { createSecretKey, listKeys, revokeKey } from "../services/keys.ts";
+import { createSecretKey, listKeys, revokeKey } from "../services/accounts/api-keys.ts";
+import { applyCatalog, currentCatalog } from "../services/catalog/apply.ts";
+import { billingContext, defaultGateways } from "../services/context.ts";
 
 const program = new Command("uptier")
   .description("Uptier: expansion revenue for B2B SaaS")

@@ -3,8 +3,7 @@ import { dirname, join } from "node:path";
 import { eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { apiKeys } from "../db/schema/index.ts";
-import { hashKey } from "../http/auth.ts";
-import { createSecretKey, newSecret } from "../services/keys.ts";
+import { createSecretKey, hashKey, newSecret } from "../services/accounts/api-keys.ts";
 
 export interface DemoKey {
   readonly secret: string;

@@ -1,9 +1,9 @@
 import { count } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { accounts } from "../db/schema/index.ts";
-import { createAccount } from "../services/accounts.ts";
-import { createMember } from "../services/members.ts";
-import { createSubscription } from "../services/subscriptions.ts";
+import { createAccount } from "../services/accounts/accounts.ts";
+import { createMember } from "../services/accounts/members.ts";
+import { createSubscription } from "../services/subscriptions/subscriptions.ts";
 
 /** A small deterministic PRNG (mulberry32), so the demo data is the same on every machine. */
 function prng(seed: number) {

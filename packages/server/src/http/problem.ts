@@ -3,6 +3,7 @@ import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { ZodError } from "zod";
 import { DatabaseUnavailableError, isConnectionLost } from "../db/client.ts";
 import { anyCause } from "../lib/error-causes.ts";
+import { DomainError } from "../services/errors.ts";
 
 /**
  * Errors are RFC 9457 problem documents with a stable machine `code` (Stripe's habit: a `code`
@@ -31,6 +32,51 @@ export class ApiError extends Error {
 
 export const notFound = (what: string, id: string) =>
   new ApiError(404, "resource_not_found", `No ${what} with id "${id}".`, { param: "id" });
+
+/**
+ * The one table from a domain refusal's code to its HTTP status. A code not listed is a conflict
+ * with the state of things (409): a checkout given back answers its own failure code that way.
+ */
+const STATUS_OF_CODE: Readonly<Record<string, number>> = {
+  // 400: the request itself is malformed
+  actor_required: 400,
+  card_number_not_accepted: 400,
+  duplicate_add_on: 400,
+  invalid_billing_cycle_anchor: 400,
+  invalid_cursor: 400,
+  invalid_request: 400,
+  // 402: the payment did not go through
+  payment_declined: 402,
+  payment_processing: 402,
+  payment_requires_action: 402,
+  // 403: only an active admin may buy
+  admin_approval_required: 403,
+  admin_not_active: 403,
+  // 404
+  resource_not_found: 404,
+  unknown_feature: 404,
+  // 413
+  batch_too_large: 413,
+  // 422: well-formed, but not something the catalog or the rules allow
+  add_on_interval_not_available: 422,
+  add_on_not_available: 422,
+  add_on_quantity_invalid: 422,
+  add_on_requires: 422,
+  currency_mismatch: 422,
+  gateway_not_configured: 422,
+  interval_not_available: 422,
+  invalid_payment_method: 422,
+  not_a_limit_feature: 422,
+  quote_mismatch: 422,
+  record_not_supported: 422,
+  seat_quantity_above_plan_maximum: 422,
+  seat_quantity_below_usage: 422,
+  too_many_add_ons: 422,
+  unknown_add_on: 422,
+  unknown_plan: 422,
+};
+
+export const statusOfCode = (code: string): number => STATUS_OF_CODE[code] ?? 409;
 
 const TITLES: Record<number, string> = {
   400: "Bad Request",
@@ -110,6 +156,8 @@ function invalidRequest(fields: ProblemField[]): ApiError {
 /** Maps Fastify's own failures (bad JSON, too large, wrong content type) and ours onto problems. */
 export function toApiError(error: unknown): ApiError | null {
   if (error instanceof ApiError) return error;
+  if (error instanceof DomainError)
+    return new ApiError(statusOfCode(error.code), error.code, error.message, error.extra);
   if (error instanceof ZodError) return invalidRequest(fieldsFromZod(error));
   // drizzle wraps a query's failure (DrizzleQueryError) with the pool's as its cause
   if (anyCause(error, (e) => e instanceof DatabaseUnavailableError)) return databaseUnavailable();

@@ -1,15 +1,14 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
-import type { Db } from "../db/client.ts";
+import type { Executor, Tx } from "../db/client.ts";
+import type { AppContext, Clock } from "../services/context.ts";
 
-export { respondClaimed, respondIdempotent } from "./idempotency.ts";
+export { respondClaimed, respondIdempotent } from "./plugins/idempotency.ts";
 
-export type Clock = () => Date;
-
-export interface RouteContext {
-  readonly db: Db;
-  readonly clock: Clock;
-}
+/** A route hands these to services; it never queries the database itself. */
+export type { Clock, Executor, Tx };
+/** A route's context is the services' (app.ts builds one). */
+export type RouteContext = AppContext;
 
 export type ZodApp = ReturnType<FastifyInstance["withTypeProvider"]> & FastifyInstance;
 

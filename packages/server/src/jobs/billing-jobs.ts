@@ -1,8 +1,8 @@
-import type { BillingContext } from "../services/billing-context.ts";
-import { type RecoveryReport, recoverCheckouts } from "../services/checkout.ts";
-import { type DunningReport, retryInvoicePayments } from "../services/invoice-collection.ts";
-import { type RenewalReport, renewSubscriptions } from "../services/renewals.ts";
-import { applyScheduledChanges } from "../services/scheduled-changes.ts";
+import { type RecoveryReport, recoverCheckouts } from "../services/checkout/checkout.ts";
+import type { BillingContext } from "../services/context.ts";
+import { type DunningReport, retryInvoicePayments } from "../services/invoices/collection.ts";
+import { type RenewalReport, renewSubscriptions } from "../services/invoices/renewals.ts";
+import { applyScheduledChanges } from "../services/subscriptions/scheduled-changes.ts";
 
 /**
  * A recurring piece of work: what the queue runs on each tick and `uptier billing <command>` runs

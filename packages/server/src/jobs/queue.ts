@@ -1,6 +1,6 @@
 import PgBoss from "pg-boss";
 import type { Database } from "../db/client.ts";
-import type { BillingContext } from "../services/billing-context.ts";
+import type { BillingContext } from "../services/context.ts";
 import { BILLING_JOBS, type JobDefinition } from "./billing-jobs.ts";
 
 /** The logging the jobs need (pino's and Fastify's loggers fit). */

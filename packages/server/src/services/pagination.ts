@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ApiError } from "../http/problem.ts";
+import { DomainError } from "./errors.ts";
 
 /** Cursor pagination, newest first. The cursor is the last id seen; ids are time-sortable. */
 export const ListQuery = z
@@ -21,7 +21,7 @@ export function decodeCursor(cursor: string | undefined, prefix: string): string
   if (cursor === undefined) return undefined;
   const id = Buffer.from(cursor, "base64url").toString("utf8");
   if (!id.startsWith(`${prefix}_`))
-    throw new ApiError(400, "invalid_cursor", "The cursor is not one this list returned.", {
+    throw new DomainError("invalid_cursor", "The cursor is not one this list returned.", {
       param: "cursor",
     });
   return id;

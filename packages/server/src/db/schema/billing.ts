@@ -45,6 +45,19 @@ export const paymentMethods = pgTable(
   ],
 );
 
+/** The change a quote prices, as stored: the price versions it locked. */
+export interface QuoteTarget {
+  readonly plan: string;
+  readonly planVersionId: string;
+  readonly interval: "month" | "year";
+  readonly seats: number;
+  readonly addOns: readonly { key: string; versionId: string; quantity: number }[];
+}
+
+export type QuotePurpose =
+  | { readonly type: "change" }
+  | { readonly type: "seat_for_invite"; readonly email: string };
+
 /** A priced change, frozen at its instant with the prices it used, until it expires. */
 export const quotes = pgTable(
   "quotes",
@@ -63,9 +76,9 @@ export const quotes = pgTable(
     frozenAt: instant("frozen_at").notNull(),
     expiresAt: instant("expires_at").notNull(),
     /** the target: plan version, interval, seats, add-on versions (the locked prices) */
-    target: json("target").notNull(),
+    target: json("target").$type<QuoteTarget>().notNull(),
     /** why the quote was made: a plain change, or the seat for an invite */
-    purpose: json("purpose").notNull(),
+    purpose: json("purpose").$type<QuotePurpose>().notNull(),
     timing: text("timing").notNull(),
     amountDue: bigint("amount_due", { mode: "number" }).notNull(),
     /** the API view as shown, lines and summaries included */
@@ -273,7 +286,7 @@ export const invoiceLines = pgTable(
  * Each billing period of a subscription, recorded when it began (DESIGN.md canonical rule 4): what
  * opened it and what it charged then for each item, the opening the credit cap starts from. A
  * period is billed exactly when it is here; the renewal job drafts the first period after the last
- * one (services/subscription-periods.ts). Written with what opens it, in its transaction: the
+ * one (services/subscriptions/periods.ts). Written with what opens it, in its transaction: the
  * subscription's creation (its first period, or its trial), a renewal's draft, a checkout that
  * switches to annual.
  */

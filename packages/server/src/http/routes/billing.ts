@@ -1,0 +1,247 @@
+import { QuoteResponse } from "@uptier/core/api";
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import type { Gateways } from "../../gateways/gateway.ts";
+import { PreviewInviteInput, previewInvite } from "../../services/accounts/seat-invites.ts";
+import {
+  CheckoutInput,
+  confirmCheckout,
+  getCheckout,
+  runCheckout,
+} from "../../services/checkout/checkout.ts";
+import { attachBilling } from "../../services/context.ts";
+import {
+  getInvoice,
+  INVOICE_HTML_CSP,
+  invoiceHtml,
+  ListInvoicesQuery,
+  listInvoices,
+} from "../../services/invoices/issue.ts";
+import { accountLedger } from "../../services/ledger/ledger.ts";
+import type { MeteringState } from "../../services/metering/metering-state.ts";
+import {
+  AttachPaymentMethodInput,
+  attachPaymentMethod,
+  detachPaymentMethod,
+  listPaymentMethods,
+} from "../../services/payments/payment-methods.ts";
+import {
+  CreateQuoteInput,
+  createQuote,
+  createQuoteJson,
+  getQuote,
+  quoteDesk,
+} from "../../services/quotes/quotes.ts";
+import { compiledSerializer } from "../plugins/fast-serializer.ts";
+import { skipCatchUp } from "../plugins/read-your-writes.ts";
+import { type RouteContext, respondClaimed, respondIdempotent, typed } from "../route-kit.ts";
+import { IdParams, NoQuery, ResourceId } from "./accounts.ts";
+import { checkoutResponse } from "./checkout-response.ts";
+
+/**
+ * The billing API: quotes, checkout, payment methods, invoices, the ledger and the seat-invite
+ * preview. Handlers are thin: each calls one service.
+ */
+export function billingRoutes(
+  app: FastifyInstance,
+  ctx: RouteContext,
+  metering: MeteringState,
+  gateways?: Gateways,
+) {
+  const billing = attachBilling(ctx, gateways);
+  // Quotes are priced from memory; the domain-event watcher keeps that memory fresh.
+  const desk = quoteDesk(ctx.db);
+  metering.subscribe((change) =>
+    "all" in change ? desk.setups.invalidateAll() : desk.setups.invalidate(change.accounts),
+  );
+  const r = typed(app);
+  const EmptyBody = z.object({}).strict().default({});
+
+  r.post(
+    "/v1/quotes",
+    {
+      schema: {
+        tags: ["billing"],
+        summary: "Preview a change: lines, amount due now, new recurring amount",
+        body: CreateQuoteInput,
+        response: { 201: QuoteResponse },
+      },
+      // a hot route: serialized by fast-json-stringify from the same schema
+      serializerCompiler: compiledSerializer,
+    },
+    async (request, reply) => {
+      // A quote writes no domain event: nothing for the read-your-writes poll to catch up on. (A due
+      // scheduled change it applies first is picked up by the regular outbox poll within 100 ms.)
+      skipCatchUp(request);
+      // Without an Idempotency-Key there is nothing to record with the quote: its reads need no
+      // transaction and its one insert is atomic on its own (a due scheduled change is applied in a
+      // transaction of its own first).
+      // The answer is JSON text already (createQuoteJson): Fastify sends a string with a JSON
+      // content type as it is, which the schema's typing cannot say.
+      if (request.headers["idempotency-key"] === undefined)
+        return reply
+          .code(201)
+          .type("application/json; charset=utf-8")
+          .send((await createQuoteJson(ctx.db, request.body, ctx.clock(), desk)) as never);
+      return respondIdempotent(ctx, request, reply, async (tx) => ({
+        status: 201,
+        body: await createQuote(tx, request.body, ctx.clock()),
+      }));
+    },
+  );
+  r.get(
+    "/v1/quotes/:id",
+    {
+      schema: {
+        tags: ["billing"],
+        summary: "Retrieve a quote",
+        params: IdParams,
+        querystring: NoQuery,
+        response: { 200: QuoteResponse },
+      },
+    },
+    (request) => getQuote(ctx.db, request.params.id, ctx.clock()),
+  );
+
+  r.post(
+    "/v1/checkout",
+    {
+      schema: {
+        tags: ["billing"],
+        summary:
+          "Apply a quote: charge the stored payment method, change the subscription, issue the paid invoice",
+        body: CheckoutInput,
+      },
+    },
+    (request, reply) =>
+      respondClaimed(ctx, request, reply, {
+        effect: async (resumed) => {
+          const row = await runCheckout(billing, request.body, resumed);
+          // A checkout changes the subscription in this process, so the entitlement cache (and the
+          // quote desk that listens to it) drops the account as soon as the checkout is settled,
+          // instead of reading the domain-event log before answering; other nodes see it within a poll.
+          skipCatchUp(request);
+          metering.invalidate([row.accountId]);
+          return checkoutResponse(row);
+        },
+      }),
+  );
+  r.get(
+    "/v1/checkouts/:id",
+    { schema: { tags: ["billing"], summary: "Retrieve a checkout", params: IdParams, querystring: NoQuery } },
+    (request) => getCheckout(ctx.db, request.params.id),
+  );
+  r.post(
+    "/v1/checkouts/:id/confirm",
+    {
+      schema: {
+        tags: ["billing"],
+        summary: "Complete a checkout after the customer's authentication (3-D Secure)",
+        params: IdParams,
+        body: EmptyBody,
+      },
+    },
+    (request, reply) =>
+      respondClaimed(ctx, request, reply, {
+        effect: async () => {
+          await getCheckout(ctx.db, request.params.id);
+          return checkoutResponse(await confirmCheckout(billing, request.params.id));
+        },
+      }),
+  );
+
+  const AccountPmParams = z.object({ id: ResourceId, payment_method: ResourceId }).strict();
+  r.post(
+    "/v1/accounts/:id/payment_methods",
+    {
+      schema: {
+        tags: ["billing"],
+        summary: "Store a gateway token as a payment method (never a card number)",
+        params: IdParams,
+        body: AttachPaymentMethodInput,
+      },
+    },
+    (request, reply) =>
+      respondIdempotent(ctx, request, reply, async (tx) => ({
+        status: 201,
+        body: await attachPaymentMethod(tx, billing, request.params.id, request.body, ctx.clock()),
+      })),
+  );
+  r.get(
+    "/v1/accounts/:id/payment_methods",
+    {
+      schema: {
+        tags: ["billing"],
+        summary: "List an account's payment methods",
+        params: IdParams,
+        querystring: NoQuery,
+      },
+    },
+    (request) => listPaymentMethods(ctx.db, request.params.id),
+  );
+  r.delete(
+    "/v1/accounts/:id/payment_methods/:payment_method",
+    { schema: { tags: ["billing"], summary: "Detach a payment method", params: AccountPmParams } },
+    (request) =>
+      ctx.db.transaction((tx) =>
+        detachPaymentMethod(tx, request.params.id, request.params.payment_method, ctx.clock()),
+      ),
+  );
+
+  r.post(
+    "/v1/accounts/:id/members/preview",
+    {
+      schema: {
+        tags: ["members"],
+        summary: "Say whether inviting this person needs another paid seat, with its quote",
+        params: IdParams,
+        body: PreviewInviteInput,
+      },
+    },
+    (request, reply) =>
+      respondIdempotent(ctx, request, reply, async (tx) => ({
+        status: 200,
+        body: await previewInvite(tx, request.params.id, request.body, ctx.clock()),
+      })),
+  );
+
+  r.get(
+    "/v1/invoices",
+    { schema: { tags: ["billing"], summary: "List invoices, newest first", querystring: ListInvoicesQuery } },
+    (request) => listInvoices(ctx.db, request.query),
+  );
+  r.get(
+    "/v1/invoices/:id",
+    { schema: { tags: ["billing"], summary: "Retrieve an invoice", params: IdParams, querystring: NoQuery } },
+    (request) => getInvoice(ctx.db, request.params.id),
+  );
+  r.get(
+    "/v1/invoices/:id/html",
+    {
+      schema: {
+        tags: ["billing"],
+        summary: "A printable HTML invoice",
+        params: IdParams,
+        querystring: NoQuery,
+      },
+    },
+    async (request, reply) =>
+      reply
+        .type("text/html; charset=utf-8")
+        .header("content-security-policy", INVOICE_HTML_CSP)
+        .header("x-content-type-options", "nosniff")
+        .send(await invoiceHtml(ctx.db, request.params.id)),
+  );
+  r.get(
+    "/v1/accounts/:id/ledger",
+    {
+      schema: {
+        tags: ["billing"],
+        summary: "An account's ledger: balances and entries",
+        params: IdParams,
+        querystring: NoQuery,
+      },
+    },
+    (request) => accountLedger(ctx.db, request.params.id),
+  );
+}

@@ -1,0 +1,55 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { assertInvitable, type CreateMemberBody, createMember } from "../../services/accounts/members.ts";
+import { runCheckout } from "../../services/checkout/checkout.ts";
+import { billingOf } from "../../services/context.ts";
+import { ApiError } from "../problem.ts";
+import { type RouteContext, respondClaimed, respondIdempotent, type Tx } from "../route-kit.ts";
+import { checkoutResponse } from "./checkout-response.ts";
+
+/**
+ * POST /members. With `authorize`, the invite buys its seat: the invite is checked, then the seat
+ * quote charged as a checkout outside any transaction (the intent is committed first, so a crash
+ * never loses track of a charge), then the member created in the transaction that records the
+ * answer under the Idempotency-Key. A non-admin's request is refused with admin_approval_required
+ * and the admins are told.
+ */
+export function inviteMember(
+  ctx: RouteContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  accountId: string,
+  input: CreateMemberBody,
+) {
+  const create = async (tx: Tx) => ({
+    status: 201,
+    body: await createMember(tx, accountId, input, ctx.clock()),
+  });
+  const { authorize } = input;
+  if (!authorize) return respondIdempotent(ctx, request, reply, create);
+  return respondClaimed(ctx, request, reply, {
+    effect: async (resumed) => {
+      await assertInvitable(ctx.db, accountId, input);
+      const row = await runCheckout(
+        billingOf(ctx),
+        { ...authorize, invite: { accountId, email: input.email } },
+        resumed,
+      );
+      checkoutResponse(row); // a declined or given-back purchase is refused here, the key left free
+      return row;
+    },
+    // A payment still in flight is refused here instead: the key stays with this invite, whose
+    // retry answers once the payment has settled.
+    answer: (tx, row) => {
+      if (row.status !== "succeeded")
+        throw new ApiError(
+          402,
+          row.status === "requires_action" ? "payment_requires_action" : "payment_processing",
+          row.status === "requires_action"
+            ? `The card needs the customer's authentication: complete checkout ${row.id} (GET /v1/checkouts/${row.id} has its next_action), then send the invite again.`
+            : `The payment for checkout ${row.id} is still processing; send the invite again in a moment.`,
+          { param: "authorize.quote" },
+        );
+      return create(tx);
+    },
+  });
+}

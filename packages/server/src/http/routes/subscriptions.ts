@@ -1,0 +1,112 @@
+import { listOf, SubscriptionResponse } from "@uptier/core/api";
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { cancelScheduledChange } from "../../services/subscriptions/scheduled-changes.ts";
+import {
+  CancelSubscriptionInput,
+  CreateSubscriptionInput,
+  cancelSubscription,
+  createSubscription,
+  getSubscription,
+  ListSubscriptionsQuery,
+  listSubscriptions,
+  UpdateSubscriptionInput,
+  updateSubscription,
+} from "../../services/subscriptions/subscriptions.ts";
+import { type RouteContext, respondIdempotent, typed } from "../route-kit.ts";
+import { IdParams, NoQuery } from "./accounts.ts";
+
+export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
+  const r = typed(app);
+  r.post(
+    "/v1/subscriptions",
+    {
+      schema: {
+        tags: ["subscriptions"],
+        summary: "Create a subscription",
+        body: CreateSubscriptionInput,
+        response: { 201: SubscriptionResponse },
+      },
+    },
+    (request, reply) =>
+      respondIdempotent(ctx, request, reply, async (tx) => ({
+        status: 201,
+        body: await createSubscription(tx, request.body, ctx.clock()),
+      })),
+  );
+  r.get(
+    "/v1/subscriptions",
+    {
+      schema: {
+        tags: ["subscriptions"],
+        summary: "List subscriptions, newest first",
+        querystring: ListSubscriptionsQuery,
+        response: { 200: listOf(SubscriptionResponse) },
+      },
+    },
+    (request) => listSubscriptions(ctx.db, request.query, ctx.clock()),
+  );
+  r.get(
+    "/v1/subscriptions/:id",
+    {
+      schema: {
+        tags: ["subscriptions"],
+        summary: "Retrieve a subscription",
+        params: IdParams,
+        querystring: NoQuery,
+        response: { 200: SubscriptionResponse },
+      },
+    },
+    (request) => getSubscription(ctx.db, request.params.id, ctx.clock()),
+  );
+  r.patch(
+    "/v1/subscriptions/:id",
+    {
+      schema: {
+        tags: ["subscriptions"],
+        summary: "Change a subscription administratively (no charge; customers buy through quotes)",
+        params: IdParams,
+        body: UpdateSubscriptionInput,
+        response: { 200: SubscriptionResponse },
+      },
+    },
+    (request) =>
+      ctx.db.transaction((tx) => updateSubscription(tx, request.params.id, request.body, ctx.clock())),
+  );
+  r.post(
+    "/v1/subscriptions/:id/cancel",
+    {
+      schema: {
+        tags: ["subscriptions"],
+        summary: "Cancel a subscription, at period end by default",
+        params: IdParams,
+        body: CancelSubscriptionInput.default({ at_period_end: true }),
+        response: { 200: SubscriptionResponse },
+      },
+    },
+    (request, reply) =>
+      respondIdempotent(ctx, request, reply, async (tx) => ({
+        status: 200,
+        body: await cancelSubscription(tx, request.params.id, request.body, ctx.clock()),
+      })),
+  );
+  r.post(
+    "/v1/subscriptions/:id/scheduled_change/cancel",
+    {
+      schema: {
+        tags: ["subscriptions"],
+        summary: "Cancel the subscription's scheduled change: it stays as it is at the period end",
+        description:
+          "409 `no_scheduled_change` when none is pending, `scheduled_change_in_effect` once its instant has come, `subscription_canceled` when the subscription has ended.",
+        params: IdParams,
+        body: z.object({}).strict().default({}),
+        response: { 200: SubscriptionResponse },
+      },
+    },
+    (request, reply) =>
+      respondIdempotent(ctx, request, reply, async (tx) => ({
+        status: 200,
+        body: await cancelScheduledChange(tx, request.params.id, ctx.clock()),
+      })),
+  );
+}

@@ -1,0 +1,51 @@
+import { z } from "zod";
+import type { Tx } from "../../db/client.ts";
+import { createQuote, liveSubscriptionOf, type QuotePurpose, type QuoteView } from "../quotes/quotes.ts";
+import { seatsInUse } from "../subscriptions/subscriptions.ts";
+import { findAccount } from "./accounts.ts";
+import { assertEmailFree } from "./members.ts";
+
+/**
+ * The seat-limit moment of the seeds: an admin invites a teammate, all seats are taken, and the
+ * invite itself says what one more seat costs ("Adding this member will add $15 to your monthly
+ * bill, $7.26 today") and buys it in the same click.
+ */
+export const PreviewInviteInput = z
+  .object({ email: z.string().max(320).pipe(z.email()), role: z.enum(["admin", "member"]).default("member") })
+  .strict();
+
+export async function previewInvite(
+  tx: Tx,
+  accountId: string,
+  input: z.infer<typeof PreviewInviteInput>,
+  at: Date,
+) {
+  await findAccount(tx, accountId);
+  const live = await liveSubscriptionOf(tx, accountId, at);
+  await assertEmailFree(tx, accountId, input.email);
+  const used = await seatsInUse(tx, accountId);
+  const base = {
+    object: "invite_preview" as const,
+    account: accountId,
+    email: input.email,
+    seats: live.shape.seats,
+    seats_in_use: used,
+  };
+  if (used < live.shape.seats)
+    return {
+      ...base,
+      needs_seat: false,
+      quote: null as QuoteView | null,
+      summary: `A paid seat is free: inviting ${input.email} costs nothing more.`,
+    };
+  const purpose: QuotePurpose = { type: "seat_for_invite", email: input.email };
+  const quote = await createQuote(tx, { account: accountId, seats: live.shape.seats + 1 }, at, purpose);
+  const first = quote.summary[0] ?? "";
+  return {
+    ...base,
+    needs_seat: true,
+    quote,
+    summary:
+      `All ${live.shape.seats} seats are taken. Adding this member ${first.replace(/^Adding 1 seat /, "")} ${quote.summary.slice(1, -1).join(" ")}`.trim(),
+  };
+}

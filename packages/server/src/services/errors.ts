@@ -1,0 +1,20 @@
+/**
+ * A refusal by the domain: a stable machine `code` (the API's problem `code`), a sentence for a
+ * person, and the offending parameter. No HTTP status: the HTTP layer maps codes to statuses in one
+ * table (http/problem.ts), so jobs and event consumers call the same verbs with no HTTP semantics.
+ */
+export class DomainError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly extra: {
+      readonly param?: string;
+      readonly errors?: readonly { readonly param: string; readonly message: string }[];
+    } = {},
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (what: string, id: string) =>
+  new DomainError("resource_not_found", `No ${what} with id "${id}".`, { param: "id" });

@@ -1,0 +1,657 @@
+import {
+  DEFAULT_RETRY_DAYS,
+  invoicePostings,
+  invoiceTotals,
+  type LedgerPosting,
+  nextRetryAt,
+  paymentPostings,
+  voidPostings,
+  writeOffPostings,
+  writeOffReversalPostings,
+} from "@uptier/core";
+import { and, asc, eq, inArray, lt, lte, sql } from "drizzle-orm";
+import { z } from "zod";
+import type { Tx } from "../../db/client.ts";
+import {
+  accounts,
+  invoiceLines,
+  invoicePayments,
+  invoices,
+  paymentMethods,
+  subscriptions,
+} from "../../db/schema/index.ts";
+import { type ChargeOutcome, GatewayUnavailableError } from "../../gateways/gateway.ts";
+import { newId } from "../../ids.ts";
+import type { BillingContext } from "../context.ts";
+import { DomainError, notFound } from "../errors.ts";
+import { recordEvent } from "../events/append.ts";
+import { chargeableMethod } from "../payments/payment-methods.ts";
+import { creditBalance } from "../quotes/quotes.ts";
+import { loadSubscriptions } from "../subscriptions/records.ts";
+import { pendingChangesOf, seatsInUse, subscriptionView } from "../subscriptions/subscriptions.ts";
+import { invoiceView, postLedger, takeInvoiceNumber } from "./issue.ts";
+
+/**
+ * Collecting an invoice after it was drafted, as Stripe does: draft → finalized to `open` (its
+ * number taken, the credit balance applied, the receivable posted) → charged off-session on the
+ * default payment method → `paid`, or still `open` with the failed attempt recorded and the next
+ * retry scheduled (dunning). When the schedule is exhausted the invoice is written off
+ * (`uncollectible`) and the subscription is canceled as delinquent (DESIGN.md: "dunning keeps MRR
+ * until retries are exhausted, then churn (delinquent)"). A person can also pay now, void, or mark
+ * uncollectible an open invoice.
+ *
+ * Every attempt is a row committed (pending) before the gateway is called, keyed by its invoice and
+ * number; the gateway's idempotency key is derived from both, so a crash or a retry asks the gateway
+ * the same question again and never charges twice.
+ *
+ * The subscription's standing follows its invoices: `past_due` while one of them is open after a
+ * failed attempt, back to `active` when none is (paid, voided, or marked uncollectible by a person,
+ * who chose to forgive the debt and keep the customer).
+ *
+ * As in Stripe, an uncollectible invoice can still be paid (by hand: nothing retries it), and then
+ * becomes `paid`, its write-off reversed; `void` is final. Paying it does not bring back a
+ * subscription canceled as delinquent: the debt is settled, the service is not resumed (see
+ * settleAttempt).
+ */
+type InvoiceRow = typeof invoices.$inferSelect;
+type AttemptRow = typeof invoicePayments.$inferSelect;
+type PaymentMethodRow = typeof paymentMethods.$inferSelect;
+
+export const PayInvoiceInput = z
+  .object({
+    payment_method: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe("The payment method to charge (pm_…); defaults to the account's default method"),
+  })
+  .strict()
+  .default({});
+
+/** The retry schedule in force: the deployment's (UPTIER_DUNNING_RETRY_DAYS) or the default. */
+export const retryDaysOf = (billing: BillingContext): readonly number[] =>
+  billing.retryDays ?? DEFAULT_RETRY_DAYS;
+
+export const gatewayKeyForAttempt = (invoiceId: string, attempt: number) =>
+  `uptier_${invoiceId}_attempt_${attempt}`;
+
+/** A pending attempt older than this is taken as left by a dead process and asked about again. */
+const STALE_ATTEMPT_MS = 60_000;
+const GATEWAY_TRIES = 3;
+
+async function lockInvoice(tx: Tx, id: string): Promise<InvoiceRow> {
+  const [row] = await tx.select().from(invoices).where(eq(invoices.id, id)).for("update");
+  if (!row) throw notFound("invoice", id);
+  return row;
+}
+
+async function linesOf(tx: Tx, id: string) {
+  return tx
+    .select()
+    .from(invoiceLines)
+    .where(eq(invoiceLines.invoiceId, id))
+    .orderBy(asc(invoiceLines.position));
+}
+
+async function invoiceEvent(
+  tx: Tx,
+  type: string,
+  row: InvoiceRow,
+  at: Date,
+  extra: Record<string, unknown> = {},
+) {
+  await recordEvent(tx, {
+    type,
+    accountId: row.accountId,
+    data: { invoice: invoiceView(row, await linesOf(tx, row.id)), ...extra },
+    at,
+  });
+}
+
+function notOpen(row: InvoiceRow, action: string, allowed = "an open invoice"): DomainError {
+  return new DomainError(
+    "invoice_not_open",
+    `Invoice ${row.id} is ${row.status}: only ${allowed} can be ${action}.`,
+    { param: "id" },
+  );
+}
+
+/** What a person may pay: an open invoice, or one written off (uncollectible) that is paid after all. */
+const PAYABLE: readonly string[] = ["open", "uncollectible"];
+
+/**
+ * Posts one of an invoice's ledger postings (its issue, a payment, a void, a write-off or its
+ * reversal), in the invoice's account and currency. `source` names the posting; (source, ledger
+ * account) is unique, so each is written once.
+ */
+const postFor = (tx: Tx, invoice: InvoiceRow, source: string, entries: readonly LedgerPosting[], at: Date) =>
+  postLedger(
+    tx,
+    { accountId: invoice.accountId, source, invoiceId: invoice.id, currency: invoice.currency, at },
+    entries,
+  );
+
+async function pendingAttempt(tx: Tx, invoiceId: string): Promise<AttemptRow | undefined> {
+  const [row] = await tx
+    .select()
+    .from(invoicePayments)
+    .where(and(eq(invoicePayments.invoiceId, invoiceId), eq(invoicePayments.status, "pending")));
+  return row;
+}
+
+/**
+ * Finalizes a draft: applies the credit balance (locked with the account, so two invoices never
+ * spend the same credit), takes the gap-free number, posts the invoice to the ledger. Nothing due
+ * (a free plan, or credit covering it all) makes it paid at once; otherwise it is open and its
+ * first attempt due now. Returns null when the invoice is not a draft any more (finalized by
+ * another worker).
+ */
+export async function finalizeInvoice(
+  tx: Tx,
+  billing: BillingContext,
+  id: string,
+  at: Date,
+): Promise<InvoiceRow | null> {
+  const draft = await lockInvoice(tx, id);
+  if (draft.status !== "draft") return null;
+  await tx.select({ id: accounts.id }).from(accounts).where(eq(accounts.id, draft.accountId)).for("update");
+  const lines = await linesOf(tx, id);
+  const totals = invoiceTotals(lines, await creditBalance(tx, draft.accountId, draft.currency));
+  const { number, sequence } = await takeInvoiceNumber(tx, billing);
+  const settled = totals.amountDue === 0;
+  const [row] = await tx
+    .update(invoices)
+    .set({
+      status: settled ? "paid" : "open",
+      number,
+      sequence,
+      subtotal: totals.subtotal,
+      creditApplied: totals.creditApplied,
+      creditAdded: totals.creditAdded,
+      amountDue: totals.amountDue,
+      amountPaid: 0,
+      issuedAt: at,
+      finalizedAt: at,
+      paidAt: settled ? at : null,
+      nextPaymentAttempt: settled ? null : at,
+    })
+    .where(eq(invoices.id, id))
+    .returning();
+  const open = row as InvoiceRow;
+  await postFor(tx, open, `invoice:${id}`, invoicePostings(totals), at);
+  await invoiceEvent(tx, "invoice.finalized", open, at);
+  if (settled) await invoiceEvent(tx, "invoice.paid", open, at);
+  return open;
+}
+
+export interface CollectionResult {
+  readonly invoice: InvoiceRow;
+  /** the attempt made (or resumed); null when none was due or another worker had it */
+  readonly attempt: AttemptRow | null;
+}
+
+type Begun =
+  | { readonly kind: "skip" }
+  | { readonly kind: "charge"; readonly attempt: AttemptRow; readonly method: PaymentMethodRow }
+  | { readonly kind: "settled"; readonly attempt: AttemptRow };
+
+/**
+ * One attempt to collect an open invoice: written pending (committed), charged, settled.
+ * `automatic` attempts (the renewal, the dunning schedule) run only when due and skip quietly;
+ * a `manual` one (pay now) answers a wrong state with a problem and does not move the schedule.
+ */
+export async function collectInvoice(
+  billing: BillingContext,
+  invoiceId: string,
+  options: { trigger: "automatic" | "manual"; paymentMethodId?: string | undefined },
+): Promise<CollectionResult> {
+  const at = billing.clock();
+  const manual = options.trigger === "manual";
+  const begun = await billing.db.transaction(async (tx): Promise<Begun> => {
+    const invoice = await lockInvoice(tx, invoiceId);
+    if (manual ? !PAYABLE.includes(invoice.status) : invoice.status !== "open") {
+      if (manual) throw notOpen(invoice, "paid", "an open or uncollectible invoice");
+      return { kind: "skip" };
+    }
+    const pending = await pendingAttempt(tx, invoiceId);
+    if (pending) {
+      if (manual)
+        throw new DomainError(
+          "invoice_payment_pending",
+          `A payment of invoice ${invoiceId} is in progress; retry when it has settled.`,
+          { param: "id" },
+        );
+      return { kind: "skip" };
+    }
+    if (
+      !manual &&
+      (invoice.nextPaymentAttempt === null || invoice.nextPaymentAttempt.getTime() > at.getTime())
+    )
+      return { kind: "skip" };
+    const [last] = await tx
+      .select({ n: sql<number>`coalesce(max(${invoicePayments.attempt}), 0)::int` })
+      .from(invoicePayments)
+      .where(eq(invoicePayments.invoiceId, invoiceId));
+    const attempt = Number(last?.n ?? 0) + 1;
+    let method: PaymentMethodRow | null = null;
+    try {
+      method = await chargeableMethod(tx, invoice.accountId, options.paymentMethodId);
+    } catch (error) {
+      if (manual || !(error instanceof DomainError)) throw error;
+    }
+    const [row] = await tx
+      .insert(invoicePayments)
+      .values({
+        id: newId("invoicePayment", at),
+        invoiceId,
+        accountId: invoice.accountId,
+        attempt,
+        trigger: options.trigger,
+        status: method ? "pending" : "failed",
+        amount: invoice.amountDue - invoice.amountPaid,
+        currency: invoice.currency,
+        paymentMethodId: method?.id ?? null,
+        gateway: method?.gateway ?? null,
+        gatewayIdempotencyKey: gatewayKeyForAttempt(invoiceId, attempt),
+        failureCode: method ? null : "payment_method_required",
+        failureMessage: method ? null : "The account has no default payment method to charge.",
+        createdAt: at,
+        completedAt: method ? null : at,
+      })
+      .returning();
+    const inserted = row as AttemptRow;
+    // In flight: out of the schedule until it settles (the settlement sets the next retry).
+    if (!manual)
+      await tx.update(invoices).set({ nextPaymentAttempt: null }).where(eq(invoices.id, invoiceId));
+    if (!method) {
+      await afterFailure(tx, billing, inserted, at);
+      return { kind: "settled", attempt: inserted };
+    }
+    return { kind: "charge", attempt: inserted, method };
+  });
+  if (begun.kind === "skip") return { invoice: await findInvoiceRow(billing, invoiceId), attempt: null };
+  if (begun.kind === "settled")
+    return { invoice: await findInvoiceRow(billing, invoiceId), attempt: begun.attempt };
+  const outcome = await askGateway(billing, begun.attempt, begun.method);
+  const attempt = await settleAttempt(billing, begun.attempt.id, outcome);
+  return { invoice: await findInvoiceRow(billing, invoiceId), attempt };
+}
+
+/**
+ * The invoice's pending attempt, if any, asked about again with its key and settled: the retry of a
+ * pay request whose run ended without an answer finishes that run's attempt instead of making one.
+ */
+export async function resumePendingAttempt(
+  billing: BillingContext,
+  invoiceId: string,
+): Promise<AttemptRow | null> {
+  const [left] = await billing.db
+    .select({ attempt: invoicePayments, method: paymentMethods })
+    .from(invoicePayments)
+    .innerJoin(paymentMethods, eq(paymentMethods.id, invoicePayments.paymentMethodId))
+    .where(and(eq(invoicePayments.invoiceId, invoiceId), eq(invoicePayments.status, "pending")));
+  if (!left) return null;
+  return settleAttempt(billing, left.attempt.id, await askGateway(billing, left.attempt, left.method));
+}
+
+async function findInvoiceRow(billing: BillingContext, id: string): Promise<InvoiceRow> {
+  const [row] = await billing.db.select().from(invoices).where(eq(invoices.id, id));
+  if (!row) throw notFound("invoice", id);
+  return row;
+}
+
+async function askGateway(
+  billing: BillingContext,
+  attempt: AttemptRow,
+  method: PaymentMethodRow,
+): Promise<ChargeOutcome | null> {
+  const gateway = billing.gateways.get(method.gateway);
+  if (!gateway) throw new Error(`payment method ${method.id} uses an unknown gateway ${method.gateway}`);
+  for (let tries = 1; tries <= GATEWAY_TRIES; tries++) {
+    try {
+      return await gateway.charge({
+        amount: attempt.amount,
+        currency: attempt.currency,
+        paymentMethod: { token: method.token, customerRef: method.customerRef },
+        idempotencyKey: attempt.gatewayIdempotencyKey,
+        description: `Uptier invoice ${attempt.invoiceId} (attempt ${attempt.attempt})`,
+        metadata: {
+          invoice: attempt.invoiceId,
+          attempt: String(attempt.attempt),
+          account: attempt.accountId,
+        },
+      });
+    } catch (error) {
+      if (!(error instanceof GatewayUnavailableError)) throw error;
+      // The outcome is unknown: asking again with the same key answers what happened.
+      if (tries < GATEWAY_TRIES) await new Promise((r) => setTimeout(r, 20 * tries));
+    }
+  }
+  return null;
+}
+
+/**
+ * Records the gateway's answer. An unknown outcome (no answer, or still processing) leaves the
+ * attempt pending for the retry job to ask again with the same key. An off-session charge that
+ * needs the customer's authentication is a failed attempt (nobody is there to authenticate).
+ */
+export async function settleAttempt(
+  billing: BillingContext,
+  attemptId: string,
+  outcome: ChargeOutcome | null,
+): Promise<AttemptRow> {
+  const at = billing.clock();
+  return billing.db.transaction(async (tx) => {
+    const [attempt] = await tx
+      .select()
+      .from(invoicePayments)
+      .where(eq(invoicePayments.id, attemptId))
+      .for("update");
+    if (!attempt) throw new Error(`no invoice payment ${attemptId}`);
+    if (attempt.status !== "pending" || outcome === null || outcome.status === "processing") return attempt;
+    const invoice = await lockInvoice(tx, attempt.invoiceId);
+    if (outcome.status === "succeeded") {
+      const [done] = await tx
+        .update(invoicePayments)
+        .set({ status: "succeeded", gatewayPaymentId: outcome.paymentId, completedAt: at })
+        .where(eq(invoicePayments.id, attemptId))
+        .returning();
+      // The invoice is still as the attempt found it (open, or uncollectible for a manual one): void,
+      // mark_uncollectible and the dunning schedule all leave an invoice alone while an attempt is
+      // pending. A written-off invoice has its write-off reversed first (bad debt → receivable), so
+      // the payment clears the receivable like any other and the ledger ends as if paid on time.
+      if (invoice.status === "uncollectible")
+        await postFor(
+          tx,
+          invoice,
+          `write_off_reversal:${invoice.id}`,
+          writeOffReversalPostings(invoice.amountDue - invoice.amountPaid),
+          at,
+        );
+      const [paid] = await tx
+        .update(invoices)
+        .set({
+          status: "paid",
+          amountPaid: invoice.amountDue,
+          paidAt: at,
+          gatewayPaymentId: outcome.paymentId,
+          nextPaymentAttempt: null,
+        })
+        .where(eq(invoices.id, invoice.id))
+        .returning();
+      await postFor(tx, invoice, `invoice_payment:${attemptId}`, paymentPostings(attempt.amount), at);
+      await invoiceEvent(tx, "invoice.paid", paid as InvoiceRow, at, { attempt: attempt.attempt });
+      // A subscription canceled as delinquent stays canceled (updateStanding never revives one):
+      // the periods since it ended were never billed, its MRR left as churn, and a silent restart
+      // would hand back entitlements with no checkout, no renewal and no subscription event. The
+      // customer who pays a written-off debt and wants the service back subscribes again, which
+      // analytics count as a reactivation. A write-off forgiven by hand left it active: unchanged.
+      await updateStanding(tx, invoice.subscriptionId, at);
+      return done as AttemptRow;
+    }
+    const failure =
+      outcome.status === "declined"
+        ? { code: outcome.declineCode ?? outcome.code, message: outcome.message }
+        : outcome.status === "requires_action"
+          ? {
+              code: "authentication_required",
+              message:
+                "The card needs the customer's authentication, which an off-session charge cannot get.",
+            }
+          : { code: "payment_canceled", message: "The payment was canceled." };
+    const [failed] = await tx
+      .update(invoicePayments)
+      .set({
+        status: "failed",
+        gatewayPaymentId: outcome.paymentId,
+        failureCode: failure.code,
+        failureMessage: failure.message,
+        completedAt: at,
+      })
+      .where(eq(invoicePayments.id, attemptId))
+      .returning();
+    await afterFailure(tx, billing, failed as AttemptRow, at);
+    return failed as AttemptRow;
+  });
+}
+
+/**
+ * A failed attempt: schedule the next retry (automatic attempts only; a manual one leaves the
+ * schedule as it was) and say so; when the schedule is exhausted, write the invoice off and cancel
+ * the subscription as delinquent, else update its standing (past_due).
+ */
+async function afterFailure(tx: Tx, billing: BillingContext, attempt: AttemptRow, at: Date): Promise<void> {
+  const invoice = await lockInvoice(tx, attempt.invoiceId);
+  let next: Date | null = invoice.nextPaymentAttempt;
+  if (attempt.trigger === "automatic") {
+    const automatic = await tx
+      .select({ createdAt: invoicePayments.createdAt })
+      .from(invoicePayments)
+      .where(
+        and(
+          eq(invoicePayments.invoiceId, invoice.id),
+          eq(invoicePayments.trigger, "automatic"),
+          eq(invoicePayments.status, "failed"),
+        ),
+      )
+      .orderBy(asc(invoicePayments.attempt));
+    const first = automatic[0]?.createdAt ?? attempt.createdAt;
+    next = nextRetryAt(retryDaysOf(billing), first, Math.max(1, automatic.length));
+  }
+  const exhausted = attempt.trigger === "automatic" && next === null;
+  const [updated] = await tx
+    .update(invoices)
+    .set({ nextPaymentAttempt: next })
+    .where(eq(invoices.id, invoice.id))
+    .returning();
+  await invoiceEvent(tx, "invoice.payment_failed", updated as InvoiceRow, at, {
+    attempt: attempt.attempt,
+    failure: { code: attempt.failureCode, message: attempt.failureMessage },
+    next_payment_attempt: next?.toISOString() ?? null,
+  });
+  if (exhausted) {
+    await writeOff(tx, updated as InvoiceRow, at, "retries_exhausted");
+    await cancelDelinquent(tx, invoice, at);
+  } else await updateStanding(tx, invoice.subscriptionId, at);
+}
+
+async function writeOff(tx: Tx, invoice: InvoiceRow, at: Date, reason: "retries_exhausted" | "manual") {
+  const [row] = await tx
+    .update(invoices)
+    .set({ status: "uncollectible", markedUncollectibleAt: at, nextPaymentAttempt: null })
+    .where(eq(invoices.id, invoice.id))
+    .returning();
+  await postFor(
+    tx,
+    invoice,
+    `write_off:${invoice.id}`,
+    writeOffPostings(invoice.amountDue - invoice.amountPaid),
+    at,
+  );
+  await invoiceEvent(tx, "invoice.marked_uncollectible", row as InvoiceRow, at, { reason });
+}
+
+/**
+ * Retries exhausted: the subscription ends now, as delinquent churn (unless its scheduled
+ * cancellation had already ended it, below). The usage of its last period
+ * is waived (final_usage "waived"), never put on a final invoice (renewals.ts draftFinalInvoice):
+ * the customer has just failed to pay for 30 days and their debt is written off; another invoice
+ * would go to the same failing card, through another month of dunning, to another write-off —
+ * bad debt and failed-payment emails to a churned customer, no cash. Collecting is a person's
+ * call: the written-off invoice can still be paid by hand.
+ */
+async function cancelDelinquent(tx: Tx, invoice: InvoiceRow, at: Date) {
+  if (!invoice.subscriptionId) return;
+  const [sub] = await tx
+    .select()
+    .from(subscriptions)
+    .where(eq(subscriptions.id, invoice.subscriptionId))
+    .for("update");
+  if (!sub || sub.status === "canceled") return;
+  // A scheduled cancellation that has passed ended the subscription then, by the customer's choice
+  // (its stored status catches up lazily): it is settled as ended at cancel_at, not as churned now
+  // for non-payment, which would misdate the churn and misname its cause.
+  const endedBefore = sub.cancelAt !== null && sub.cancelAt.getTime() <= at.getTime();
+  const endedAt = endedBefore ? (sub.cancelAt as Date) : at;
+  await tx
+    .update(subscriptions)
+    .set({
+      status: "canceled",
+      canceledAt: endedBefore ? sub.canceledAt : at,
+      endedAt,
+      revision: sub.revision + 1,
+      updatedAt: at,
+      finalUsage: sub.finalUsage ?? "waived",
+      finalUsageAt: sub.finalUsageAt ?? at,
+    })
+    .where(eq(subscriptions.id, sub.id));
+  await recordEvent(tx, {
+    type: "subscription.canceled",
+    accountId: sub.accountId,
+    data: {
+      subscription: sub.id,
+      ended_at: endedAt,
+      ...(endedBefore ? {} : { reason: "delinquent", invoice: invoice.id }),
+    },
+    at,
+  });
+}
+
+/**
+ * The subscription's standing from its invoices: past_due while one of them is open after a failed
+ * attempt, active again when none is. A canceled subscription stays canceled.
+ */
+async function updateStanding(tx: Tx, subscriptionId: string | null, at: Date): Promise<void> {
+  if (!subscriptionId) return;
+  const [sub] = await tx
+    .select()
+    .from(subscriptions)
+    .where(eq(subscriptions.id, subscriptionId))
+    .for("update");
+  if (!sub || sub.status === "canceled") return;
+  const [owing] = await tx
+    .select({ n: sql<number>`count(*)::int` })
+    .from(invoices)
+    .where(
+      and(
+        eq(invoices.subscriptionId, subscriptionId),
+        eq(invoices.status, "open"),
+        sql`exists (select 1 from ${invoicePayments} p where p.invoice_id = ${invoices.id} and p.status = 'failed')`,
+      ),
+    );
+  const pastDue = Number(owing?.n ?? 0) > 0;
+  const status = pastDue ? "past_due" : sub.status === "past_due" ? "active" : sub.status;
+  if (status === sub.status) return;
+  const [before] = await loadSubscriptions(tx, [sub], at);
+  const [updated] = await tx
+    .update(subscriptions)
+    .set({ status, revision: sub.revision + 1, updatedAt: at })
+    .where(eq(subscriptions.id, sub.id))
+    .returning();
+  const [after] = await loadSubscriptions(tx, [updated as typeof sub], at);
+  if (!before || !after) return;
+  const used = await seatsInUse(tx, sub.accountId);
+  const pending = (await pendingChangesOf(tx, [sub.id])).get(sub.id) ?? null;
+  await recordEvent(tx, {
+    type: "subscription.updated",
+    accountId: sub.accountId,
+    data: {
+      previous: subscriptionView(before, used, pending),
+      subscription: subscriptionView(after, used, pending),
+      change: { reason: pastDue ? "payment_failed" : "invoice_settled" },
+    },
+    at,
+  });
+}
+
+/** Voids an open invoice: its ledger posting reversed (revenue, receivable, credit spent). */
+export async function voidInvoice(tx: Tx, id: string, at: Date): Promise<InvoiceRow> {
+  const invoice = await lockInvoice(tx, id);
+  await assertSettleable(tx, invoice, "voided");
+  const [row] = await tx
+    .update(invoices)
+    .set({ status: "void", voidedAt: at, nextPaymentAttempt: null })
+    .where(eq(invoices.id, id))
+    .returning();
+  await postFor(tx, invoice, `void:${id}`, voidPostings(invoice), at);
+  await invoiceEvent(tx, "invoice.voided", row as InvoiceRow, at);
+  await updateStanding(tx, invoice.subscriptionId, at);
+  return row as InvoiceRow;
+}
+
+/** Marks an open invoice uncollectible by hand: written off; the subscription stays (forgiven). */
+export async function markUncollectible(tx: Tx, id: string, at: Date): Promise<InvoiceRow> {
+  const invoice = await lockInvoice(tx, id);
+  await assertSettleable(tx, invoice, "marked uncollectible");
+  await writeOff(tx, invoice, at, "manual");
+  await updateStanding(tx, invoice.subscriptionId, at);
+  const [row] = await tx.select().from(invoices).where(eq(invoices.id, id));
+  return row as InvoiceRow;
+}
+
+async function assertSettleable(tx: Tx, invoice: InvoiceRow, action: string) {
+  if (invoice.status !== "open") throw notOpen(invoice, action);
+  if (await pendingAttempt(tx, invoice.id))
+    throw new DomainError(
+      "invoice_payment_pending",
+      `A payment of invoice ${invoice.id} is in progress; retry when it has settled.`,
+      { param: "id" },
+    );
+}
+
+export interface DunningReport {
+  /** pending attempts left by a dead process, asked about again */
+  readonly resumed: number;
+  readonly attempted: number;
+  readonly paid: number;
+  readonly failed: number;
+  readonly uncollectible: number;
+}
+
+/**
+ * The dunning job: finishes attempts a dead process left pending (the same idempotency key, so
+ * the gateway answers what happened), then makes every automatic attempt that is due.
+ */
+export async function retryInvoicePayments(billing: BillingContext): Promise<DunningReport> {
+  const at = billing.clock();
+  const report = { resumed: 0, attempted: 0, paid: 0, failed: 0, uncollectible: 0 };
+  const stale = await billing.db
+    .select({ attempt: invoicePayments, method: paymentMethods })
+    .from(invoicePayments)
+    .innerJoin(paymentMethods, eq(paymentMethods.id, invoicePayments.paymentMethodId))
+    .where(
+      and(
+        eq(invoicePayments.status, "pending"),
+        lt(invoicePayments.createdAt, new Date(at.getTime() - STALE_ATTEMPT_MS)),
+      ),
+    );
+  for (const { attempt, method } of stale) {
+    const settled = await settleAttempt(billing, attempt.id, await askGateway(billing, attempt, method));
+    if (settled.status !== "pending") report.resumed++;
+  }
+  const due = await billing.db
+    .select({ id: invoices.id })
+    .from(invoices)
+    .where(and(eq(invoices.status, "open"), lte(invoices.nextPaymentAttempt, at)))
+    .orderBy(asc(invoices.nextPaymentAttempt));
+  for (const { id } of due) {
+    const result = await collectInvoice(billing, id, { trigger: "automatic" });
+    if (!result.attempt) continue;
+    report.attempted++;
+    if (result.invoice.status === "paid") report.paid++;
+    else if (result.invoice.status === "uncollectible") report.uncollectible++;
+    else if (result.attempt.status === "failed") report.failed++;
+  }
+  return report;
+}
+
+/** An invoice's attempts, oldest first (the invoice view's payment history). */
+export async function attemptsOf(billing: BillingContext, invoiceIds: readonly string[]) {
+  if (invoiceIds.length === 0) return [];
+  return billing.db
+    .select()
+    .from(invoicePayments)
+    .where(inArray(invoicePayments.invoiceId, [...invoiceIds]))
+    .orderBy(asc(invoicePayments.invoiceId), asc(invoicePayments.attempt));
+}

@@ -1,0 +1,175 @@
+import { and, desc, eq, isNull, type SQL, sql } from "drizzle-orm";
+import { z } from "zod";
+import type { Executor, Tx } from "../../db/client.ts";
+import { paymentMethods } from "../../db/schema/index.ts";
+import { SANDBOX_CARDS } from "../../gateways/sandbox.ts";
+import { newId } from "../../ids.ts";
+import { findAccount } from "../accounts/accounts.ts";
+import type { BillingContext } from "../context.ts";
+import { DomainError, notFound } from "../errors.ts";
+import { recordEvent } from "../events/append.ts";
+
+/**
+ * Stored payment methods are gateway tokens only: a card number never reaches Uptier (the browser
+ * gives it to the gateway, which returns a token). Anything that looks like a card number is refused.
+ */
+export const AttachPaymentMethodInput = z
+  .object({
+    gateway: z.enum(["sandbox", "stripe"]).optional().describe("Defaults to the deployment's gateway"),
+    token: z
+      .string()
+      .min(3)
+      .max(255)
+      .regex(/^[A-Za-z0-9_]+$/, "must be a gateway token such as pm_… (letters, digits, underscores)")
+      .describe("The gateway's token: Stripe pm_…, or a sandbox test token"),
+    customer: z.string().min(1).max(255).optional().describe("The gateway's customer (Stripe cus_…)"),
+    brand: z.string().max(40).optional(),
+    last4: z
+      .string()
+      .regex(/^\d{4}$/)
+      .optional(),
+    exp_month: z.number().int().min(1).max(12).optional(),
+    exp_year: z.number().int().min(2000).max(2100).optional(),
+    default: z.boolean().optional().describe("Make it the account's default (the first one always is)"),
+  })
+  .strict();
+
+export type PaymentMethodRow = typeof paymentMethods.$inferSelect;
+type Row = PaymentMethodRow;
+
+export function paymentMethodView(row: Row) {
+  return {
+    id: row.id,
+    object: "payment_method" as const,
+    account: row.accountId,
+    gateway: row.gateway,
+    brand: row.brand,
+    last4: row.last4,
+    exp_month: row.expMonth,
+    exp_year: row.expYear,
+    default: row.isDefault && row.detachedAt === null,
+    created: row.createdAt.toISOString(),
+    detached_at: row.detachedAt?.toISOString() ?? null,
+  };
+}
+
+export async function attachPaymentMethod(
+  tx: Tx,
+  billing: BillingContext,
+  accountId: string,
+  input: z.infer<typeof AttachPaymentMethodInput>,
+  at: Date,
+) {
+  await findAccount(tx, accountId);
+  if (/^\d{12,19}$/.test(input.token))
+    throw new DomainError("card_number_not_accepted", "Send the gateway's token, never a card number.", {
+      param: "token",
+    });
+  const gateway = input.gateway ?? billing.gateways.defaultGateway;
+  if (!billing.gateways.get(gateway))
+    throw new DomainError("gateway_not_configured", `The ${gateway} gateway is not configured here.`, {
+      param: "gateway",
+    });
+  const card = gateway === "sandbox" ? SANDBOX_CARDS[input.token] : undefined;
+  if (gateway === "sandbox" && !card)
+    throw new DomainError("invalid_payment_method", `"${input.token}" is not a sandbox test token.`, {
+      param: "token",
+    });
+  // Lock the account's methods so two attaches cannot both become the default.
+  const existing = await tx
+    .select()
+    .from(paymentMethods)
+    .where(and(eq(paymentMethods.accountId, accountId), isNull(paymentMethods.detachedAt)))
+    .for("update");
+  const makeDefault = input.default === true || !existing.some((m) => m.isDefault);
+  if (makeDefault)
+    await tx
+      .update(paymentMethods)
+      .set({ isDefault: false })
+      .where(and(eq(paymentMethods.accountId, accountId), eq(paymentMethods.isDefault, true)));
+  const [row] = await tx
+    .insert(paymentMethods)
+    .values({
+      id: newId("paymentMethod", at),
+      accountId,
+      gateway,
+      token: input.token,
+      customerRef: input.customer ?? null,
+      brand: input.brand ?? card?.brand ?? null,
+      last4: input.last4 ?? card?.last4 ?? null,
+      expMonth: input.exp_month ?? card?.expMonth ?? null,
+      expYear: input.exp_year ?? card?.expYear ?? null,
+      isDefault: makeDefault,
+      createdAt: at,
+    })
+    .returning();
+  const view = paymentMethodView(row as Row);
+  await recordEvent(tx, { type: "payment_method.attached", accountId, data: { payment_method: view }, at });
+  return view;
+}
+
+export async function listPaymentMethods(db: Executor, accountId: string) {
+  await findAccount(db, accountId);
+  const rows = await db
+    .select()
+    .from(paymentMethods)
+    .where(and(eq(paymentMethods.accountId, accountId), isNull(paymentMethods.detachedAt)))
+    .orderBy(desc(paymentMethods.id));
+  return { object: "list" as const, data: rows.map(paymentMethodView), has_more: false, next_cursor: null };
+}
+
+export async function detachPaymentMethod(tx: Tx, accountId: string, id: string, at: Date) {
+  const [row] = await tx
+    .select()
+    .from(paymentMethods)
+    .where(and(eq(paymentMethods.accountId, accountId), eq(paymentMethods.id, id)));
+  if (!row || row.detachedAt) throw notFound("payment method", id);
+  const [updated] = await tx
+    .update(paymentMethods)
+    .set({ detachedAt: at, isDefault: false })
+    .where(eq(paymentMethods.id, id))
+    .returning();
+  const view = paymentMethodView(updated as Row);
+  await recordEvent(tx, { type: "payment_method.detached", accountId, data: { payment_method: view }, at });
+  return view;
+}
+
+/**
+ * Which method a checkout charges: the one named, or the account's default; never a detached one.
+ * A condition on payment_methods, so a statement that reads more than the method can embed it;
+ * `id` may be an SQL expression, the default then taken where it is null.
+ */
+export function chargeableMethodWhere(accountId: SQL | string, id: SQL | string | undefined): SQL {
+  return and(
+    eq(paymentMethods.accountId, accountId),
+    isNull(paymentMethods.detachedAt),
+    id === undefined
+      ? eq(paymentMethods.isDefault, true)
+      : typeof id === "string"
+        ? eq(paymentMethods.id, id)
+        : sql`coalesce(${paymentMethods.id} = ${id}, ${paymentMethods.isDefault})`,
+  ) as SQL;
+}
+
+/** The chargeable method found (see chargeableMethodWhere), or why there is none. */
+export function requireChargeable(row: Row | null | undefined, id: string | undefined): Row {
+  if (!row)
+    throw id
+      ? notFound("payment method", id)
+      : new DomainError(
+          "payment_method_required",
+          "The account has no default payment method to charge; attach one first.",
+          { param: "payment_method" },
+        );
+  return row;
+}
+
+/** The method a checkout charges: the one named, or the account's default. */
+export async function chargeableMethod(
+  db: Executor,
+  accountId: string,
+  id: string | undefined,
+): Promise<Row> {
+  const [row] = await db.select().from(paymentMethods).where(chargeableMethodWhere(accountId, id));
+  return requireChargeable(row, id);
+}

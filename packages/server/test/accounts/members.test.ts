@@ -1,0 +1,118 @@
+import { describe, expect, it } from "vitest";
+import { accountOnPlan, useTestApi } from "../support/harness.ts";
+
+const api = useTestApi();
+
+const invite = (account: string, email: string, extra: Record<string, unknown> = {}) =>
+  api.request("POST", `/v1/accounts/${account}/members`, { email, ...extra });
+
+describe("members and seats", () => {
+  it("counts invited and active members as seats used and refuses the invite past the last seat", async () => {
+    const { account, subscription } = await accountOnPlan(api, "free");
+    expect(
+      (await invite(account, "owner@acme.test", { role: "admin", status: "active", user_id: "u1" }))
+        .statusCode,
+    ).toBe(201);
+    expect((await invite(account, "two@acme.test")).statusCode).toBe(201);
+    expect((await invite(account, "three@acme.test")).statusCode).toBe(201);
+    const full = await invite(account, "four@acme.test");
+    expect(full.statusCode).toBe(409);
+    expect(full.json()).toMatchObject({ code: "seat_limit_reached", param: "email" });
+    expect(full.json().detail).toContain("All 3 seats on the Free plan are taken");
+    const sub = (await api.request("GET", `/v1/subscriptions/${subscription}`)).json();
+    expect(sub.seats_in_use).toBe(3);
+    const members = (await api.request("GET", `/v1/accounts/${account}/members`)).json();
+    expect(members.data.map((m: { email: string }) => m.email).sort()).toEqual([
+      "owner@acme.test",
+      "three@acme.test",
+      "two@acme.test",
+    ]);
+  });
+
+  it("frees a seat when a member is removed, and keeps the removed member on record", async () => {
+    const { account } = await accountOnPlan(api, "free");
+    const ids: string[] = [];
+    for (const email of ["a@x.test", "b@x.test", "c@x.test"])
+      ids.push((await invite(account, email)).json().id);
+    const removed = await api.request("DELETE", `/v1/accounts/${account}/members/${ids[1]}`);
+    expect(removed.json()).toMatchObject({ status: "removed" });
+    expect(removed.json().removed_at).toBe("2026-01-16T12:00:00.000Z");
+    expect((await invite(account, "d@x.test")).statusCode).toBe(201);
+    // the same person can be invited again once removed
+    const removedAgain = await api.request("DELETE", `/v1/accounts/${account}/members/${ids[2]}`);
+    expect(removedAgain.statusCode).toBe(200);
+    expect((await invite(account, "B@x.test")).statusCode).toBe(201);
+    const onlyRemoved = (await api.request("GET", `/v1/accounts/${account}/members?status=removed`)).json();
+    expect(onlyRemoved.data).toHaveLength(2);
+  });
+
+  it("lets two invites race for the last seat and admits exactly one", async () => {
+    const { account } = await accountOnPlan(api, "free");
+    await invite(account, "one@race.test");
+    await invite(account, "two@race.test");
+    const results = await Promise.all(
+      ["x@race.test", "y@race.test", "z@race.test"].map((e) => invite(account, e)),
+    );
+    expect(results.map((r) => r.statusCode).sort()).toEqual([201, 409, 409]);
+  });
+
+  it("rejects a duplicate email (case-insensitive) or user id in the same account", async () => {
+    const { account } = await accountOnPlan(api, "starter");
+    await invite(account, "Dana@Acme.test", { user_id: "dana", status: "active" });
+    const sameEmail = await invite(account, "dana@acme.test");
+    expect(sameEmail.json()).toMatchObject({ code: "member_exists", param: "email" });
+    const sameUser = await invite(account, "other@acme.test", { user_id: "dana" });
+    expect(sameUser.json()).toMatchObject({ code: "member_exists", param: "user_id" });
+  });
+
+  it("activates an invited member with the user id it signed in with, and changes roles", async () => {
+    const { account } = await accountOnPlan(api, "starter");
+    const member = (await invite(account, "new@acme.test")).json();
+    expect(member).toMatchObject({ status: "invited", role: "member", user_id: null });
+    const noUser = await api.request("PATCH", `/v1/accounts/${account}/members/${member.id}`, {
+      status: "active",
+    });
+    expect(noUser.json()).toMatchObject({ code: "invalid_request", param: "user_id" });
+    const active = (
+      await api.request("PATCH", `/v1/accounts/${account}/members/${member.id}`, {
+        status: "active",
+        user_id: "u-9",
+        role: "admin",
+      })
+    ).json();
+    expect(active).toMatchObject({
+      status: "active",
+      role: "admin",
+      user_id: "u-9",
+      activated_at: "2026-01-16T12:00:00.000Z",
+    });
+    const back = await api.request("PATCH", `/v1/accounts/${account}/members/${member.id}`, {
+      status: "invited",
+    });
+    expect(back.json().code).toBe("invalid_status_transition");
+  });
+
+  it("does not reduce seats below the seats in use", async () => {
+    const { account, subscription } = await accountOnPlan(api, "starter", { seats: 8 });
+    for (let i = 0; i < 7; i++) await invite(account, `p${i}@acme.test`);
+    const response = await api.request("PATCH", `/v1/subscriptions/${subscription}`, { seats: 6 });
+    expect(response.statusCode).toBe(422);
+    expect(response.json()).toMatchObject({ code: "seat_quantity_below_usage", param: "seats" });
+    expect((await api.request("GET", `/v1/subscriptions/${subscription}`)).json().seats).toBe(8);
+  });
+
+  it("refuses members for an account with no live subscription", async () => {
+    const account = (await api.request("POST", "/v1/accounts", { external_id: "bare", name: "Bare" })).json()
+      .id;
+    const response = await invite(account, "a@bare.test");
+    expect(response.json().code).toBe("no_active_subscription");
+  });
+
+  it("hides another account's member behind 404", async () => {
+    const one = await accountOnPlan(api, "starter");
+    const two = await accountOnPlan(api, "starter");
+    const member = (await invite(one.account, "mine@one.test")).json();
+    const response = await api.request("GET", `/v1/accounts/${two.account}/members/${member.id}`);
+    expect(response.statusCode).toBe(404);
+  });
+});
