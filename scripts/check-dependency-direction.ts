@@ -1,5 +1,5 @@
 /**
- * Enforces the architecture of shared/DESIGN.md, failing CI when broken:
+ * Enforces the architecture of ARCHITECTURE.md, failing CI when broken:
  * - packages/core is pure: it imports only its own files and the allow-listed pure libraries — no
  *   node: built-ins, no I/O library, nothing of server/sdk/dashboard — and its non-test code reads
  *   no clock and no randomness (Date.now(), new Date() without arguments, Math.random, crypto);

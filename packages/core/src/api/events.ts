@@ -90,8 +90,9 @@ export interface DomainEventPayloads {
   };
   "subscription.scheduled_change_canceled": {
     subscription: string;
-    scheduled_change: { id: string; effective_at: Instant };
-    replaced_by: CheckoutChange;
+    scheduled_change: NonNullable<SubscriptionView["scheduled_change"]>;
+    /** the checkout whose change replaced it; null when canceled by itself */
+    replaced_by: CheckoutChange | null;
   };
   "subscription.cancellation_scheduled": { subscription: string; cancel_at: Instant };
   "subscription.canceled": {

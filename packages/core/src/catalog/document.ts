@@ -128,7 +128,7 @@ export const CatalogDocument = z
     meters: z.record(Key, MeterDefinition).default({}),
     plans: z.record(Key, PlanDefinition),
     add_ons: z.record(Key, AddOnDefinition).default({}),
-    /** how changes take effect (DESIGN.md canonical rule 5) */
+    /** how changes take effect (docs/rules.md, periods 5) */
     policies: z
       .object({
         downgrades: z.enum(["period_end", "immediate_with_credit"]).default("period_end"),

@@ -5,7 +5,7 @@
  * previous retry), so its horizon is the last number and never drifts with late job runs. The
  * default retries early and often in the first week, when most declines (insufficient funds,
  * a card being replaced) clear — Stripe's smart retries make about eight tries in two weeks — and
- * ends at day 30, DESIGN.md's "dunning keeps MRR until retries are exhausted (default 30 days),
+ * ends at day 30, docs/rules.md's "dunning keeps MRR until retries are exhausted (default 30 days),
  * then churn (delinquent)".
  */
 export const DEFAULT_RETRY_DAYS: readonly number[] = [1, 3, 5, 7, 14, 30];

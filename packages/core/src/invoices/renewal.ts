@@ -2,7 +2,7 @@
  * The renewal invoice of a subscription period, as a plain value: the recurring items billed in
  * advance for the new period, and the billed overage of the period that just ended, in arrears
  * (Stripe's and Lago's order: "subscription_cycle" invoices carry next period's fees and last
- * period's usage). Renewals are never prorated (DESIGN.md canonical rule 6: "renewals bill the new
+ * period's usage). Renewals are never prorated (docs/rules.md, periods 6: "renewals bill the new
  * recurring amount"): each item's full-period amount, rounded once per line.
  */
 import { MAX_ITEM_AMOUNT } from "../catalog/bounds.ts";

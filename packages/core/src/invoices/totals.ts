@@ -4,7 +4,7 @@
  *
  * A customer's credit balance (from credits that exceeded charges) is spent before the card is
  * charged, and a negative subtotal is carried to the balance: Uptier never refunds a credit
- * (DESIGN.md canonical rule 5, as Stripe's customer balance).
+ * (docs/rules.md, periods 5, as Stripe's customer balance).
  */
 export interface TotalsLine {
   readonly amount: number;

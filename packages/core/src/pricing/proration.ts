@@ -1,5 +1,5 @@
 /**
- * Proration (DESIGN.md, "Canonical rules → Periods and proration", which are Stripe's rules):
+ * Proration (docs/rules.md, "Periods and proration", which are Stripe's rules):
  *
  * - The fraction is f = (period_end − t) ÷ (period_end − period_start) in whole seconds, kept exact.
  *   Every instant is truncated to the whole second containing it (milliseconds are dropped, i.e.

@@ -34,7 +34,7 @@ const demoShape = (
   })),
 });
 
-describe("partsAppliedNow: a change split by direction (DESIGN.md rule 5)", () => {
+describe("partsAppliedNow: a change split by direction (docs/rules.md, periods 5)", () => {
   it("a higher plan with fewer seats: the new plan now at the current seats", () => {
     const now = partsAppliedNow(demoShape("pro", 30), demoShape("business", 28), "period_end");
     expect([now.plan.key, now.seats]).toEqual(["business", 30]);

@@ -2,7 +2,7 @@ import type { SubscribedAddOn, SubscriptionShape } from "../subscriptions/recurr
 import { addOnSold } from "../subscriptions/shape-rules.ts";
 
 /**
- * When a change takes effect (DESIGN.md canonical rule 5, Stripe's and Chargebee's defaults):
+ * When a change takes effect (docs/rules.md, periods 5, Stripe's and Chargebee's defaults):
  * - upgrades, seat and add-on additions: immediately, prorated, charged to the stored method;
  * - downgrades, seat and add-on reductions: at period end with no credit, unless the catalog's
  *   `policies.downgrades` is `immediate_with_credit` (credit to the account balance, never a refund);
@@ -98,7 +98,7 @@ export function changeTiming(
 }
 
 /**
- * The subscription a change leaves until the period end (DESIGN.md rule 5: a change is split by
+ * The subscription a change leaves until the period end (docs/rules.md, periods 5: a change is split by
  * direction). Each part — the plan, the seats, each add-on — is taken from `to` when it raises the
  * bill, or when the policy applies reductions at once; otherwise it stays as in `from` until the
  * period end. The interval stays: annual → monthly waits for the term's end (monthly → annual is

@@ -1,6 +1,6 @@
 /**
  * What a billing period charged for each item, the amount a credit for unused time is capped at
- * (DESIGN.md canonical rule 4): the period's opening — each item's full-period amount in the shape
+ * (docs/rules.md, periods 4): the period's opening — each item's full-period amount in the shape
  * the period began with, recorded when it began — plus the proration lines of the changes made in
  * it. The opening is recorded once (at a subscription's start, a renewal, a switch to annual) and
  * never recomputed from a later shape, so the cap cannot move with the changes made since.

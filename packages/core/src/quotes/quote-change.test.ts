@@ -491,7 +491,7 @@ describe("quoteChange: a change that raises some items and lowers others on the 
   });
 });
 
-describe("quoteChange: a plan change with parts that lower the bill (DESIGN.md rule 5)", () => {
+describe("quoteChange: a plan change with parts that lower the bill (docs/rules.md, periods 5)", () => {
   it("a higher plan with fewer seats: the new plan now at the current seats, the seat cut at the period end", () => {
     // Pro with 30 seats ($249 + 20 × $15 = $549) → Business with 28 ($599 + 3 × $15 = $644)
     const p = ok(quote(shape("pro", 30), shape("business", 28), "2026-01-17T00:00:00Z"));

@@ -67,7 +67,7 @@ function sameItem(a: BillableItem, b: BillableItem): boolean {
   );
 }
 
-/** Credit for unused time and charge for remaining time, item by item (DESIGN.md canonical rule 3). */
+/** Credit for unused time and charge for remaining time, item by item (docs/rules.md, periods 3). */
 function prorationLines(
   from: readonly BillableItem[],
   to: readonly BillableItem[],

@@ -262,7 +262,7 @@ describe("a change that raises some items and lowers others", () => {
 });
 
 /**
- * A plan change is split by direction too (DESIGN.md rule 5): the parts that raise the bill now,
+ * A plan change is split by direction too (docs/rules.md, periods 5): the parts that raise the bill now,
  * the parts that lower it at the period end — the worked examples of docs/billing.md.
  */
 describe("a plan change with parts that lower the bill", () => {

@@ -145,7 +145,7 @@ async function playRun(
       })),
     });
     if (back && there.timing === "immediate" && back.timing === "immediate" && cleanPeriod) {
-      // DESIGN.md canonical rule 6: both apply now, so they net to exactly 0; the card pays nothing
+      // docs/rules.md, periods 6: both apply now, so they net to exactly 0; the card pays nothing
       // for the reverse (what the first charged or credited is in the balance)
       expect(there.subtotal + back.subtotal).toBe(0);
       expect(back.amount_due).toBe(0);

@@ -15,7 +15,7 @@ import {
 /**
  * The period record: whether a period is billed, and what it charged each item when it began, is
  * written when the period begins (creation, renewal, switch to annual), never inferred from a
- * particular invoice line or recomputed from a later shape (DESIGN.md canonical rule 4).
+ * particular invoice line or recomputed from a later shape (docs/rules.md, periods 4).
  */
 const plan = (name: string, tier: number, included: number, month: unknown, year?: unknown) => ({
   key: name.toLowerCase(),

@@ -16,7 +16,7 @@ import {
 } from "../support/billing-harness.ts";
 
 /**
- * A pending scheduled change can be canceled (DESIGN.md rule 5): through
+ * A pending scheduled change can be canceled (docs/rules.md, periods 5): through
  * POST /v1/subscriptions/{id}/scheduled_change/cancel, or by a quote for the subscription as it is,
  * checked out. The job never applies a canceled change, whichever of the two commits first. On
  * PGlite, and on PostgreSQL with UPTIER_TEST_DB=postgres (where the races run on two connections).

@@ -89,7 +89,7 @@ export const quotes = pgTable(
 );
 
 /**
- * The intent of a checkout, committed before the gateway is called (STYLE.md's "do better"): the
+ * The intent of a checkout, committed before the gateway is called (docs/rules.md, conventions: exactly once): the
  * gateway's idempotency key is derived from its id, and the recovery job resolves any left mid-way.
  * States: pending → succeeded | failed | requires_action → (succeeded | failed | canceled) | refunded.
  */
@@ -283,7 +283,7 @@ export const invoiceLines = pgTable(
 );
 
 /**
- * Each billing period of a subscription, recorded when it began (DESIGN.md canonical rule 4): what
+ * Each billing period of a subscription, recorded when it began (docs/rules.md, periods 4): what
  * opened it and what it charged then for each item, the opening the credit cap starts from. A
  * period is billed exactly when it is here; the renewal job drafts the first period after the last
  * one (services/subscriptions/periods.ts). Written with what opens it, in its transaction: the

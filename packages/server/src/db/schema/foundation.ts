@@ -12,7 +12,7 @@ import {
 } from "drizzle-orm/pg-core";
 
 /**
- * The one schema, for PGlite and PostgreSQL alike. Conventions (shared/DESIGN.md): ids are prefixed
+ * The one schema, for PGlite and PostgreSQL alike. Conventions (docs/rules.md): ids are prefixed
  * ULIDs, instants are timestamptz (UTC), money is integer minor units, every tenant table carries
  * account_id so it can be sharded by it.
  */

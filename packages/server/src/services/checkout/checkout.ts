@@ -5,7 +5,6 @@ import type { Executor, Tx } from "../../db/client.ts";
 import { executePrepared, preparing } from "../../db/prepared.ts";
 import {
   checkouts,
-  domainEvents,
   members,
   paymentMethods,
   quotes,
@@ -17,7 +16,7 @@ import { Batches } from "../../lib/batches.ts";
 import { canonicalJson } from "../../lib/canonical-json.ts";
 import type { BillingContext } from "../context.ts";
 import { DomainError, notFound } from "../errors.ts";
-import { recordEvent } from "../events/append.ts";
+import { recordEvent, recordEvents } from "../events/append.ts";
 import {
   type InvoiceEvent,
   type InvoiceRow,
@@ -66,8 +65,8 @@ import {
 } from "./setup.ts";
 
 /**
- * Checkout: a quote applied exactly once (STYLE.md: setup → compute → evaluate → execute, and the
- * "do better"). The intent — a checkout row in state `pending` — is committed before the gateway is
+ * Checkout: a quote applied exactly once (setup → compute → evaluate → execute; the intent first, as docs/rules.md's
+ * "exactly once" asks). The intent — a checkout row in state `pending` — is committed before the gateway is
  * called; the gateway's idempotency key is derived from its id; the change, the paid invoice, the
  * ledger and the events are committed together only once the gateway said yes. A crash, a timeout
  * or a retry in between leaves a `pending` row that `recoverCheckouts` finishes by asking the
@@ -151,7 +150,7 @@ export function checkoutView(row: CheckoutRow) {
 export type CheckoutView = ReturnType<typeof checkoutView>;
 
 /**
- * Only an account admin can authorise a charge (DESIGN.md, Auth), and only one who has joined: an
+ * Only an account admin can authorise a charge (docs/rules.md, conventions: auth), and only one who has joined: an
  * admin still `invited` never signed in as themselves. `row` is the actor as found.
  */
 function requireAdmin(row: MemberRow | null, actor: NamedActor): MemberRow {
@@ -667,7 +666,7 @@ export async function settleOutcome(
       .returning();
     if (set.status === "failed")
       await recordEvent(tx, {
-        type: "checkout.failed",
+        type: "checkout.failed" as const,
         accountId: row.accountId,
         data: { checkout: checkoutView(updated as CheckoutRow) },
         at,
@@ -888,7 +887,11 @@ async function prepareCompletion(
   };
   const accountId = record.row.accountId;
   const change = { quote: quote.id, checkout: checkout.id, timing: plan.timing, components: plan.components };
-  const succeeded = { type: "checkout.succeeded", accountId, data: { checkout: checkoutView(done) } };
+  const succeeded = {
+    type: "checkout.succeeded" as const,
+    accountId,
+    data: { checkout: checkoutView(done) },
+  };
   // what the quote told the customer: the pending scheduled change gives way to this one
   const unscheduled =
     plan.replacesScheduled && state.scheduled
@@ -930,7 +933,7 @@ async function prepareCompletion(
     const changeScheduled = scheduled
       ? [
           {
-            type: "subscription.change_scheduled",
+            type: "subscription.change_scheduled" as const,
             accountId,
             data: {
               subscription: subscriptionView({ ...record, row }, used, scheduled),
@@ -984,7 +987,7 @@ async function prepareCompletion(
   );
   const view = subscriptionView(after, used, scheduled);
   const changed = {
-    type: "subscription.updated",
+    type: "subscription.updated" as const,
     accountId,
     data: {
       previous,
@@ -994,7 +997,7 @@ async function prepareCompletion(
   };
   const rest = split
     ? {
-        type: "subscription.change_scheduled",
+        type: "subscription.change_scheduled" as const,
         accountId,
         data: {
           subscription: view,
@@ -1041,7 +1044,7 @@ async function prepareCompletion(
       ...(issued
         ? [
             {
-              type: "invoice.paid",
+              type: "invoice.paid" as const,
               accountId,
               data: { invoice: invoiceView(issued, []), checkout: checkout.id },
             },
@@ -1173,14 +1176,6 @@ async function writeImmediateChanges(
   });
 }
 
-async function recordEvents(
-  tx: Tx,
-  events: readonly { type: string; accountId: string | null; data: Record<string, unknown> }[],
-  at: Date,
-): Promise<void> {
-  await tx.insert(domainEvents).values(events.map((e) => ({ id: newId("event", at), ...e, createdAt: at })));
-}
-
 /** Evaluate + execute: charge (when anything is due) and settle. Other callers wait for the driver. */
 export async function driveCheckout(billing: BillingContext, begun: BegunCheckout): Promise<CheckoutRow> {
   const { checkout } = begun;
@@ -1309,7 +1304,7 @@ export async function refundCheckout(billing: BillingContext, row: CheckoutRow):
       .returning();
     if (updated)
       await recordEvent(tx, {
-        type: "checkout.refunded",
+        type: "checkout.refunded" as const,
         accountId: row.accountId,
         data: { checkout: checkoutView(updated) },
         at,

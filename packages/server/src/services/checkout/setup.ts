@@ -14,7 +14,7 @@ import {
 } from "../subscriptions/records.ts";
 
 /**
- * The setup of a checkout (STYLE.md: setup → compute → evaluate → execute): everything its checks
+ * The setup of a checkout (setup → compute → evaluate → execute, docs/billing.md): everything its checks
  * and its price depend on, for a whole batch of checkouts, read in one statement that also locks
  * their subscriptions, because a round trip costs more than the rows it carries. The billing state
  * (seats in use, credit, history) is read by quotes.ts's loadBillingState in a statement of its own,

@@ -1,21 +1,31 @@
+import type { DomainEventPayloads, DomainEventType } from "@uptier/core/api";
 import type { Tx } from "../../db/client.ts";
 import { domainEvents } from "../../db/schema/index.ts";
 import { newId } from "../../ids.ts";
 
+/** An event to append: its type and payload as the catalog (core/api/events.ts) defines them. */
+export type EventToAppend<T extends DomainEventType = DomainEventType> = {
+  [K in T]: { readonly type: K; readonly accountId: string | null; readonly data: DomainEventPayloads[K] };
+}[T];
+
 /**
- * Writes a domain event in the caller's transaction (the transactional outbox of DESIGN.md):
- * consumers read this log, so nothing is sent for a change that rolled back and nothing is lost
- * for one that committed. Names are `noun.verb`.
+ * Writes domain events in the caller's transaction (the outbox of docs/rules.md): consumers read
+ * this log, so nothing is sent for a change that rolled back and nothing is lost for one that
+ * committed. The payload is checked against the event catalog at compile time.
  */
-export async function recordEvent(
-  tx: Tx,
-  event: { type: string; accountId: string | null; data: Record<string, unknown>; at: Date },
-): Promise<void> {
-  await tx.insert(domainEvents).values({
-    id: newId("event", event.at),
-    accountId: event.accountId,
-    type: event.type,
-    data: event.data,
-    createdAt: event.at,
-  });
+export async function recordEvent(tx: Tx, event: EventToAppend & { readonly at: Date }): Promise<void> {
+  await recordEvents(tx, [event], event.at);
+}
+
+export async function recordEvents(tx: Tx, events: readonly EventToAppend[], at: Date): Promise<void> {
+  if (events.length === 0) return;
+  await tx.insert(domainEvents).values(
+    events.map((e) => ({
+      id: newId("event", at),
+      accountId: e.accountId,
+      type: e.type,
+      data: e.data as Record<string, unknown>,
+      createdAt: at,
+    })),
+  );
 }

@@ -9,6 +9,7 @@ import {
   writeOffPostings,
   writeOffReversalPostings,
 } from "@uptier/core";
+import type { DomainEventPayloads, DomainEventType } from "@uptier/core/api";
 import { and, asc, eq, inArray, lt, lte, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Tx } from "../../db/client.ts";
@@ -24,7 +25,7 @@ import { type ChargeOutcome, GatewayUnavailableError } from "../../gateways/gate
 import { newId } from "../../ids.ts";
 import type { BillingContext } from "../context.ts";
 import { DomainError, notFound } from "../errors.ts";
-import { recordEvent } from "../events/append.ts";
+import { type EventToAppend, recordEvent } from "../events/append.ts";
 import { chargeableMethod } from "../payments/payment-methods.ts";
 import { creditBalance } from "../quotes/quotes.ts";
 import { loadSubscriptions } from "../subscriptions/records.ts";
@@ -36,7 +37,7 @@ import { invoiceView, postLedger, takeInvoiceNumber } from "./issue.ts";
  * number taken, the credit balance applied, the receivable posted) → charged off-session on the
  * default payment method → `paid`, or still `open` with the failed attempt recorded and the next
  * retry scheduled (dunning). When the schedule is exhausted the invoice is written off
- * (`uncollectible`) and the subscription is canceled as delinquent (DESIGN.md: "dunning keeps MRR
+ * (`uncollectible`) and the subscription is canceled as delinquent (docs/rules.md, revenue 2: "dunning keeps MRR
  * until retries are exhausted, then churn (delinquent)"). A person can also pay now, void, or mark
  * uncollectible an open invoice.
  *
@@ -94,18 +95,23 @@ async function linesOf(tx: Tx, id: string) {
     .orderBy(asc(invoiceLines.position));
 }
 
-async function invoiceEvent(
+type InvoiceEventType = Extract<DomainEventType, `invoice.${string}`>;
+
+async function invoiceEvent<T extends InvoiceEventType>(
   tx: Tx,
-  type: string,
+  type: T,
   row: InvoiceRow,
   at: Date,
-  extra: Record<string, unknown> = {},
+  extra: Omit<DomainEventPayloads[T], "invoice">,
 ) {
+  const invoice = invoiceView(row, await linesOf(tx, row.id));
   await recordEvent(tx, {
     type,
     accountId: row.accountId,
-    data: { invoice: invoiceView(row, await linesOf(tx, row.id)), ...extra },
+    data: { invoice, ...extra },
     at,
+  } as EventToAppend & {
+    at: Date;
   });
 }
 
@@ -180,8 +186,8 @@ export async function finalizeInvoice(
     .returning();
   const open = row as InvoiceRow;
   await postFor(tx, open, `invoice:${id}`, invoicePostings(totals), at);
-  await invoiceEvent(tx, "invoice.finalized", open, at);
-  if (settled) await invoiceEvent(tx, "invoice.paid", open, at);
+  await invoiceEvent(tx, "invoice.finalized", open, at, {});
+  if (settled) await invoiceEvent(tx, "invoice.paid", open, at, {});
   return open;
 }
 
@@ -511,8 +517,10 @@ async function cancelDelinquent(tx: Tx, invoice: InvoiceRow, at: Date) {
     accountId: sub.accountId,
     data: {
       subscription: sub.id,
-      ended_at: endedAt,
-      ...(endedBefore ? {} : { reason: "delinquent", invoice: invoice.id }),
+      ended_at: endedAt.toISOString(),
+      ...(endedBefore
+        ? { reason: "voluntary" as const, invoice: null }
+        : { reason: "delinquent" as const, invoice: invoice.id }),
     },
     at,
   });
@@ -575,7 +583,7 @@ export async function voidInvoice(tx: Tx, id: string, at: Date): Promise<Invoice
     .where(eq(invoices.id, id))
     .returning();
   await postFor(tx, invoice, `void:${id}`, voidPostings(invoice), at);
-  await invoiceEvent(tx, "invoice.voided", row as InvoiceRow, at);
+  await invoiceEvent(tx, "invoice.voided", row as InvoiceRow, at, {});
   await updateStanding(tx, invoice.subscriptionId, at);
   return row as InvoiceRow;
 }

@@ -15,6 +15,7 @@ import { accounts, invoiceLines, invoices, ledgerEntries } from "../../db/schema
 import { newId } from "../../ids.ts";
 import type { BillingContext } from "../context.ts";
 import { notFound } from "../errors.ts";
+import type { EventToAppend } from "../events/append.ts";
 import { decodeCursor, ListQuery, type Page, toPage } from "../pagination.ts";
 import { lineView } from "./line-view.ts";
 
@@ -63,11 +64,8 @@ export async function postLedger(
   );
 }
 
-export interface InvoiceEvent {
-  readonly type: string;
-  readonly accountId: string | null;
-  readonly data: Record<string, unknown>;
-}
+/** An event written with the invoices, typed by the catalog (core/api/events.ts). */
+export type InvoiceEvent = EventToAppend;
 
 /** A paid invoice for a checkout, as issuePaidInvoices writes it. */
 export interface PaidInvoice {
@@ -84,10 +82,10 @@ export interface PaidInvoice {
 }
 
 /** An event written with the invoices; `invoice` (an index into them) says whose number it carries. */
-export interface EventWithInvoice extends InvoiceEvent {
+export type EventWithInvoice = InvoiceEvent & {
   readonly invoice: number | null;
   readonly at: Date;
-}
+};
 
 // The number is not known before the counter is taken: events are built from invoices whose number
 // is this placeholder, which the statement replaces.

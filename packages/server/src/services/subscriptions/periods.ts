@@ -4,7 +4,7 @@ import type { Executor, Tx } from "../../db/client.ts";
 import { subscriptionPeriods } from "../../db/schema/index.ts";
 
 /**
- * The period record (DESIGN.md canonical rule 4): each billing period of a subscription, written
+ * The period record (docs/rules.md, periods 4): each billing period of a subscription, written
  * when it begins, with what opened it and what it charged then for each item. It is the one answer
  * to "is this period billed?" (renewals, a checkout's lapse check, final invoices) and to "what
  * did the period open with?" (the credit cap of quotes and checkouts).

@@ -1,10 +1,11 @@
 import { formatDate } from "@uptier/core";
+import type { CheckoutChange } from "@uptier/core/api";
 import { and, eq, lte } from "drizzle-orm";
 import type { Tx } from "../../db/client.ts";
 import { scheduledChanges, subscriptionAddOns, subscriptions } from "../../db/schema/index.ts";
 import type { BillingContext } from "../context.ts";
 import { DomainError } from "../errors.ts";
-import { recordEvent } from "../events/append.ts";
+import { type EventToAppend, recordEvent } from "../events/append.ts";
 import { loadSubscriptions } from "./records.ts";
 import {
   getSubscription,
@@ -75,8 +76,8 @@ export function scheduledChangeCanceled(
   accountId: string,
   subscriptionId: string,
   change: PendingChange,
-  replacedBy: Record<string, unknown> | null,
-) {
+  replacedBy: CheckoutChange | null,
+): EventToAppend<"subscription.scheduled_change_canceled"> {
   return {
     type: "subscription.scheduled_change_canceled",
     accountId,

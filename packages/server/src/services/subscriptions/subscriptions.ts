@@ -312,7 +312,12 @@ async function settleLifecycle(tx: Tx, record: SubscriptionRecord, at: Date) {
     await recordEvent(tx, {
       type: "subscription.canceled",
       accountId: row.accountId,
-      data: { subscription: row.id, ended_at: state.endedAt },
+      data: {
+        subscription: row.id,
+        ended_at: (state.endedAt ?? at).toISOString(),
+        reason: "voluntary",
+        invoice: null,
+      },
       at,
     });
   }
@@ -540,7 +545,7 @@ export async function cancelSubscription(
     await recordEvent(tx, {
       type: "subscription.cancellation_scheduled",
       accountId: row.accountId,
-      data: { subscription: id, cancel_at: cancelAt },
+      data: { subscription: id, cancel_at: cancelAt.toISOString() },
       at,
     });
   } else {
@@ -551,7 +556,7 @@ export async function cancelSubscription(
     await recordEvent(tx, {
       type: "subscription.canceled",
       accountId: row.accountId,
-      data: { subscription: id, ended_at: at },
+      data: { subscription: id, ended_at: at.toISOString(), reason: "voluntary", invoice: null },
       at,
     });
   }
