@@ -3,13 +3,7 @@ import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor, Tx } from "../../db/client.ts";
 import { executePrepared, preparing } from "../../db/prepared.ts";
-import {
-  checkouts,
-  members,
-  paymentMethods,
-  quotes,
-  subscriptions,
-} from "../../db/schema/index.ts";
+import { checkouts, members, paymentMethods, quotes, subscriptions } from "../../db/schema/index.ts";
 import { type ChargeOutcome, GatewayUnavailableError, type PaymentGateway } from "../../gateways/gateway.ts";
 import { newId } from "../../ids.ts";
 import { Batches } from "../../lib/batches.ts";
