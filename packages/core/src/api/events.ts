@@ -95,12 +95,13 @@ export interface DomainEventPayloads {
     replaced_by: CheckoutChange | null;
   };
   "subscription.cancellation_scheduled": { subscription: string; cancel_at: Instant };
+  /** written without `reason` and `invoice` when the customer ended it: read through the upcaster */
   "subscription.canceled": {
     subscription: string;
     ended_at: Instant;
-    reason: ChurnReason;
+    reason?: ChurnReason;
     /** the written-off invoice of a delinquent cancellation */
-    invoice: string | null;
+    invoice?: string | null;
   };
   "usage.recorded": { accounts: readonly string[]; feature?: string; quantity?: number; by?: "check" };
   "usage.gauge_set": { feature: string; value: number };
@@ -163,8 +164,8 @@ export const isDomainEventType = (type: string): type is DomainEventType =>
   (DOMAIN_EVENT_TYPES as readonly string[]).includes(type);
 
 /**
- * Reads a stored event in today's shape. `subscription.canceled` was first written without a
- * reason for a customer's own cancellation (only a delinquent one named its reason and invoice).
+ * Reads a stored event in its full shape: a `subscription.canceled` without a reason is the
+ * customer's own (voluntary) cancellation; only a delinquent one names its reason and invoice.
  */
 export function upcastDomainEvent(type: string, account: string | null, data: unknown): DomainEvent | null {
   if (!isDomainEventType(type)) return null;

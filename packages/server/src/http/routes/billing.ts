@@ -1,4 +1,10 @@
-import { QuoteResponse } from "@uptier/core/api";
+import {
+  CheckoutResponse,
+  InvoiceResponse,
+  listOf,
+  PaymentMethodResponse,
+  QuoteResponse,
+} from "@uptier/core/api";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { Gateways } from "../../gateways/gateway.ts";
@@ -111,6 +117,7 @@ export function billingRoutes(
         summary:
           "Apply a quote: charge the stored payment method, change the subscription, issue the paid invoice",
         body: CheckoutInput,
+        response: { 200: CheckoutResponse, 202: CheckoutResponse },
       },
     },
     (request, reply) =>
@@ -128,7 +135,15 @@ export function billingRoutes(
   );
   r.get(
     "/v1/checkouts/:id",
-    { schema: { tags: ["billing"], summary: "Retrieve a checkout", params: IdParams, querystring: NoQuery } },
+    {
+      schema: {
+        tags: ["billing"],
+        summary: "Retrieve a checkout",
+        params: IdParams,
+        querystring: NoQuery,
+        response: { 200: CheckoutResponse },
+      },
+    },
     (request) => getCheckout(ctx.db, request.params.id),
   );
   r.post(
@@ -139,6 +154,7 @@ export function billingRoutes(
         summary: "Complete a checkout after the customer's authentication (3-D Secure)",
         params: IdParams,
         body: EmptyBody,
+        response: { 200: CheckoutResponse, 202: CheckoutResponse },
       },
     },
     (request, reply) =>
@@ -159,6 +175,7 @@ export function billingRoutes(
         summary: "Store a gateway token as a payment method (never a card number)",
         params: IdParams,
         body: AttachPaymentMethodInput,
+        response: { 201: PaymentMethodResponse },
       },
     },
     (request, reply) =>
@@ -175,13 +192,21 @@ export function billingRoutes(
         summary: "List an account's payment methods",
         params: IdParams,
         querystring: NoQuery,
+        response: { 200: listOf(PaymentMethodResponse) },
       },
     },
     (request) => listPaymentMethods(ctx.db, request.params.id),
   );
   r.delete(
     "/v1/accounts/:id/payment_methods/:payment_method",
-    { schema: { tags: ["billing"], summary: "Detach a payment method", params: AccountPmParams } },
+    {
+      schema: {
+        tags: ["billing"],
+        summary: "Detach a payment method",
+        params: AccountPmParams,
+        response: { 200: PaymentMethodResponse },
+      },
+    },
     (request) =>
       ctx.db.transaction((tx) =>
         detachPaymentMethod(tx, request.params.id, request.params.payment_method, ctx.clock()),
@@ -207,12 +232,27 @@ export function billingRoutes(
 
   r.get(
     "/v1/invoices",
-    { schema: { tags: ["billing"], summary: "List invoices, newest first", querystring: ListInvoicesQuery } },
+    {
+      schema: {
+        tags: ["billing"],
+        summary: "List invoices, newest first",
+        querystring: ListInvoicesQuery,
+        response: { 200: listOf(InvoiceResponse) },
+      },
+    },
     (request) => listInvoices(ctx.db, request.query),
   );
   r.get(
     "/v1/invoices/:id",
-    { schema: { tags: ["billing"], summary: "Retrieve an invoice", params: IdParams, querystring: NoQuery } },
+    {
+      schema: {
+        tags: ["billing"],
+        summary: "Retrieve an invoice",
+        params: IdParams,
+        querystring: NoQuery,
+        response: { 200: InvoiceResponse },
+      },
+    },
     (request) => getInvoice(ctx.db, request.params.id),
   );
   r.get(

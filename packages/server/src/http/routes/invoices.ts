@@ -1,3 +1,4 @@
+import { InvoiceResponse } from "@uptier/core/api";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { billingOf } from "../../services/context.ts";
@@ -33,6 +34,7 @@ export function invoiceRoutes(app: FastifyInstance, ctx: RouteContext) {
           "Attempt to collect an open or uncollectible invoice now, on the default or a given payment method",
         params: IdParams,
         body: PayInvoiceInput,
+        response: { 200: InvoiceResponse, 202: InvoiceResponse },
       },
     },
     (request, reply) => {
@@ -70,6 +72,7 @@ export function invoiceRoutes(app: FastifyInstance, ctx: RouteContext) {
         summary: "Void an open invoice (its ledger posting is reversed; nothing is collected)",
         params: IdParams,
         body: EmptyBody,
+        response: { 200: InvoiceResponse },
       },
     },
     (request, reply) =>
@@ -87,6 +90,7 @@ export function invoiceRoutes(app: FastifyInstance, ctx: RouteContext) {
         summary: "Write off an open invoice as bad debt; the subscription stays active",
         params: IdParams,
         body: EmptyBody,
+        response: { 200: InvoiceResponse },
       },
     },
     (request, reply) =>

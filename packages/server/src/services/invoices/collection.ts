@@ -518,9 +518,7 @@ async function cancelDelinquent(tx: Tx, invoice: InvoiceRow, at: Date) {
     data: {
       subscription: sub.id,
       ended_at: endedAt.toISOString(),
-      ...(endedBefore
-        ? { reason: "voluntary" as const, invoice: null }
-        : { reason: "delinquent" as const, invoice: invoice.id }),
+      ...(endedBefore ? {} : { reason: "delinquent" as const, invoice: invoice.id }),
     },
     at,
   });

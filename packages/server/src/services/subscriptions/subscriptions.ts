@@ -312,12 +312,7 @@ async function settleLifecycle(tx: Tx, record: SubscriptionRecord, at: Date) {
     await recordEvent(tx, {
       type: "subscription.canceled",
       accountId: row.accountId,
-      data: {
-        subscription: row.id,
-        ended_at: (state.endedAt ?? at).toISOString(),
-        reason: "voluntary",
-        invoice: null,
-      },
+      data: { subscription: row.id, ended_at: (state.endedAt ?? at).toISOString() },
       at,
     });
   }
@@ -556,7 +551,7 @@ export async function cancelSubscription(
     await recordEvent(tx, {
       type: "subscription.canceled",
       accountId: row.accountId,
-      data: { subscription: id, ended_at: at.toISOString(), reason: "voluntary", invoice: null },
+      data: { subscription: id, ended_at: at.toISOString() },
       at,
     });
   }
