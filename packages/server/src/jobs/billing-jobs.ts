@@ -1,4 +1,4 @@
-import { type RecoveryReport, recoverCheckouts } from "../services/checkout/checkout.ts";
+import { type RecoveryReport, recoverCheckouts } from "../services/checkout/index.ts";
 import type { BillingContext } from "../services/context.ts";
 import { type DunningReport, retryInvoicePayments } from "../services/invoices/collection.ts";
 import { type RenewalReport, renewSubscriptions } from "../services/invoices/renewals.ts";

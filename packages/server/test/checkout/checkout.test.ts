@@ -12,7 +12,7 @@ import {
   driveCheckout,
   recoverCheckouts,
   refundCheckout,
-} from "../../src/services/checkout/checkout.ts";
+} from "../../src/services/checkout/index.ts";
 import {
   type BillingApi,
   chargesFor as chargesForAccount,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { recoverCheckouts } from "../../src/services/checkout/checkout.ts";
+import { recoverCheckouts } from "../../src/services/checkout/index.ts";
 import {
   type BillingApi,
   chargesFor,

@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { checkouts, domainEvents, invoices, scheduledChanges } from "../../src/db/schema/index.ts";
-import { recoverCheckouts } from "../../src/services/checkout/checkout.ts";
+import { recoverCheckouts } from "../../src/services/checkout/index.ts";
 import { draftDueRenewals, renewSubscriptions } from "../../src/services/invoices/renewals.ts";
 import { applyScheduledChanges } from "../../src/services/subscriptions/scheduled-changes.ts";
 import {

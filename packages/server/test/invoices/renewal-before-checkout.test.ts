@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { checkouts } from "../../src/db/schema/index.ts";
-import { recoverCheckouts } from "../../src/services/checkout/checkout.ts";
+import { recoverCheckouts } from "../../src/services/checkout/index.ts";
 import { renewSubscriptions } from "../../src/services/invoices/renewals.ts";
 import {
   type BillingApi,

@@ -3,7 +3,7 @@ import type { InjectOptions } from "fastify";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { DEMO_CATALOG_FILE } from "../../src/demo/catalog-file.ts";
-import { recoverCheckouts } from "../../src/services/checkout/checkout.ts";
+import { recoverCheckouts } from "../../src/services/checkout/index.ts";
 import { retryInvoicePayments } from "../../src/services/invoices/collection.ts";
 import { renewSubscriptions } from "../../src/services/invoices/renewals.ts";
 import { applyScheduledChanges } from "../../src/services/subscriptions/scheduled-changes.ts";

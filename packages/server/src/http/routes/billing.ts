@@ -9,12 +9,7 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { Gateways } from "../../gateways/gateway.ts";
 import { PreviewInviteInput, previewInvite } from "../../services/accounts/seat-invites.ts";
-import {
-  CheckoutInput,
-  confirmCheckout,
-  getCheckout,
-  runCheckout,
-} from "../../services/checkout/checkout.ts";
+import { CheckoutInput, confirmCheckout, getCheckout, runCheckout } from "../../services/checkout/index.ts";
 import { attachBilling } from "../../services/context.ts";
 import {
   getInvoice,

@@ -1,4 +1,4 @@
-import { type CheckoutView, checkoutView } from "../../services/checkout/checkout.ts";
+import { type CheckoutView, checkoutView } from "../../services/checkout/index.ts";
 import type { CheckoutRow } from "../../services/checkout/setup.ts";
 import { ApiError } from "../problem.ts";
 

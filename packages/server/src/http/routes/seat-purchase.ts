@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { assertInvitable, type CreateMemberBody, createMember } from "../../services/accounts/members.ts";
-import { runCheckout } from "../../services/checkout/checkout.ts";
+import { runCheckout } from "../../services/checkout/index.ts";
 import { billingOf } from "../../services/context.ts";
 import { ApiError } from "../problem.ts";
 import { type RouteContext, respondClaimed, respondIdempotent, type Tx } from "../route-kit.ts";

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Executor, Tx } from "../../db/client.ts";
 import { checkouts, members, quotes, subscriptions } from "../../db/schema/index.ts";
 import { newId } from "../../ids.ts";
-import { AuthorizeInput } from "../checkout/checkout.ts";
+import { AuthorizeInput } from "../checkout/index.ts";
 import { DomainError, notFound } from "../errors.ts";
 import { recordEvent } from "../events/append.ts";
 import { decodeCursor, ListQuery, type Page, toPage } from "../pagination.ts";
