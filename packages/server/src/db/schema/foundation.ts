@@ -223,6 +223,28 @@ export const domainEvents = pgTable(
   (t) => [index("domain_events_account").on(t.accountId, t.seq)],
 );
 
+/**
+ * Sequence numbers of the log that a durable subscriber has not read though a later one committed:
+ * handed out to a transaction still running then, or one that rolled back. Re-read until they
+ * commit or their transactions have ended: every transaction with an id below `horizon` (a
+ * PostgreSQL xid8, as text), and at least the patience after `seen`.
+ */
+export interface CursorGap {
+  readonly from: number;
+  readonly to: number;
+  readonly seen: string;
+  readonly horizon: string;
+}
+
+/** Where each durable subscriber of the domain-event log stands; locked by the node processing it. */
+export const eventCursors = pgTable("event_cursors", {
+  subscriber: text("subscriber").primaryKey(),
+  /** the highest sequence number the subscriber has processed */
+  lastSeq: bigint("last_seq", { mode: "number" }).notNull(),
+  gaps: jsonb("gaps").$type<CursorGap[]>().notNull().default([]),
+  updatedAt: instant("updated_at").notNull().defaultNow(),
+});
+
 /** An Idempotency-Key is stored with its effect in one transaction and kept 35 days. */
 export const idempotencyKeys = pgTable(
   "idempotency_keys",

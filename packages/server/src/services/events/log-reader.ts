@@ -2,6 +2,8 @@ import { type DomainEvent, upcastDomainEvent } from "@uptier/core/api";
 import { inArray, or, sql } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
 import { domainEvents } from "../../db/schema/index.ts";
+import { readSubscriberLag, type SubscriberLag } from "./durable-cursor.ts";
+import { type DurableStatus, DurableSubscriber, type DurableSubscription } from "./durable-subscriber.ts";
 
 /** An event as read from the log: its position, its account and its typed payload. */
 export type LoggedEvent = DomainEvent & { readonly seq: number };
@@ -15,14 +17,20 @@ export const POLL_PAGE_SIZE = 2000;
 const GAP_PATIENCE_MS = 10_000;
 
 /**
- * The one reader of the domain-event log. Subscribers (the entitlement cache, the quote cache)
- * register here and get every event committed after the reader started, in order, typed by the
- * catalog (core/api/events.ts, old shapes upcast). It polls on a timer; `catchUp` reads now, after
- * a write of this process committed, so the next request sees it (read-your-writes on one node,
- * other nodes within a poll).
+ * The one reader of the domain-event log, with two kinds of subscribers. In-memory ones (the
+ * entitlement cache, the quote cache; `subscribe`) get every event committed after the reader
+ * started, in order, typed by the catalog (core/api/events.ts, old shapes upcast). It polls on a
+ * timer; `catchUp` reads now, after a write of this process committed, so the next request sees it
+ * (read-your-writes on one node, other nodes within a poll).
+ *
+ * Durable ones (plays, webhooks, MRR movements; `subscribeDurable`) get every committed event at
+ * least once, across restarts: each has a cursor in the database, moved in the transaction its
+ * handler runs in, and processed by one node at a time (durable-cursor.ts). They are drained on
+ * the same timer, each on its own, with a backoff after a failure.
  */
 export class DomainEventLog {
   private readonly subscribers = new Set<EventSubscriber>();
+  private readonly durable = new Map<string, DurableSubscriber>();
   private timer: NodeJS.Timeout | null = null;
   private lastSeq = -1;
   private readonly pending = new Map<number, number>();
@@ -41,11 +49,53 @@ export class DomainEventLog {
     return () => this.subscribers.delete(subscriber);
   }
 
+  /**
+   * Registers a durable subscriber on this node (every node registers the same ones). Its cursor
+   * is created at the first drain if the database has none; an existing cursor carries on where it
+   * stands, whatever `from` says. The returned function stops draining it here; the cursor stays.
+   */
+  subscribeDurable(subscription: DurableSubscription): () => void {
+    if (this.durable.has(subscription.name))
+      throw new Error(`A durable subscriber "${subscription.name}" is registered already.`);
+    const subscriber = new DurableSubscriber(
+      this.db,
+      subscription,
+      subscription.gapPatienceMs ?? GAP_PATIENCE_MS,
+      () => this.closed,
+    );
+    this.durable.set(subscription.name, subscriber);
+    return () => {
+      if (this.durable.get(subscription.name) === subscriber) this.durable.delete(subscription.name);
+    };
+  }
+
+  /**
+   * Drains the durable subscribers (or the one named) now, whatever their backoff, until each is
+   * caught up, failed, or held by another node. Failures are kept in `durableStatus`, not thrown.
+   */
+  async drainDurable(name?: string): Promise<void> {
+    if (this.closed) return;
+    const subscribers = name === undefined ? [...this.durable.values()] : [this.durable.get(name)];
+    await Promise.all(subscribers.map((s) => s?.drain()));
+  }
+
+  /** How a durable subscriber fares on this node; undefined for one not registered here. */
+  durableStatus(name: string): DurableStatus | undefined {
+    return this.durable.get(name)?.status();
+  }
+
+  /** How far a durable subscriber is behind the log (read from the database: any node's view). */
+  lag(name: string, now = new Date()): Promise<SubscriberLag | null> {
+    return readSubscriberLag(this.db, name, now);
+  }
+
   /** Starts reading the log from its current end. */
   async start(): Promise<void> {
     this.lastSeq = await this.logEnd();
     const tick = () => {
       if (this.closed) return;
+      const now = Date.now();
+      for (const subscriber of this.durable.values()) if (subscriber.due(now)) subscriber.poll();
       if (this.polling) {
         this.timer = setTimeout(tick, this.pollIntervalMs);
         return;
@@ -84,7 +134,9 @@ export class DomainEventLog {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     await this.polling?.catch(() => {});
+    await Promise.all([...this.durable.values()].map((s) => s.settled()));
     this.subscribers.clear();
+    this.durable.clear();
   }
 
   /**
