@@ -1,4 +1,5 @@
 import type { DomainEventPayloads, DomainEventType } from "@uptier/core/api";
+import { type SQL, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.ts";
 import { domainEvents } from "../../db/schema/index.ts";
 import { newId } from "../../ids.ts";
@@ -28,4 +29,20 @@ export async function recordEvents(tx: Tx, events: readonly EventToAppend[], at:
       createdAt: at,
     })),
   );
+}
+
+/**
+ * The type and data columns of an event a writer appends in the very statement that makes its
+ * change (usage ingestion, for speed): the type and payload keys are the catalog's, each value an
+ * SQL expression declared with its field's type (`sql<readonly string[]>`…). The compiler checks
+ * the shape; the writer's test checks that what the SQL computes reads back as the catalog's.
+ */
+export function eventColumnsSql<T extends DomainEventType>(
+  type: T,
+  data: { readonly [K in keyof DomainEventPayloads[T]]: SQL<DomainEventPayloads[T][K]> },
+): SQL {
+  const fields = Object.entries(data as Record<string, SQL>).map(
+    ([key, value]) => sql`${key}::text, ${value}`,
+  );
+  return sql`${type}::text, jsonb_build_object(${sql.join(fields, sql`, `)})`;
 }

@@ -15,6 +15,7 @@ import { type Executor, isTransaction } from "../../db/client.ts";
 import { newId } from "../../ids.ts";
 import { findJsonFlaw, isStorableString, type JsonFlaw } from "../../lib/storable-json.ts";
 import { DomainError } from "../errors.ts";
+import { eventColumnsSql } from "../events/append.ts";
 import { type AccountRef, type MeteringState, queryRows } from "./metering-state.ts";
 
 /** One event on its way in: the raw JSON as sent, and its size for the per-event limit. */
@@ -257,7 +258,7 @@ async function writeBatch(db: Executor, counted: readonly Counted[], at: Date): 
     ), e as (
       insert into domain_events (id, account_id, type, data, created_at)
       select ${newId("event", at)}, case when count(distinct account_id) = 1 then min(account_id) end,
-        'usage.recorded', jsonb_build_object('accounts', jsonb_agg(distinct account_id order by account_id)),
+        ${eventColumnsSql("usage.recorded", { accounts: sql<readonly string[]>`jsonb_agg(distinct account_id order by account_id)` })},
         ${when}::timestamptz
       from ins
       having count(*) > 0
