@@ -8,14 +8,8 @@ import {
   type PromptSelection,
   selectPrompts,
 } from "./cadence.ts";
-import {
-  DAY_MS,
-  HOUR_MS,
-  OPEN_STATES,
-  type PromptEvent,
-  type PromptInstance,
-  transitionPrompt,
-} from "./prompt-state.ts";
+import { OPEN_STATES, type PromptEvent, type PromptInstance, transitionPrompt } from "./prompt-state.ts";
+import { DAY_MS, HOUR_MS } from "./time-units.ts";
 
 const t0 = new Date("2026-03-02T09:00:00Z");
 const at = (ms: number) => new Date(t0.getTime() + ms);

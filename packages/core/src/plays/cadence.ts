@@ -4,7 +4,8 @@
  * escalation: the 95% stage only if the 80% stage did not convert). Pure: the instant is a
  * parameter. The rules, in the order they are asked, are in docs/plays-runtime.md, "Cadence".
  */
-import { DAY_MS, DEFAULT_SNOOZE_DAYS, HOUR_MS, isExpiredAt, type PromptInstance } from "./prompt-state.ts";
+import { DEFAULT_SNOOZE_DAYS, isExpiredAt, type PromptInstance } from "./prompt-state.ts";
+import { DAY_MS, HOUR_MS } from "./time-units.ts";
 
 /** What cadence reads of a play (fed from the playbook's play). */
 export interface PlayCadence {

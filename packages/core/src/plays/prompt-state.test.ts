@@ -1,7 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  DAY_MS,
   isExpiredAt,
   PROMPT_STATES,
   type PromptEvent,
@@ -9,6 +8,7 @@ import {
   type PromptState,
   transitionPrompt,
 } from "./prompt-state.ts";
+import { DAY_MS } from "./time-units.ts";
 
 const t0 = new Date("2026-03-01T09:00:00Z");
 const later = (ms: number) => new Date(t0.getTime() + ms);

@@ -4,6 +4,8 @@
  * (until an instant), never_again, expired (docs/plays-runtime.md, "States"). The instant is always
  * a parameter: core reads no clock.
  */
+import { DAY_MS } from "./time-units.ts";
+
 export type PromptState =
   | "eligible"
   | "shown"
@@ -83,9 +85,6 @@ export type PromptTransition =
   | { readonly ok: true; readonly instance: PromptInstance }
   | { readonly ok: false; readonly code: PromptTransitionCode; readonly message: string };
 
-export const DAY_MS = 86_400_000;
-export const HOUR_MS = 3_600_000;
-
 /** The snooze a "not now" gets without an explicit end (seed 001: remember a dismissal 7 days). */
 export const DEFAULT_SNOOZE_DAYS = 7;
 
@@ -121,7 +120,8 @@ export function transitionPrompt(
   snoozeDays: number = DEFAULT_SNOOZE_DAYS,
 ): PromptTransition {
   const { state } = instance;
-  const seen = instance.shows.length > 0;
+  // An eligible prompt was never on screen, whatever its record says.
+  const seen = instance.shows.length > 0 && state !== "eligible";
   const next = (to: PromptState, extra: Partial<PromptInstance> = {}): PromptTransition => ({
     ok: true,
     instance: { ...instance, state: to, stateAt: at, snoozedUntil: null, ...extra },
@@ -154,7 +154,7 @@ export function transitionPrompt(
       break;
   }
   // Everything below answers a prompt the user has in front of them (or had: a snoozed one).
-  if (!seen || state === "eligible")
+  if (!seen)
     return refuse(
       "prompt_not_shown",
       `A prompt that was never shown cannot be ${event.type.replace("_", " ")}.`,
