@@ -14,6 +14,8 @@ export interface PlayCadence {
   readonly priority: number;
   /** shown only if this play was shown in its latest cycle and did not convert */
   readonly escalates?: string | null;
+  /** read when a prompt is created (eligiblePrompt): the prompt carries its own expiry */
+  readonly expiresAfterDays?: number | null;
 }
 
 /** The playbook's defaults: caps across plays, the snooze, the gap between two shows. */

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  eligiblePrompt,
   isExpiredAt,
   PROMPT_STATES,
   type PromptEvent,
@@ -37,6 +38,25 @@ function run(events: readonly [PromptEvent, number][], start = fresh()): PromptI
   }
   return instance;
 }
+
+describe("eligiblePrompt", () => {
+  it("starts eligible, never shown, expiring expires_after_days after it fired", () => {
+    const p = eligiblePrompt({
+      id: "prm_9",
+      play: { id: "usage-80", expiresAfterDays: 14 },
+      user: "usr_1",
+      cycle: "2026-03-01",
+      at: t0,
+    });
+    expect(p).toEqual(fresh({ id: "prm_9" }));
+    expect(
+      eligiblePrompt({ id: "x", play: { id: "p" }, user: "u", cycle: "c", at: t0 }).expiresAt,
+    ).toBeNull();
+    expect(() =>
+      eligiblePrompt({ id: "x", play: { id: "p", expiresAfterDays: 0 }, user: "u", cycle: "c", at: t0 }),
+    ).toThrow(RangeError);
+  });
+});
 
 describe("transitionPrompt", () => {
   it("walks the funnel eligible → shown → clicked → checkout_started → converted", () => {

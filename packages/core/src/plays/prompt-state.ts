@@ -88,6 +88,34 @@ export type PromptTransition =
 /** The snooze a "not now" gets without an explicit end (seed 001: remember a dismissal 7 days). */
 export const DEFAULT_SNOOZE_DAYS = 7;
 
+/**
+ * A new prompt, eligible from `at`: what a fired trigger creates for (play, user, cycle). Its expiry
+ * is fixed now from the play's expires_after_days, so a later playbook edit does not move it.
+ */
+export function eligiblePrompt(input: {
+  readonly id: string;
+  readonly play: { readonly id: string; readonly expiresAfterDays?: number | null };
+  readonly user: string;
+  readonly cycle: string;
+  readonly at: Date;
+}): PromptInstance {
+  const days = input.play.expiresAfterDays ?? null;
+  if (days !== null && !(Number.isInteger(days) && days > 0))
+    throw new RangeError(`expires_after_days must be a whole number of days > 0, got ${days}`);
+  return {
+    id: input.id,
+    play: input.play.id,
+    user: input.user,
+    cycle: input.cycle,
+    state: "eligible",
+    eligibleAt: input.at,
+    expiresAt: days === null ? null : new Date(input.at.getTime() + days * DAY_MS),
+    shows: [],
+    snoozedUntil: null,
+    stateAt: input.at,
+  };
+}
+
 const refuse = (code: PromptTransitionCode, message: string): PromptTransition => ({
   ok: false,
   code,
