@@ -28,8 +28,10 @@ import { segmentRoutes } from "./http/routes/segment.ts";
 import { subscriptionRoutes } from "./http/routes/subscriptions.ts";
 import { usageRoutes } from "./http/routes/usage.ts";
 import { eventRoutes } from "./http/routes/usage-events.ts";
+import { webhookRoutes } from "./http/routes/webhooks.ts";
 import { DomainEventLog } from "./services/events/log-reader.ts";
 import { DEFAULT_METERING, type MeteringOptions, MeteringState } from "./services/metering/metering-state.ts";
+import type { WebhookUrlPolicy } from "./services/webhooks/endpoints.ts";
 
 export interface AppOptions {
   readonly db: Db;
@@ -38,6 +40,8 @@ export interface AppOptions {
   readonly metering?: Partial<MeteringOptions>;
   /** payment gateways (default: the built-in sandbox, plus Stripe when STRIPE_SECRET_KEY is set) */
   readonly gateways?: Gateways;
+  /** which webhook URLs are accepted (default: https, and http only to localhost) */
+  readonly webhooks?: WebhookUrlPolicy;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -127,6 +131,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     catalogRoutes(v1, ctx);
     billingRoutes(v1, ctx, metering, options.gateways);
     invoiceRoutes(v1, ctx);
+    webhookRoutes(v1, ctx, options.webhooks ?? { allowHttp: false });
   });
   return app;
 }

@@ -74,6 +74,7 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   too_many_add_ons: 422,
   unknown_add_on: 422,
   unknown_plan: 422,
+  webhook_url_not_https: 422,
 };
 
 export const statusOfCode = (code: string): number => STATUS_OF_CODE[code] ?? 409;
