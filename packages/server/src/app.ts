@@ -21,6 +21,7 @@ import { accountRoutes } from "./http/routes/accounts.ts";
 import { billingRoutes } from "./http/routes/billing.ts";
 import { catalogRoutes } from "./http/routes/catalog.ts";
 import { checkRoutes } from "./http/routes/check.ts";
+import { unsubscribeRoutes } from "./http/routes/email-unsubscribe.ts";
 import { entitlementRoutes } from "./http/routes/entitlements.ts";
 import { invoiceRoutes } from "./http/routes/invoices.ts";
 import { memberRoutes } from "./http/routes/members.ts";
@@ -132,6 +133,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     billingRoutes(v1, ctx, metering, options.gateways);
     invoiceRoutes(v1, ctx);
     webhookRoutes(v1, ctx, options.webhooks ?? { allowHttp: false });
+  });
+  // opened from an email by its recipient, who has no API key: the link's token is the authority
+  await app.register(async (open) => {
+    guardInput(open);
+    unsubscribeRoutes(open, ctx);
   });
   return app;
 }
