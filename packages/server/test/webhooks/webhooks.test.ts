@@ -1,7 +1,7 @@
 import { asc, eq, gt } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { domainEvents, webhookDeliveries } from "../../src/db/schema/index.ts";
+import { domainEvents } from "../../src/db/schema/index.ts";
 import {
   deliverDueWebhooks,
   startWebhookDelivery,
@@ -109,6 +109,11 @@ describe("webhook endpoints", () => {
       description: "",
     });
     expect(patched.json()).toMatchObject({ event_types: ["*"], description: "" });
+    const off = await api.request("PATCH", `/v1/webhook_endpoints/${created.id}`, { status: "disabled" });
+    expect(off.json()).toMatchObject({ status: "disabled", disabled_reason: "manual" });
+    expect(off.json().disabled_at).toBe(api.clock().toISOString());
+    const on = await api.request("PATCH", `/v1/webhook_endpoints/${created.id}`, { status: "enabled" });
+    expect(on.json()).toMatchObject({ status: "enabled", disabled_reason: null, disabled_at: null });
     expect((await remove(created.id)).json()).toEqual({
       id: created.id,
       object: "webhook_endpoint",
@@ -456,14 +461,21 @@ describe("disabling an endpoint that keeps failing", () => {
       status: "disabled",
       disabled_reason: "failing_for_days",
     });
-    // its waiting deliveries stay queued, unsent, until it is enabled again
-    const pending = await api.database.db
-      .select()
-      .from(webhookDeliveries)
-      .where(eq(webhookDeliveries.endpointId, hook.id));
-    expect(pending.some((d) => d.status === "pending")).toBe(true);
+    // its waiting delivery stays queued, held, unsent, until it is enabled again
+    const held = (await deliveriesOf(hook.id, "?status=pending")).data;
+    expect(held).toHaveLength(1);
+    expect(held[0].next_attempt_at).toBeNull();
     api.clock.advance(3600 * SECOND);
     expect(await pass({ retrySchedule: schedule, disablePolicy: days })).toMatchObject({ attempted: 0 });
+    receiver.fallback = { status: 200 };
+    await api.request("PATCH", `/v1/webhook_endpoints/${hook.id}`, { status: "enabled" });
+    expect((await deliveriesOf(hook.id, "?status=pending")).data[0].next_attempt_at).toBe(
+      api.clock().toISOString(),
+    );
+    expect(await pass({ retrySchedule: schedule, disablePolicy: days })).toMatchObject({
+      attempted: 1,
+      delivered: 1,
+    });
     await remove(hook.id);
   });
 

@@ -7,6 +7,7 @@ import { newId } from "../../ids.ts";
 import { type LoopLogger, PollLoop } from "../../lib/poll-loop.ts";
 import type { Clock } from "../context.ts";
 import { recordEvent } from "../events/append.ts";
+import { holdDeliveries } from "./endpoints.ts";
 import {
   DEFAULT_DISABLE_POLICY,
   DEFAULT_RETRY_SCHEDULE_MS,
@@ -222,12 +223,26 @@ async function recordAttempt(
   const random = options.random ?? Math.random;
   await options.db.transaction(async (tx) => {
     const at = clock();
+    // locks in one order everywhere, the endpoint before its deliveries: disabling an endpoint
+    // holds its other deliveries, which concurrent records of the same endpoint hold otherwise
+    await tx
+      .select({ id: webhookEndpoints.id })
+      .from(webhookEndpoints)
+      .where(eq(webhookEndpoints.id, delivery.endpointId))
+      .for("update");
     const [mine] = await tx
       .select({ roundAttempts: webhookDeliveries.roundAttempts })
       .from(webhookDeliveries)
-      .where(and(eq(webhookDeliveries.id, delivery.id), eq(webhookDeliveries.claim, claim)))
+      .where(
+        and(
+          eq(webhookDeliveries.id, delivery.id),
+          eq(webhookDeliveries.claim, claim),
+          eq(webhookDeliveries.status, "pending"),
+        ),
+      )
       .for("update");
-    // the lease ran out and another worker took the row: its record stands
+    // the lease ran out and another worker took the row (its record stands), or the endpoint was
+    // deleted meanwhile (the delivery is canceled)
     if (!mine) return;
     await tx.insert(webhookAttempts).values({
       id: newId("webhookAttempt", at),
@@ -260,16 +275,6 @@ async function recordAttempt(
     }
     const round = mine.roundAttempts + 1;
     const wait = nextRetryDelay(schedule, round, random());
-    await tx
-      .update(webhookDeliveries)
-      .set({
-        ...released,
-        status: wait === null ? "failed" : "pending",
-        nextAttemptAt: wait === null ? null : new Date(at.getTime() + wait),
-        attempts: sql`${webhookDeliveries.attempts} + 1`,
-        roundAttempts: round,
-      })
-      .where(eq(webhookDeliveries.id, delivery.id));
     const [record] = await tx
       .update(webhookEndpoints)
       .set({
@@ -278,7 +283,19 @@ async function recordAttempt(
       })
       .where(endpoint)
       .returning();
-    const reason = record && record.status === "enabled" ? disableReason(policy, record, at) : null;
+    const reason = record?.status === "enabled" ? disableReason(policy, record, at) : null;
+    // a disabled endpoint's deliveries are held (no next attempt) until it is enabled
+    const held = record?.status !== "enabled" || reason !== null;
+    await tx
+      .update(webhookDeliveries)
+      .set({
+        ...released,
+        status: wait === null ? "failed" : "pending",
+        nextAttemptAt: wait === null || held ? null : new Date(at.getTime() + wait),
+        attempts: sql`${webhookDeliveries.attempts} + 1`,
+        roundAttempts: round,
+      })
+      .where(eq(webhookDeliveries.id, delivery.id));
     if (!record || !reason) return;
     const [disabled] = await tx
       .update(webhookEndpoints)
@@ -286,6 +303,7 @@ async function recordAttempt(
       .where(and(endpoint, eq(webhookEndpoints.status, "enabled")))
       .returning({ id: webhookEndpoints.id });
     if (!disabled) return;
+    await holdDeliveries(tx, record.id, true, at);
     options.log?.info({ endpoint: record.id, reason }, "webhook endpoint disabled after repeated failures");
     await recordEvent(tx, {
       type: "webhook_endpoint.disabled",

@@ -27,6 +27,7 @@ function deliveryView(row: DeliveryRow, attempts: readonly AttemptRow[]) {
     account: row.accountId,
     status: row.status,
     attempt_count: row.attempts,
+    // pending with no next attempt: held while its endpoint is disabled
     next_attempt_at: row.status === "pending" ? (row.nextAttemptAt?.toISOString() ?? null) : null,
     delivered_at: row.deliveredAt?.toISOString() ?? null,
     created: row.createdAt.toISOString(),

@@ -178,7 +178,25 @@ export async function updateWebhookEndpoint(
     })
     .where(eq(webhookEndpoints.id, id))
     .returning();
+  if (enabling || disabling) await holdDeliveries(tx, id, disabling, at);
   return webhookEndpointView(row as EndpointRow);
+}
+
+/**
+ * A disabled endpoint's waiting deliveries leave the worker's due list (no next attempt), so they
+ * cost its passes nothing; enabled again, they are due at once.
+ */
+export async function holdDeliveries(tx: Tx, endpointId: string, hold: boolean, at: Date): Promise<void> {
+  await tx
+    .update(webhookDeliveries)
+    .set({ nextAttemptAt: hold ? null : at })
+    .where(
+      and(
+        eq(webhookDeliveries.endpointId, endpointId),
+        eq(webhookDeliveries.status, "pending"),
+        hold ? undefined : isNull(webhookDeliveries.nextAttemptAt),
+      ),
+    );
 }
 
 /**
