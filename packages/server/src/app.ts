@@ -21,6 +21,7 @@ import { accountRoutes } from "./http/routes/accounts.ts";
 import { billingRoutes } from "./http/routes/billing.ts";
 import { catalogRoutes } from "./http/routes/catalog.ts";
 import { checkRoutes } from "./http/routes/check.ts";
+import { unsubscribeRoutes } from "./http/routes/email-unsubscribe.ts";
 import { entitlementRoutes } from "./http/routes/entitlements.ts";
 import { invoiceRoutes } from "./http/routes/invoices.ts";
 import { memberRoutes } from "./http/routes/members.ts";
@@ -28,8 +29,10 @@ import { segmentRoutes } from "./http/routes/segment.ts";
 import { subscriptionRoutes } from "./http/routes/subscriptions.ts";
 import { usageRoutes } from "./http/routes/usage.ts";
 import { eventRoutes } from "./http/routes/usage-events.ts";
+import { webhookRoutes } from "./http/routes/webhooks.ts";
 import { DomainEventLog } from "./services/events/log-reader.ts";
 import { DEFAULT_METERING, type MeteringOptions, MeteringState } from "./services/metering/metering-state.ts";
+import type { WebhookUrlPolicy } from "./services/webhooks/endpoints.ts";
 
 export interface AppOptions {
   readonly db: Db;
@@ -38,6 +41,8 @@ export interface AppOptions {
   readonly metering?: Partial<MeteringOptions>;
   /** payment gateways (default: the built-in sandbox, plus Stripe when STRIPE_SECRET_KEY is set) */
   readonly gateways?: Gateways;
+  /** which webhook URLs are accepted (default: https, and http only to localhost) */
+  readonly webhooks?: WebhookUrlPolicy;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -127,6 +132,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     catalogRoutes(v1, ctx);
     billingRoutes(v1, ctx, metering, options.gateways);
     invoiceRoutes(v1, ctx);
+    webhookRoutes(v1, ctx, options.webhooks ?? { allowHttp: false });
+  });
+  // opened from an email by its recipient, who has no API key: the link's token is the authority
+  await app.register(async (open) => {
+    guardInput(open);
+    unsubscribeRoutes(open, ctx);
   });
   return app;
 }

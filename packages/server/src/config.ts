@@ -1,5 +1,7 @@
 import { z } from "zod";
+import type { SmtpSettings } from "./services/email/mailer.ts";
 import type { MeteringOptions } from "./services/metering/metering-state.ts";
+import type { WebhookUrlPolicy } from "./services/webhooks/endpoints.ts";
 
 const HOUR_MS = 3_600_000;
 const MAX_LATE_EVENT_WINDOW_MS = 366 * 24 * HOUR_MS;
@@ -63,6 +65,14 @@ const Env = z.object({
   // PostgreSQL: how long a request waits for a database connection before it is answered 503
   // database_unavailable; parsed to milliseconds
   UPTIER_DB_CONNECTION_TIMEOUT: ConnectionTimeout,
+  // email over SMTP (smtp://user:pass@host:587, smtps://…:465); unset: no email is sent
+  UPTIER_SMTP_URL: z.preprocess(unsetWhenEmpty, z.url({ protocol: /^smtps?$/ }).optional()),
+  UPTIER_EMAIL_FROM: z.preprocess(unsetWhenEmpty, z.string().min(3).default("Uptier <uptier@localhost>")),
+  // the address people and mail clients reach this server at (the emails' unsubscribe links);
+  // default http://HOST:PORT
+  UPTIER_PUBLIC_URL: z.preprocess(unsetWhenEmpty, z.url({ protocol: /^https?$/ }).optional()),
+  // "on" accepts plain-http webhook URLs to any host (development); https or localhost otherwise
+  UPTIER_WEBHOOK_ALLOW_HTTP: z.preprocess(unsetWhenEmpty, z.enum(["on", "off"]).default("off")),
 });
 
 export type Config = z.infer<typeof Env>;
@@ -81,5 +91,22 @@ export function meteringOptions(config: Config): Partial<MeteringOptions> {
   return {
     unknownAccounts: config.UPTIER_UNKNOWN_ACCOUNTS,
     lateWindowMs: config.UPTIER_LATE_EVENT_WINDOW,
+  };
+}
+
+/** Which webhook URLs the API accepts. */
+export function webhookPolicy(config: Config): WebhookUrlPolicy {
+  return { allowHttp: config.UPTIER_WEBHOOK_ALLOW_HTTP === "on" };
+}
+
+/** The SMTP settings, or null when no SMTP server is configured (then no email is sent). */
+export function smtpSettings(config: Config): SmtpSettings | null {
+  if (!config.UPTIER_SMTP_URL) return null;
+  return {
+    smtpUrl: config.UPTIER_SMTP_URL,
+    from: config.UPTIER_EMAIL_FROM,
+    publicUrl:
+      config.UPTIER_PUBLIC_URL ??
+      `http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${config.PORT}`,
   };
 }

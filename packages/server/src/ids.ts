@@ -32,6 +32,10 @@ export const ID_PREFIXES = {
   invoicePayment: "inpay",
   paymentMethod: "pm",
   scheduledChange: "sch",
+  webhookEndpoint: "we",
+  webhookDelivery: "whd",
+  webhookAttempt: "wha",
+  emailMessage: "em",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

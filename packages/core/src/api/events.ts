@@ -105,6 +105,13 @@ export interface DomainEventPayloads {
   };
   "usage.recorded": { accounts: readonly string[]; feature?: string; quantity?: number; by?: "check" };
   "usage.gauge_set": { feature: string; value: number };
+  /** Uptier stopped sending to a webhook endpoint that kept failing (docs/webhooks.md) */
+  "webhook_endpoint.disabled": {
+    endpoint: string;
+    url: string;
+    reason: "failing_for_days" | "failed_deliveries";
+    failing_since: Instant | null;
+  };
 }
 
 export type DomainEventType = keyof DomainEventPayloads;
@@ -138,6 +145,7 @@ export const DOMAIN_EVENT_TYPES = [
   "subscription.canceled",
   "usage.recorded",
   "usage.gauge_set",
+  "webhook_endpoint.disabled",
 ] as const satisfies readonly DomainEventType[];
 
 /** One event of the log: `account` is null for a vendor-wide event (a catalog applied). */

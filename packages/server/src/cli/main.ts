@@ -2,7 +2,7 @@
 import { Command } from "commander";
 import { buildApp } from "../app.ts";
 import { formatIssue, readCatalogFile } from "../catalog-file.ts";
-import { loadConfig, meteringOptions } from "../config.ts";
+import { loadConfig, meteringOptions, smtpSettings, webhookPolicy } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { DEMO_CATALOG_FILE as DEMO_CATALOG } from "../demo/catalog-file.ts";
 import { type DemoKey, ensureDemoKey } from "../demo/demo-key.ts";
@@ -14,6 +14,8 @@ import { openMigratedDatabase } from "../runtime.ts";
 import { createSecretKey, listKeys, revokeKey } from "../services/accounts/api-keys.ts";
 import { applyCatalog, currentCatalog } from "../services/catalog/apply.ts";
 import { billingContext, defaultGateways } from "../services/context.ts";
+import { smtpMailer } from "../services/email/mailer.ts";
+import { startWebhookDelivery } from "../services/webhooks/deliver.ts";
 
 const program = new Command("uptier")
   .description("Uptier: expansion revenue for B2B SaaS")
@@ -64,15 +66,23 @@ program
       logLevel: config.LOG_LEVEL,
       gateways,
       metering: meteringOptions(config),
+      webhooks: webhookPolicy(config),
     });
     const address = await app.listen({ port: config.PORT, host: config.HOST });
     const jobs =
       config.UPTIER_JOBS === "on"
         ? await startJobs({ database, billing: billingContext(database.db, gateways), log: app.log })
         : null;
+    // the outbound channels' workers run where the jobs do
+    const webhooks = jobs ? startWebhookDelivery({ db: database.db, log: app.log }) : null;
+    const smtp = smtpSettings(config);
+    const mailer = smtp ? smtpMailer(database.db, smtp, { log: app.log }) : null;
+    if (jobs) mailer?.start();
     const shutdown = async () => {
       await app.close();
       await jobs?.stop().catch((error: unknown) => app.log.error({ err: error }, "stopping the jobs failed"));
+      await webhooks?.stop();
+      await mailer?.stop();
       await database.close();
       process.exit(0);
     };
@@ -87,6 +97,9 @@ program
       jobs
         ? `  Background jobs: ${jobs.jobs.map((j) => j.name).join(", ")} (every minute)\n`
         : "  Background jobs: off (UPTIER_JOBS=off)\n",
+    );
+    process.stdout.write(
+      `  Webhook delivery: ${webhooks ? "on" : "off"}; email: ${smtp ? `SMTP as ${smtp.from}` : "off (set UPTIER_SMTP_URL)"}\n`,
     );
     if (demo) {
       const demoKey = demo.secret;

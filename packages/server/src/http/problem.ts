@@ -54,6 +54,7 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   admin_not_active: 403,
   // 404
   resource_not_found: 404,
+  unknown_unsubscribe_token: 404,
   unknown_feature: 404,
   // 413
   batch_too_large: 413,
@@ -65,6 +66,7 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   currency_mismatch: 422,
   gateway_not_configured: 422,
   interval_not_available: 422,
+  invalid_email: 422,
   invalid_payment_method: 422,
   not_a_limit_feature: 422,
   quote_mismatch: 422,
@@ -74,6 +76,7 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   too_many_add_ons: 422,
   unknown_add_on: 422,
   unknown_plan: 422,
+  webhook_url_not_https: 422,
 };
 
 export const statusOfCode = (code: string): number => STATUS_OF_CODE[code] ?? 409;

@@ -77,6 +77,10 @@ const VALID_BODIES: Record<string, (f: Fixtures) => unknown> = {
   "POST /v1/invoices/{id}/pay": () => ({}),
   "POST /v1/invoices/{id}/void": () => ({}),
   "POST /v1/invoices/{id}/mark_uncollectible": () => ({}),
+  "POST /v1/webhook_endpoints": () => ({ url: "https://hooks.valid.test/in", event_types: ["invoice.paid"] }),
+  "PATCH /v1/webhook_endpoints/{id}": () => ({ description: "valid" }),
+  "POST /v1/webhook_endpoints/{id}/rotate_secret": () => ({}),
+  "POST /v1/webhook_deliveries/{id}/replay": () => ({}),
 };
 
 /** Path parameters that pass their pattern: the cases never reach a handler, so they need not exist. */

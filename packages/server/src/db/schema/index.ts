@@ -2,5 +2,6 @@
 // and drizzle-kit read.
 
 export * from "./billing.ts";
+export * from "./channels.ts";
 export * from "./foundation.ts";
 export * from "./metering.ts";
