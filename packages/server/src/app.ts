@@ -30,6 +30,7 @@ import { subscriptionRoutes } from "./http/routes/subscriptions.ts";
 import { usageRoutes } from "./http/routes/usage.ts";
 import { eventRoutes } from "./http/routes/usage-events.ts";
 import { webhookRoutes } from "./http/routes/webhooks.ts";
+import type { DurableSubscription } from "./services/events/durable-subscriber.ts";
 import { DomainEventLog } from "./services/events/log-reader.ts";
 import { DEFAULT_METERING, type MeteringOptions, MeteringState } from "./services/metering/metering-state.ts";
 import type { WebhookUrlPolicy } from "./services/webhooks/endpoints.ts";
@@ -43,6 +44,8 @@ export interface AppOptions {
   readonly gateways?: Gateways;
   /** which webhook URLs are accepted (default: https, and http only to localhost) */
   readonly webhooks?: WebhookUrlPolicy;
+  /** durable consumers of the domain-event log this node drains (webhooks, …); none by default */
+  readonly subscribers?: readonly DurableSubscription[];
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -115,6 +118,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     );
     const metering = new MeteringState(ctx.db, ctx.clock, options.metering);
     metering.follow(log);
+    for (const subscriber of options.subscribers ?? []) log.subscribeDurable(subscriber);
     await log.start();
     v1.addHook("onClose", async () => {
       await log.close();

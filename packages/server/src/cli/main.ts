@@ -16,6 +16,7 @@ import { applyCatalog, currentCatalog } from "../services/catalog/apply.ts";
 import { billingContext, defaultGateways } from "../services/context.ts";
 import { smtpMailer } from "../services/email/mailer.ts";
 import { startWebhookDelivery } from "../services/webhooks/deliver.ts";
+import { webhookSubscription } from "../services/webhooks/subscriber.ts";
 
 const program = new Command("uptier")
   .description("Uptier: expansion revenue for B2B SaaS")
@@ -61,12 +62,15 @@ program
     await pruneIdempotencyKeys(database.db, now);
     // one set of gateways for the API and the jobs (the sandbox keeps its payments in memory)
     const gateways = defaultGateways();
+    // deliveries are queued on every node and sent where the jobs run
+    let webhooks: ReturnType<typeof startWebhookDelivery> | null = null;
     const app = await buildApp({
       db: database.db,
       logLevel: config.LOG_LEVEL,
       gateways,
       metering: meteringOptions(config),
       webhooks: webhookPolicy(config),
+      subscribers: [webhookSubscription(() => webhooks?.wake())],
     });
     const address = await app.listen({ port: config.PORT, host: config.HOST });
     const jobs =
@@ -74,7 +78,7 @@ program
         ? await startJobs({ database, billing: billingContext(database.db, gateways), log: app.log })
         : null;
     // the outbound channels' workers run where the jobs do
-    const webhooks = jobs ? startWebhookDelivery({ db: database.db, log: app.log }) : null;
+    webhooks = jobs ? startWebhookDelivery({ db: database.db, log: app.log }) : null;
     const smtp = smtpSettings(config);
     const mailer = smtp ? smtpMailer(database.db, smtp, { log: app.log }) : null;
     if (jobs) mailer?.start();

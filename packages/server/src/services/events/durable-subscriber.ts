@@ -89,6 +89,13 @@ export class DurableSubscriber {
     await this.next;
   }
 
+  /** Creates the cursor if it does not exist yet: "now" means the log's end when this runs. */
+  async open(): Promise<void> {
+    if (this.opened) return;
+    await openCursor(this.db, this.subscription.name, this.subscription.from, new Date());
+    this.opened = true;
+  }
+
   private start(): Promise<void> {
     const p = this.run().finally(() => {
       if (this.running === p) this.running = null;
@@ -106,10 +113,7 @@ export class DurableSubscriber {
       gapPatienceMs: this.gapPatienceMs,
     };
     try {
-      if (!this.opened) {
-        await openCursor(this.db, name, this.subscription.from, new Date());
-        this.opened = true;
-      }
+      await this.open();
       while (!this.stopped()) {
         const outcome = await processBatch(this.db, spec, () => new Date());
         if (outcome === BUSY) return;

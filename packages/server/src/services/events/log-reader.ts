@@ -89,9 +89,13 @@ export class DomainEventLog {
     return readSubscriberLag(this.db, name, now);
   }
 
-  /** Starts reading the log from its current end. */
+  /**
+   * Starts reading the log from its current end; a durable subscriber registered before this call
+   * that has no cursor yet gets one here, so its "now" is the start, not its first drain.
+   */
   async start(): Promise<void> {
     this.lastSeq = await this.logEnd();
+    for (const subscriber of this.durable.values()) await subscriber.open();
     const tick = () => {
       if (this.closed) return;
       const now = Date.now();
