@@ -1,42 +1,36 @@
 import {
+  AttachPaymentMethodInput,
+  CheckoutInput,
   CheckoutResponse,
+  CreateQuoteInput,
+  EmptyBody,
+  IdParams,
   InvoiceResponse,
+  ListInvoicesQuery,
   listOf,
+  NoQuery,
+  PaymentMethodParams,
   PaymentMethodResponse,
+  PreviewInviteInput,
   QuoteResponse,
 } from "@uptier/core/api";
 import type { FastifyInstance } from "fastify";
-import { z } from "zod";
 import type { Gateways } from "../../gateways/gateway.ts";
-import { PreviewInviteInput, previewInvite } from "../../services/accounts/seat-invites.ts";
-import { CheckoutInput, confirmCheckout, getCheckout, runCheckout } from "../../services/checkout/index.ts";
+import { previewInvite } from "../../services/accounts/seat-invites.ts";
+import { confirmCheckout, getCheckout, runCheckout } from "../../services/checkout/index.ts";
 import { attachBilling } from "../../services/context.ts";
-import {
-  getInvoice,
-  INVOICE_HTML_CSP,
-  invoiceHtml,
-  ListInvoicesQuery,
-  listInvoices,
-} from "../../services/invoices/issue.ts";
+import { getInvoice, INVOICE_HTML_CSP, invoiceHtml, listInvoices } from "../../services/invoices/issue.ts";
 import { accountLedger } from "../../services/ledger/ledger.ts";
 import type { MeteringState } from "../../services/metering/metering-state.ts";
 import {
-  AttachPaymentMethodInput,
   attachPaymentMethod,
   detachPaymentMethod,
   listPaymentMethods,
 } from "../../services/payments/payment-methods.ts";
-import {
-  CreateQuoteInput,
-  createQuote,
-  createQuoteJson,
-  getQuote,
-  quoteDesk,
-} from "../../services/quotes/quotes.ts";
+import { createQuote, createQuoteJson, getQuote, quoteDesk } from "../../services/quotes/quotes.ts";
 import { compiledSerializer } from "../plugins/fast-serializer.ts";
 import { skipCatchUp } from "../plugins/read-your-writes.ts";
 import { type RouteContext, respondClaimed, respondIdempotent, typed } from "../route-kit.ts";
-import { IdParams, NoQuery, ResourceId } from "./accounts.ts";
 import { checkoutResponse } from "./checkout-response.ts";
 
 /**
@@ -56,7 +50,6 @@ export function billingRoutes(
     "all" in change ? desk.setups.invalidateAll() : desk.setups.invalidate(change.accounts),
   );
   const r = typed(app);
-  const EmptyBody = z.object({}).strict().default({});
 
   r.post(
     "/v1/quotes",
@@ -161,7 +154,6 @@ export function billingRoutes(
       }),
   );
 
-  const AccountPmParams = z.object({ id: ResourceId, payment_method: ResourceId }).strict();
   r.post(
     "/v1/accounts/:id/payment_methods",
     {
@@ -198,7 +190,7 @@ export function billingRoutes(
       schema: {
         tags: ["billing"],
         summary: "Detach a payment method",
-        params: AccountPmParams,
+        params: PaymentMethodParams,
         response: { 200: PaymentMethodResponse },
       },
     },
