@@ -9,7 +9,8 @@ import {
   type ResolutionDetails,
   StandardResolutionReasons,
 } from "@openfeature/server-sdk";
-import type { Check, Uptier } from "./client.ts";
+import type { Check } from "./checks.ts";
+import type { Uptier } from "./client.ts";
 
 /**
  * An OpenFeature provider over Uptier's cached checks: the flag key is the feature key, the

@@ -1,11 +1,18 @@
 import { z } from "zod";
+import { Interval } from "../catalog/document.ts";
+import {
+  INVOICE_STATUSES,
+  Instant,
+  MEMBER_STATUSES,
+  MoneyAmount,
+  Role,
+  SUBSCRIPTION_STATUSES,
+} from "./fields.ts";
 
 /**
  * Response schemas of the foundation resources: they document the API in /openapi.json and the
  * serializer checks every response against them, so the docs cannot drift from what is sent.
  */
-const Instant = z.string().describe("ISO 8601 instant, UTC");
-const MoneyAmount = z.object({ amount: z.number().int(), currency: z.string() });
 
 export const AccountResponse = z
   .object({
@@ -31,8 +38,8 @@ export const MemberResponse = z
     account: z.string(),
     user_id: z.string().nullable(),
     email: z.string(),
-    role: z.enum(["admin", "member"]),
-    status: z.enum(["invited", "active", "removed"]),
+    role: Role,
+    status: z.enum(MEMBER_STATUSES),
     created: Instant,
     activated_at: Instant.nullable(),
     removed_at: Instant.nullable(),
@@ -41,10 +48,24 @@ export const MemberResponse = z
 
 const QuoteShape = z.object({
   plan: z.string(),
-  interval: z.enum(["month", "year"]),
+  interval: Interval,
   seats: z.number().int(),
   add_ons: z.array(z.object({ key: z.string(), quantity: z.number().int() })),
 });
+const ShapeChange = z.object({ from: QuoteShape, to: QuoteShape });
+
+/** A line as quotes and invoices print it. */
+const LineFields = {
+  item: z.string(),
+  description: z.string(),
+  quantity: z.number().int(),
+  unit_amount: z.number().int().nullable(),
+  amount: z.number().int().describe("Minor units: ≥ 0 for a charge, ≤ 0 for a credit"),
+  proration: z.boolean(),
+  kind: z.enum(["charge", "credit"]),
+  period_start: Instant,
+  period_end: Instant,
+};
 
 export const ScheduledChangeResponse = z
   .object({
@@ -62,19 +83,19 @@ export const SubscriptionResponse = z
     account: z.string(),
     plan: z.string(),
     plan_version: z.number().int(),
-    interval: z.enum(["month", "year"]),
+    interval: Interval,
     seats: z.number().int(),
     seats_included: z.number().int(),
     seats_in_use: z.number().int(),
     add_ons: z.array(
       z.object({ key: z.string(), quantity: z.number().int(), version: z.number().int().nullable() }),
     ),
-    status: z.enum(["trialing", "active", "past_due", "canceled"]),
+    status: z.enum(SUBSCRIPTION_STATUSES),
     currency: z.string(),
     recurring: z.object({
       amount: z.number().int(),
       currency: z.string(),
-      interval: z.enum(["month", "year"]),
+      interval: Interval,
       base: z.number().int(),
       seats: z.number().int(),
       add_ons: z.array(z.object({ key: z.string(), amount: z.number().int() })).readonly(),
@@ -107,7 +128,7 @@ export function listOf<T extends z.ZodType>(item: T) {
   });
 }
 
-const Recurring = z.object({ amount: z.number().int(), interval: z.enum(["month", "year"]) });
+const Recurring = z.object({ amount: z.number().int(), interval: Interval });
 
 export const QuoteResponse = z
   .object({
@@ -128,7 +149,7 @@ export const QuoteResponse = z
       type: z.enum(["change", "seat_for_invite"]),
       email: z.string().optional().describe("The invitee, for a seat bought for an invite"),
     }),
-    change: z.object({ from: QuoteShape, to: QuoteShape }),
+    change: ShapeChange,
     timing: z
       .enum(["immediate", "period_end", "split"])
       .describe(
@@ -136,19 +157,7 @@ export const QuoteResponse = z
       ),
     effective_at: Instant.describe("When the change (a split: its immediate part) takes effect"),
     billing_cycle_anchor_after: Instant.nullable().describe("Set when the change moves the billing date"),
-    lines: z.array(
-      z.object({
-        item: z.string(),
-        description: z.string(),
-        quantity: z.number().int(),
-        unit_amount: z.number().int().nullable(),
-        amount: z.number().int().describe("Minor units: ≥ 0 for a charge, ≤ 0 for a credit"),
-        proration: z.boolean(),
-        kind: z.enum(["charge", "credit"]),
-        period_start: Instant,
-        period_end: Instant,
-      }),
-    ),
+    lines: z.array(z.object(LineFields)),
     subtotal: z.number().int(),
     credit_applied: z.number().int(),
     amount_due: z.number().int().describe("Charged now to the stored payment method"),
@@ -161,10 +170,7 @@ export const QuoteResponse = z
     }),
     next_invoice: z.object({ date: Instant, amount: z.number().int() }),
     scheduled: z
-      .object({
-        effective_at: Instant,
-        change: z.object({ from: QuoteShape, to: QuoteShape }),
-      })
+      .object({ effective_at: Instant, change: ShapeChange })
       .nullable()
       .describe(
         "The part of a split change that waits for the period end, with no credit: from the shape after the immediate part to the whole target",
@@ -211,18 +217,7 @@ export const CheckoutResponse = z
   })
   .meta({ id: "Checkout" });
 
-export const InvoiceLineResponse = z.object({
-  id: z.string(),
-  item: z.string(),
-  description: z.string(),
-  quantity: z.number().int(),
-  unit_amount: z.number().int().nullable(),
-  amount: z.number().int().describe("Minor units: ≥ 0 for a charge, ≤ 0 for a credit"),
-  proration: z.boolean(),
-  kind: z.enum(["charge", "credit"]),
-  period_start: Instant,
-  period_end: Instant,
-});
+export const InvoiceLineResponse = z.object({ id: z.string(), ...LineFields });
 
 export const InvoiceResponse = z
   .object({
@@ -232,7 +227,7 @@ export const InvoiceResponse = z
     account: z.string(),
     subscription: z.string().nullable(),
     checkout: z.string().nullable(),
-    status: z.enum(["draft", "open", "paid", "void", "uncollectible"]),
+    status: z.enum(INVOICE_STATUSES),
     currency: z.string(),
     lines: z.array(InvoiceLineResponse).readonly(),
     subtotal: z.number().int(),

@@ -1,15 +1,9 @@
-import { z } from "zod";
 import { DomainError } from "./errors.ts";
 
-/** Cursor pagination, newest first. The cursor is the last id seen; ids are time-sortable. */
-export const ListQuery = z
-  .object({
-    limit: z.coerce.number().int().min(1).max(100).default(20),
-    cursor: z.string().max(100).optional(),
-  })
-  .strict();
-export type ListQuery = z.infer<typeof ListQuery>;
-
+/**
+ * Cursor pagination, newest first (the query is `ListQuery` in @uptier/core/api). The cursor is the
+ * last id seen; ids are time-sortable.
+ */
 export interface Page<T> {
   readonly object: "list";
   readonly data: readonly T[];

@@ -20,6 +20,19 @@ async function issuesOf(lines: string[]): Promise<string[]> {
   return result.issues.map((issue) => formatIssue(issue).slice(file.length + 1));
 }
 
+/** A catalog of one plan, Team, with these lines under its `prices:` (which is line 8). */
+const teamPricedAt = (prices: string[]) => [
+  "currency: usd",
+  "features: {}",
+  "plans:",
+  "  team:",
+  "    name: Team",
+  "    tier: 0",
+  "    seats: { included: 0 }",
+  "    prices:",
+  ...prices,
+];
+
 describe("readCatalogFile", () => {
   it("reports a key repeated in one mapping at the repeat, naming the first, at any depth", async () => {
     expect(
@@ -41,43 +54,31 @@ describe("readCatalogFile", () => {
 
   it("points a bound that is broken at its line: the amount, or the seat price it multiplies", async () => {
     expect(
-      await issuesOf([
-        "currency: usd",
-        "features: {}",
-        "plans:",
-        "  team:",
-        "    name: Team",
-        "    tier: 0",
-        "    seats: { included: 0 }",
-        "    prices:",
-        "      month:",
-        "        base: 0",
-        "        seat: { model: per_unit, unit_amount: 9007199254740991 }",
-        "      year:",
-        "        base: 0",
-        "        seat:",
-        "          model: per_unit",
-        "          unit_amount: 1000001",
-      ]),
+      await issuesOf(
+        teamPricedAt([
+          "      month:",
+          "        base: 0",
+          "        seat: { model: per_unit, unit_amount: 9007199254740991 }",
+          "      year:",
+          "        base: 0",
+          "        seat:",
+          "          model: per_unit",
+          "          unit_amount: 1000001",
+        ]),
+      ),
     ).toEqual([
       "11:47: plans.team.prices.month.seat.unit_amount: at most 1,000,000,000,000 minor units (the most one item costs)",
     ]);
     expect(
-      await issuesOf([
-        "currency: usd",
-        "features: {}",
-        "plans:",
-        "  team:",
-        "    name: Team",
-        "    tier: 0",
-        "    seats: { included: 0 }",
-        "    prices:",
-        "      year:",
-        "        base: 0",
-        "        seat:",
-        "          model: per_unit",
-        "          unit_amount: 1000001",
-      ]),
+      await issuesOf(
+        teamPricedAt([
+          "      year:",
+          "        base: 0",
+          "        seat:",
+          "          model: per_unit",
+          "          unit_amount: 1000001",
+        ]),
+      ),
     ).toEqual([
       "12:11: plans.team.prices.year.seat: with 1,000,000 seats the plan costs 1,000,001,000,000 minor units per year; a plan costs at most 1,000,000,000,000 per period (lower the prices or set seats.max)",
     ]);

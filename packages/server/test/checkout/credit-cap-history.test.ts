@@ -1,9 +1,7 @@
-import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { invoices } from "../../src/db/schema/index.ts";
 import { renewSubscriptions } from "../../src/services/invoices/renewals.ts";
 import { liveSubscriptionOf, loadBillingState } from "../../src/services/quotes/quotes.ts";
-import { type BillingApi, customer, useBillingApi } from "../support/billing-harness.ts";
+import { type BillingApi, customer, invoicesOf, useBillingApi } from "../support/billing-harness.ts";
 
 /**
  * A credit for unused time is capped at what the item was charged this period: the period's
@@ -52,12 +50,7 @@ describe("the period's charges behind the credit cap", () => {
     api.clock.set("2026-02-01T00:00:05Z");
     try {
       await renewSubscriptions(api.billing);
-      const [renewal] = await api.database.db
-        .select()
-        .from(invoices)
-        .where(
-          and(eq(invoices.subscriptionId, c.subscription), eq(invoices.billingReason, "subscription_cycle")),
-        );
+      const [renewal] = await invoicesOf(api, c.subscription);
       expect(renewal?.status).toBe("open");
       expect((await api.request("POST", `/v1/invoices/${renewal?.id}/void`, {})).statusCode).toBe(200);
       // as renewals do (the period is not billed again), the opening stands as recorded

@@ -3,6 +3,7 @@ import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { domainEvents, invoicePayments, subscriptions } from "../../src/db/schema/index.ts";
 import { renewSubscriptionsJob, runJobOnce } from "../../src/jobs/billing-jobs.ts";
+import type { BillingContext } from "../../src/services/context.ts";
 import { retryInvoicePayments } from "../../src/services/invoices/collection.ts";
 import { draftFinalInvoice, renewSubscriptions } from "../../src/services/invoices/renewals.ts";
 import {
@@ -10,6 +11,7 @@ import {
   customer,
   invoiceJson as invoiceJsonOf,
   invoicesOf,
+  renewAt as renewAtOf,
   useBillingApi,
   withBilledApiCalls,
 } from "../support/billing-harness.ts";
@@ -55,10 +57,7 @@ async function cancel(subscription: string, atPeriodEnd: boolean) {
   });
   expect(r.statusCode, r.body).toBe(200);
 }
-async function renewAt(iso: string, billing = api.billing) {
-  api.clock.set(iso);
-  return renewSubscriptions(billing);
-}
+const renewAt = (iso: string, billing?: BillingContext) => renewAtOf(api, iso, billing);
 const collectedFor = (invoice: string) =>
   api.sandbox.collected().filter((p) => p.idempotencyKey.startsWith(`uptier_${invoice}_`));
 

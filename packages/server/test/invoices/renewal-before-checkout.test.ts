@@ -9,6 +9,7 @@ import {
   invoiceJson as invoiceJsonOf,
   invoicesOf,
   ProcessCrash,
+  renewAt as renewAtOf,
   useBillingApi,
 } from "../support/billing-harness.ts";
 
@@ -37,10 +38,7 @@ function chargedTo(account: string): number[] {
     .sort((a, b) => a - b);
 }
 
-async function renewAt(iso: string) {
-  api.clock.set(iso);
-  return renewSubscriptions(api.billing);
-}
+const renewAt = (iso: string) => renewAtOf(api, iso);
 
 async function checkOut(admin: string, quote: string) {
   const response = await api.request("POST", "/v1/checkout", { quote, member: admin });
@@ -120,6 +118,15 @@ describe("a quote frozen in a period that ended before its checkout", () => {
     expect(quote.json().amount_due).toBe(16);
     return { ...c, quote: quote.json().id as string };
   }
+  /** The late quote's checkout a minute before the period ends, the gateway's yes lost (the process died). */
+  async function lostCheckout(c: { quote: string; admin: string }) {
+    api.clock.set("2026-01-31T23:59:00Z");
+    api.gateway.afterCharge = () => {
+      throw new ProcessCrash("the gateway's yes is lost");
+    };
+    await api.request("POST", "/v1/checkout", { quote: c.quote, member: c.admin });
+    api.gateway.afterCharge = null;
+  }
   const seatsOf = async (subscription: string) =>
     (await api.request("GET", `/v1/subscriptions/${subscription}`)).json().seats;
 
@@ -197,12 +204,7 @@ describe("a quote frozen in a period that ended before its checkout", () => {
   it("begun in the period, completed after its end before the renewal job ran: given back too", async () => {
     const c = await lateQuote();
     try {
-      api.clock.set("2026-01-31T23:59:00Z");
-      api.gateway.afterCharge = () => {
-        throw new ProcessCrash("the gateway's yes is lost");
-      };
-      await api.request("POST", "/v1/checkout", { quote: c.quote, member: c.admin });
-      api.gateway.afterCharge = null;
+      await lostCheckout(c);
       api.clock.set("2026-02-01T00:00:30Z");
       expect(await recoverCheckouts(api.billing, { olderThanMs: 0 })).toMatchObject({ refunded: 1 });
       expect(await seatsOf(c.subscription)).toBe(10);
@@ -217,12 +219,7 @@ describe("a quote frozen in a period that ended before its checkout", () => {
   it("completed inside the period by its own clock after a node whose clock is ahead drafted the next renewal: given back", async () => {
     const c = await lateQuote();
     try {
-      api.clock.set("2026-01-31T23:59:00Z");
-      api.gateway.afterCharge = () => {
-        throw new ProcessCrash("the gateway's yes is lost");
-      };
-      await api.request("POST", "/v1/checkout", { quote: c.quote, member: c.admin });
-      api.gateway.afterCharge = null;
+      await lostCheckout(c);
       // another node, its clock 40 s ahead, renews February with the 10 seats
       await renewSubscriptions({ ...api.billing, clock: () => new Date("2026-02-01T00:00:10Z") });
       expect((await renewalsOf(c.subscription)).map((r) => r.subtotal)).toEqual([24_900]);

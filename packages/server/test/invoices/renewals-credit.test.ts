@@ -1,8 +1,6 @@
-import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { invoices } from "../../src/db/schema/index.ts";
 import { renewSubscriptions } from "../../src/services/invoices/renewals.ts";
-import { type BillingApi, customer, useBillingApi } from "../support/billing-harness.ts";
+import { type BillingApi, customer, invoicesOf, useBillingApi } from "../support/billing-harness.ts";
 
 /**
  * The credit balance is spent first at renewal. The catalog credits downgrades at once
@@ -29,12 +27,7 @@ describe("credit balance at renewal", () => {
 
     api.clock.set("2026-02-01T00:00:05Z");
     await renewSubscriptions(api.billing);
-    const [renewal] = await api.database.db
-      .select()
-      .from(invoices)
-      .where(
-        and(eq(invoices.subscriptionId, c.subscription), eq(invoices.billingReason, "subscription_cycle")),
-      );
+    const [renewal] = await invoicesOf(api, c.subscription);
     expect(renewal).toMatchObject({
       status: "paid",
       subtotal: 9900,

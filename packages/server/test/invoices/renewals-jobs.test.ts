@@ -1,17 +1,8 @@
-import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
-import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { invoices } from "../../src/db/schema/index.ts";
 import { renewSubscriptionsJob, retryInvoicePaymentsJob } from "../../src/jobs/billing-jobs.ts";
 import { type JobRunner, startJobs } from "../../src/jobs/queue.ts";
-import { type BillingApi, customer, useBillingApi } from "../support/billing-harness.ts";
-import { adminQuery, POSTGRES_URL, TEST_ENGINE } from "../support/harness.ts";
+import { type BillingApi, customer, invoicesOf, useBillingApi } from "../support/billing-harness.ts";
+import { useUptierCli } from "../support/cli-harness.ts";
 
 /**
  * billing.renew-subscriptions and billing.retry-invoice-payments through pg-boss (stately queues,
@@ -61,15 +52,7 @@ describe("renewal and dunning jobs through pg-boss", () => {
       output: { renewed: 2, finalized: 2, paid: 1, failed: 1 },
     });
     expect(await run(RENEW)).toMatchObject({ state: "completed", output: { renewed: 0 } });
-    const renewal = async (subscription: string) =>
-      (
-        await api.database.db
-          .select()
-          .from(invoices)
-          .where(
-            and(eq(invoices.subscriptionId, subscription), eq(invoices.billingReason, "subscription_cycle")),
-          )
-      )[0];
+    const renewal = async (subscription: string) => (await invoicesOf(api, subscription))[0];
     expect((await renewal(paying.subscription))?.status).toBe("paid");
     expect((await renewal(declining.subscription))?.status).toBe("open");
     api.clock.set("2026-02-02T00:00:05Z");
@@ -79,39 +62,18 @@ describe("renewal and dunning jobs through pg-boss", () => {
 });
 
 describe("uptier billing renew / dunning in a child process", { timeout: 120_000 }, () => {
-  const run = promisify(execFile);
-  const cli = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
-  const tsx = fileURLToPath(new URL("../../../../node_modules/.bin/tsx", import.meta.url));
-  let dir: string;
-  let env: NodeJS.ProcessEnv;
-  let dropDatabase = async () => {};
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "uptier-renew-cli-"));
-    env = { ...process.env, UPTIER_DATA_DIR: join(dir, "data"), DATABASE_URL: "", LOG_LEVEL: "silent" };
-    if (TEST_ENGINE === "postgres") {
-      const name = `uptier_test_${randomBytes(6).toString("hex")}`;
-      await adminQuery(`create database ${name}`);
-      dropDatabase = () => adminQuery(`drop database if exists ${name} with (force)`);
-      const url = new URL(POSTGRES_URL);
-      url.pathname = `/${name}`;
-      env.DATABASE_URL = url.toString();
-    }
-  });
-  afterAll(async () => {
-    await dropDatabase();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const uptier = useUptierCli("uptier-renew-cli-");
 
   it("runs each job once by its short name and says what it did", async () => {
-    const renew = await run(tsx, [cli, "billing", "renew"], { env });
+    const renew = await uptier.exec(["billing", "renew"]);
     expect(renew.stdout).toBe("Renewed 0 subscription periods: 0 finalized, 0 paid, 0 payment failed.\n");
-    const dunning = await run(tsx, [cli, "billing", "dunning"], { env });
+    const dunning = await uptier.exec(["billing", "dunning"]);
     expect(dunning.stdout).toMatch(
       /^Attempted 0 open invoices: 0 paid, 0 failed, 0 uncollectible; 0 interrupted attempts resumed\.\n$/,
     );
-    const bad = await run(tsx, [cli, "billing", "renew"], {
-      env: { ...env, UPTIER_DUNNING_RETRY_DAYS: "3,1" },
-    }).catch((e: { code: number; stderr: string }) => e);
+    const bad = await uptier
+      .exec(["billing", "renew"], { UPTIER_DUNNING_RETRY_DAYS: "3,1" })
+      .catch((e: { code: number; stderr: string }) => e);
     expect(bad).toMatchObject({ code: expect.any(Number) });
     expect((bad as { stderr: string }).stderr).toContain("UPTIER_DUNNING_RETRY_DAYS");
   });

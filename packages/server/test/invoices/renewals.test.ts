@@ -11,6 +11,7 @@ import {
   eventTypesOf,
   invoiceJson as invoiceJsonOf,
   invoicesOf,
+  renewAt as renewAtOf,
   useBillingApi,
   withBilledApiCalls,
 } from "../support/billing-harness.ts";
@@ -37,9 +38,19 @@ const attemptsOf = (invoice: string) =>
     .where(eq(invoicePayments.invoiceId, invoice))
     .orderBy(invoicePayments.attempt);
 const eventsOf = (account: string) => eventTypesOf(api, account);
-async function renewAt(iso: string) {
-  api.clock.set(iso);
-  return renewSubscriptions(api.billing);
+const renewAt = (iso: string) => renewAtOf(api, iso);
+/** A Starter customer (Sep 1) whose card always declines, renewed on Oct 1 with these retries: its open renewal. */
+async function decliningRenewal(retryDays: number[]) {
+  api.clock.set("2026-09-03T00:00:00Z");
+  const c = await customer(api, "starter", {
+    token: "sandbox_expired_card",
+    billing_cycle_anchor: "2026-09-01T00:00:00Z",
+  });
+  const billing = { ...api.billing, retryDays };
+  api.clock.set("2026-10-01T00:00:10Z");
+  await renewSubscriptions(billing);
+  const [renewal] = await renewalsOf(c.subscription);
+  return { c, billing, id: renewal?.id as string };
 }
 async function attachCard(account: string, token: string) {
   const pm = await api.request("POST", `/v1/accounts/${account}/payment_methods`, { token, default: true });
@@ -222,16 +233,7 @@ describe("dunning", () => {
   });
 
   it("after the last retry fails the invoice is uncollectible and the subscription canceled (delinquent)", async () => {
-    api.clock.set("2026-09-03T00:00:00Z");
-    const c = await customer(api, "starter", {
-      token: "sandbox_expired_card",
-      billing_cycle_anchor: "2026-09-01T00:00:00Z",
-    });
-    const billing = { ...api.billing, retryDays: [1, 3] };
-    api.clock.set("2026-10-01T00:00:10Z");
-    await renewSubscriptions(billing);
-    const [renewal] = await renewalsOf(c.subscription);
-    const id = renewal?.id as string;
+    const { c, billing, id } = await decliningRenewal([1, 3]);
     for (const day of ["2026-10-02T00:00:10Z", "2026-10-04T00:00:10Z"]) {
       api.clock.set(day);
       await retryInvoicePayments(billing);
@@ -252,16 +254,7 @@ describe("dunning", () => {
     expect(ledger.balances.usd).toMatchObject({ bad_debt: 9900, receivable: 0 });
   });
   it("a subscription whose scheduled cancellation passed during dunning ended then, not as delinquent", async () => {
-    api.clock.set("2026-09-03T00:00:00Z");
-    const c = await customer(api, "starter", {
-      token: "sandbox_expired_card",
-      billing_cycle_anchor: "2026-09-01T00:00:00Z",
-    });
-    const billing = { ...api.billing, retryDays: [1, 40] };
-    api.clock.set("2026-10-01T00:00:10Z");
-    await renewSubscriptions(billing);
-    const [renewal] = await renewalsOf(c.subscription);
-    const id = renewal?.id as string;
+    const { c, billing, id } = await decliningRenewal([1, 40]);
     api.clock.set("2026-10-01T12:00:00Z");
     const scheduled = await api.request("POST", `/v1/subscriptions/${c.subscription}/cancel`, {
       at_period_end: true,

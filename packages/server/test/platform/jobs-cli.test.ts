@@ -1,24 +1,14 @@
-import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { eq } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { buildApp } from "../../src/app.ts";
-import { readCatalogFile } from "../../src/catalog-file.ts";
-import { type Database, openDatabase } from "../../src/db/client.ts";
 import { checkouts, scheduledChanges, subscriptions } from "../../src/db/schema/index.ts";
-import { DEMO_CATALOG_FILE } from "../../src/demo/catalog-file.ts";
 import { gatewaySet } from "../../src/gateways/gateway.ts";
 import { SandboxGateway } from "../../src/gateways/sandbox.ts";
 import { createSecretKey } from "../../src/services/accounts/api-keys.ts";
-import { applyCatalog } from "../../src/services/catalog/apply.ts";
 import { type BillingApi, customer, FaultyGateway, ProcessCrash } from "../support/billing-harness.ts";
-import { adminQuery, POSTGRES_URL, TEST_ENGINE, testClock } from "../support/harness.ts";
+import { useUptierCli } from "../support/cli-harness.ts";
+import { applyDemoCatalog, authenticatedRequests, testClock } from "../support/harness.ts";
 
 /**
  * `uptier billing recover-checkouts` and `uptier billing apply-scheduled-changes` in a child
@@ -29,46 +19,9 @@ import { adminQuery, POSTGRES_URL, TEST_ENGINE, testClock } from "../support/har
  * rather than apply the change (docs/billing.md, "A quote lives within its period"), and the
  * downgrade due at that period's end is applied.
  */
-const run = promisify(execFile);
-const cli = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
-const tsx = fileURLToPath(new URL("../../../../node_modules/.bin/tsx", import.meta.url));
-
-let dir: string;
-let env: NodeJS.ProcessEnv;
-let dropDatabase = async () => {};
-
-/** Opens the database the child process will open, the same way it will. */
-async function openTarget(): Promise<Database> {
-  if (TEST_ENGINE === "pglite") return openDatabase({ dataDir: join(dir, "data") });
-  return openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: "" });
-}
-
-async function uptier(...args: string[]) {
-  try {
-    const { stdout, stderr } = await run(tsx, [cli, ...args], { env });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "uptier-jobs-cli-"));
-  env = { ...process.env, UPTIER_DATA_DIR: join(dir, "data"), DATABASE_URL: "", LOG_LEVEL: "silent" };
-  if (TEST_ENGINE === "postgres") {
-    const name = `uptier_test_${randomBytes(6).toString("hex")}`;
-    await adminQuery(`create database ${name}`);
-    dropDatabase = () => adminQuery(`drop database if exists ${name} with (force)`);
-    const url = new URL(POSTGRES_URL);
-    url.pathname = `/${name}`;
-    env.DATABASE_URL = url.toString();
-  }
-});
-afterAll(async () => {
-  await dropDatabase();
-  await rm(dir, { recursive: true, force: true });
-});
+const cli = useUptierCli("uptier-jobs-cli-");
+const openTarget = () => cli.openDatabase();
+const uptier = (...args: string[]) => cli.run(...args);
 
 // a child process per command (tsx + database start), slow on a busy 2-core machine
 describe("uptier billing … in a child process", { timeout: 120_000 }, () => {
@@ -77,9 +30,7 @@ describe("uptier billing … in a child process", { timeout: 120_000 }, () => {
     const database = await openTarget();
     await database.migrate();
     const clock = testClock("2026-01-17T00:00:00Z");
-    const file = await readCatalogFile(DEMO_CATALOG_FILE);
-    if (!file.ok) throw new Error("the demo catalog is invalid");
-    await database.db.transaction((tx) => applyCatalog(tx, file.validation.catalog, clock()));
+    await applyDemoCatalog(database.db, clock());
     const secret = (await createSecretKey(database.db, "test", clock())).secret;
     const gateway = new FaultyGateway(new SandboxGateway());
     let app: FastifyInstance | undefined;
@@ -87,13 +38,7 @@ describe("uptier billing … in a child process", { timeout: 120_000 }, () => {
     let downgraded: { subscription: string };
     try {
       app = await buildApp({ db: database.db, clock, logLevel: "silent", gateways: gatewaySet(gateway) });
-      const request = async (method: "GET" | "POST", url: string, body?: unknown) =>
-        (app as FastifyInstance).inject({
-          method,
-          url,
-          headers: { authorization: `Bearer ${secret}` },
-          ...(body === undefined ? {} : { payload: body as object }),
-        });
+      const request = authenticatedRequests({ app, secret });
       const api = { request } as unknown as BillingApi;
       const anchor = { billing_cycle_anchor: "2026-01-01T00:00:00Z" };
 

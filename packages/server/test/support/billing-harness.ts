@@ -1,11 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { and, eq } from "drizzle-orm";
-import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
 import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import { buildApp } from "../../src/app.ts";
-import { readCatalogFile } from "../../src/catalog-file.ts";
 import { domainEvents, invoices } from "../../src/db/schema/index.ts";
-import { DEMO_CATALOG_FILE } from "../../src/demo/catalog-file.ts";
 import {
   type ChargeOutcome,
   type ChargeRequest,
@@ -15,10 +12,16 @@ import {
 } from "../../src/gateways/gateway.ts";
 import { SandboxGateway } from "../../src/gateways/sandbox.ts";
 import { createSecretKey } from "../../src/services/accounts/api-keys.ts";
-import { applyCatalog } from "../../src/services/catalog/apply.ts";
 import type { BillingContext } from "../../src/services/context.ts";
+import { renewSubscriptions } from "../../src/services/invoices/renewals.ts";
 import { checkLedger } from "../../src/services/ledger/ledger.ts";
-import { openTestDatabase, type TestApi, testClock } from "./harness.ts";
+import {
+  applyDemoCatalog,
+  authenticatedRequests,
+  openTestDatabase,
+  type TestApi,
+  testClock,
+} from "./harness.ts";
 
 /**
  * Faults are injected at the gateway boundary, never by mocking our own code: `afterCharge` runs
@@ -62,6 +65,12 @@ export const invoicesOf = (api: TestApi, subscription: string, reason = "subscri
     .from(invoices)
     .where(and(eq(invoices.subscriptionId, subscription), eq(invoices.billingReason, reason)))
     .orderBy(invoices.periodStart);
+
+/** Sets the clock to `iso` and runs the renewal job's work once, as it runs then. */
+export async function renewAt(api: BillingApi, iso: string, billing: BillingContext = api.billing) {
+  api.clock.set(iso);
+  return renewSubscriptions(billing);
+}
 
 /** A quote made over the API, which must be answered 201. */
 export async function quoteOf(api: TestApi, account: string, change: Record<string, unknown>) {
@@ -126,30 +135,14 @@ export function useBillingApi(
     });
     api.database = database;
     api.clock = testClock("2026-01-17T00:00:00Z");
-    const file = await readCatalogFile(DEMO_CATALOG_FILE);
-    if (!file.ok) throw new Error("the demo catalog is invalid");
-    const catalog = options.catalog
-      ? (options.catalog(
-          file.validation.catalog as unknown as Record<string, unknown>,
-        ) as unknown as typeof file.validation.catalog)
-      : file.validation.catalog;
-    await database.db.transaction((tx) => applyCatalog(tx, catalog, api.clock()));
+    await applyDemoCatalog(database.db, api.clock(), options.catalog);
     api.secret = (await createSecretKey(database.db, "test", api.clock())).secret;
     api.sandbox = new SandboxGateway();
     api.gateway = new FaultyGateway(api.sandbox);
     const gateways: Gateways = gatewaySet(api.gateway);
     api.billing = { db: database.db, clock: api.clock, gateways, vendor: "default", invoicePrefix: "UPT" };
     api.app = await buildApp({ db: database.db, clock: api.clock, logLevel: "silent", gateways });
-    api.request = async (method, url, body, headers = {}) => {
-      const request: InjectOptions = {
-        method,
-        url,
-        headers: { authorization: `Bearer ${api.secret}`, ...headers },
-      };
-      if (body !== undefined) request.payload = body as InjectOptions["payload"];
-      const response: LightMyRequestResponse = await (api.app as FastifyInstance).inject(request);
-      return response;
-    };
+    api.request = authenticatedRequests(api);
   });
   afterEach(async () => {
     api.gateway.afterCharge = null;

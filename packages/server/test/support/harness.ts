@@ -5,7 +5,7 @@ import pg from "pg";
 import { afterAll, beforeAll } from "vitest";
 import { buildApp } from "../../src/app.ts";
 import { readCatalogFile } from "../../src/catalog-file.ts";
-import { type Database, openDatabase } from "../../src/db/client.ts";
+import { type Database, type Db, openDatabase } from "../../src/db/client.ts";
 import { DEMO_CATALOG_FILE } from "../../src/demo/catalog-file.ts";
 import { createSecretKey } from "../../src/services/accounts/api-keys.ts";
 import { applyCatalog } from "../../src/services/catalog/apply.ts";
@@ -45,18 +45,54 @@ export async function openTestDatabase(
     await database.migrate();
     return { ...database, dropDatabase: async () => {} };
   }
-  const name = `uptier_test_${randomBytes(6).toString("hex")}`;
-  await adminQuery(`create database ${name}`);
-  const url = new URL(POSTGRES_URL);
-  url.pathname = `/${name}`;
+  const created = await createPostgresDatabase();
   const database = await openDatabase({
-    databaseUrl: url.toString(),
+    databaseUrl: created.url,
     dataDir: "",
     poolSize: options.poolSize ?? 10,
     connectionTimeoutMs: options.connectionTimeoutMs,
   });
   await database.migrate();
-  return { ...database, dropDatabase: () => adminQuery(`drop database if exists ${name} with (force)`) };
+  return { ...database, dropDatabase: created.drop };
+}
+
+/** An empty PostgreSQL database of the test's own on the test server, and how to drop it. */
+export async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `uptier_test_${randomBytes(6).toString("hex")}`;
+  await adminQuery(`create database ${name}`);
+  const url = new URL(POSTGRES_URL);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => adminQuery(`drop database if exists ${name} with (force)`) };
+}
+
+/** Applies the demo catalog as of `at`, reshaped by `edit` when a test needs another policy or price. */
+export async function applyDemoCatalog(
+  db: Db,
+  at: Date,
+  edit?: (doc: Record<string, unknown>) => Record<string, unknown>,
+): Promise<void> {
+  const file = await readCatalogFile(DEMO_CATALOG_FILE);
+  if (!file.ok) throw new Error("the demo catalog is invalid");
+  const catalog = edit
+    ? (edit(
+        file.validation.catalog as unknown as Record<string, unknown>,
+      ) as unknown as typeof file.validation.catalog)
+    : file.validation.catalog;
+  await db.transaction((tx) => applyCatalog(tx, catalog, at));
+}
+
+/** TestApi.request for an app and its key, read when a request is sent (both are made in beforeAll). */
+export function authenticatedRequests(api: { readonly app: FastifyInstance; readonly secret: string }) {
+  const request: TestApi["request"] = async (method, url, body, headers = {}) => {
+    const options: InjectOptions = {
+      method,
+      url,
+      headers: { authorization: `Bearer ${api.secret}`, ...headers },
+    };
+    if (body !== undefined) options.payload = body as InjectOptions["payload"];
+    return api.app.inject(options);
+  };
+  return request;
 }
 
 /** A statement on the PostgreSQL server's maintenance database (create or drop a test database). */
@@ -93,23 +129,10 @@ export function useTestApi(options: { catalog?: boolean } = {}): TestApi {
     database = await openTestDatabase();
     api.database = database;
     api.clock = testClock();
-    if (options.catalog !== false) {
-      const file = await readCatalogFile(DEMO_CATALOG_FILE);
-      if (!file.ok) throw new Error("the demo catalog is invalid");
-      await database.db.transaction((tx) => applyCatalog(tx, file.validation.catalog, api.clock()));
-    }
+    if (options.catalog !== false) await applyDemoCatalog(database.db, api.clock());
     api.secret = (await createSecretKey(database.db, "test", api.clock())).secret;
     api.app = await buildApp({ db: database.db, clock: api.clock, logLevel: "silent" });
-    api.request = async (method, url, body, headers = {}) => {
-      const options: InjectOptions = {
-        method,
-        url,
-        headers: { authorization: `Bearer ${api.secret}`, ...headers },
-      };
-      if (body !== undefined) options.payload = body as InjectOptions["payload"];
-      const response: LightMyRequestResponse = await api.app.inject(options);
-      return response;
-    };
+    api.request = authenticatedRequests(api);
   });
   afterAll(async () => {
     await api.app?.close();

@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { type CatalogInput, validateCatalog } from "@uptier/core";
-import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
+import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll } from "vitest";
 import { buildApp } from "../../src/app.ts";
 import { createSecretKey } from "../../src/services/accounts/api-keys.ts";
 import { applyCatalog } from "../../src/services/catalog/apply.ts";
 import type { MeteringOptions } from "../../src/services/metering/metering-state.ts";
-import { openTestDatabase, type TestApi, testClock } from "./harness.ts";
+import { authenticatedRequests, openTestDatabase, type TestApi, testClock } from "./harness.ts";
 
 /**
  * A catalog with one meter per aggregation and reset, and one feature per overage policy, for the
@@ -160,15 +160,7 @@ export function useMeteringApi(
       metering: { pollIntervalMs: 20, ...options.metering },
     })) as FastifyInstance;
     if (options.listen) await api.app.listen({ port: 0, host: "127.0.0.1" });
-    api.request = async (method, url, body, headers = {}) => {
-      const inject: InjectOptions = {
-        method,
-        url,
-        headers: { authorization: `Bearer ${api.secret}`, ...headers },
-      };
-      if (body !== undefined) inject.payload = body as InjectOptions["payload"];
-      return api.app.inject(inject);
-    };
+    api.request = authenticatedRequests(api);
     api.events = (events, headers) =>
       api.request("POST", "/v1/events", Array.isArray(events) ? { events } : events, headers);
     api.accountOn = async (plan, extra = {}) => {

@@ -1,5 +1,5 @@
+import { NoQuery } from "@uptier/core/api";
 import type { FastifyInstance } from "fastify";
-import { z } from "zod";
 import { findJsonFlaw, type JsonFlaw } from "../../lib/storable-json.ts";
 import { ApiError } from "../problem.ts";
 
@@ -9,9 +9,6 @@ declare module "fastify" {
     itemsJudgedOneByOne?: string;
   }
 }
-
-/** Routes without query parameters reject any, so a typo is not silently ignored. */
-export const NoQuery = z.object({}).strict();
 
 export function flawProblem(flaw: JsonFlaw): ApiError {
   return new ApiError(400, flaw.code, `Invalid request — ${flaw.param}: ${flaw.message}.`, {

@@ -1,23 +1,15 @@
-import { AccountResponse, listOf } from "@uptier/core/api";
-import type { FastifyInstance } from "fastify";
-import { z } from "zod";
 import {
+  AccountResponse,
   CreateAccountInput,
-  createAccount,
-  getAccount,
+  IdParams,
   ListAccountsQuery,
-  listAccounts,
+  listOf,
+  NoQuery,
   UpdateAccountInput,
-  updateAccount,
-} from "../../services/accounts/accounts.ts";
-import { NoQuery } from "../plugins/input-guard.ts";
+} from "@uptier/core/api";
+import type { FastifyInstance } from "fastify";
+import { createAccount, getAccount, listAccounts, updateAccount } from "../../services/accounts/accounts.ts";
 import { type RouteContext, respondIdempotent, typed } from "../route-kit.ts";
-
-/** Ids are prefixed ULIDs; anything else cannot name a resource, so it is rejected before any query. */
-export const ResourceId = z.string().regex(/^[a-z]{2,8}_[0-9A-Za-z]{1,40}$/, "is not a valid id");
-export const IdParams = z.object({ id: ResourceId }).strict();
-/** Beside the id schemas, for the route files. */
-export { NoQuery };
 
 export function accountRoutes(app: FastifyInstance, ctx: RouteContext) {
   const r = typed(app);

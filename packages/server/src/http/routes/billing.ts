@@ -1,43 +1,48 @@
 import {
+  AttachPaymentMethodInput,
+  CheckoutInput,
   CheckoutResponse,
+  CreateQuoteInput,
+  EmptyBody,
+  IdParams,
   InvoiceResponse,
+  ListInvoicesQuery,
   listOf,
+  NoQuery,
+  PaymentMethodParams,
   PaymentMethodResponse,
+  PreviewInviteInput,
   QuoteResponse,
 } from "@uptier/core/api";
 import type { FastifyInstance } from "fastify";
-import { z } from "zod";
+import type { ZodType } from "zod";
 import type { Gateways } from "../../gateways/gateway.ts";
-import { PreviewInviteInput, previewInvite } from "../../services/accounts/seat-invites.ts";
-import { CheckoutInput, confirmCheckout, getCheckout, runCheckout } from "../../services/checkout/index.ts";
+import { previewInvite } from "../../services/accounts/seat-invites.ts";
+import { confirmCheckout, getCheckout, runCheckout } from "../../services/checkout/index.ts";
 import { attachBilling } from "../../services/context.ts";
-import {
-  getInvoice,
-  INVOICE_HTML_CSP,
-  invoiceHtml,
-  ListInvoicesQuery,
-  listInvoices,
-} from "../../services/invoices/issue.ts";
+import { getInvoice, INVOICE_HTML_CSP, invoiceHtml, listInvoices } from "../../services/invoices/issue.ts";
 import { accountLedger } from "../../services/ledger/ledger.ts";
 import type { MeteringState } from "../../services/metering/metering-state.ts";
 import {
-  AttachPaymentMethodInput,
   attachPaymentMethod,
   detachPaymentMethod,
   listPaymentMethods,
 } from "../../services/payments/payment-methods.ts";
-import {
-  CreateQuoteInput,
-  createQuote,
-  createQuoteJson,
-  getQuote,
-  quoteDesk,
-} from "../../services/quotes/quotes.ts";
+import { createQuote, createQuoteJson, getQuote, quoteDesk } from "../../services/quotes/quotes.ts";
 import { compiledSerializer } from "../plugins/fast-serializer.ts";
 import { skipCatchUp } from "../plugins/read-your-writes.ts";
 import { type RouteContext, respondClaimed, respondIdempotent, typed } from "../route-kit.ts";
-import { IdParams, NoQuery, ResourceId } from "./accounts.ts";
 import { checkoutResponse } from "./checkout-response.ts";
+
+/** The options of a GET of one resource by its id, answered as `response` (no query parameters). */
+const readOne = <R extends ZodType>(summary: string, response: R) => ({
+  schema: { tags: ["billing"], summary, params: IdParams, querystring: NoQuery, response: { 200: response } },
+});
+
+/** …of something read off one resource (its HTML, its ledger), by the resource's id. */
+const readOf = (summary: string) => ({
+  schema: { tags: ["billing"], summary, params: IdParams, querystring: NoQuery },
+});
 
 /**
  * The billing API: quotes, checkout, payment methods, invoices, the ledger and the seat-invite
@@ -56,7 +61,6 @@ export function billingRoutes(
     "all" in change ? desk.setups.invalidateAll() : desk.setups.invalidate(change.accounts),
   );
   const r = typed(app);
-  const EmptyBody = z.object({}).strict().default({});
 
   r.post(
     "/v1/quotes",
@@ -90,18 +94,8 @@ export function billingRoutes(
       }));
     },
   );
-  r.get(
-    "/v1/quotes/:id",
-    {
-      schema: {
-        tags: ["billing"],
-        summary: "Retrieve a quote",
-        params: IdParams,
-        querystring: NoQuery,
-        response: { 200: QuoteResponse },
-      },
-    },
-    (request) => getQuote(ctx.db, request.params.id, ctx.clock()),
+  r.get("/v1/quotes/:id", readOne("Retrieve a quote", QuoteResponse), (request) =>
+    getQuote(ctx.db, request.params.id, ctx.clock()),
   );
 
   r.post(
@@ -128,18 +122,8 @@ export function billingRoutes(
         },
       }),
   );
-  r.get(
-    "/v1/checkouts/:id",
-    {
-      schema: {
-        tags: ["billing"],
-        summary: "Retrieve a checkout",
-        params: IdParams,
-        querystring: NoQuery,
-        response: { 200: CheckoutResponse },
-      },
-    },
-    (request) => getCheckout(ctx.db, request.params.id),
+  r.get("/v1/checkouts/:id", readOne("Retrieve a checkout", CheckoutResponse), (request) =>
+    getCheckout(ctx.db, request.params.id),
   );
   r.post(
     "/v1/checkouts/:id/confirm",
@@ -161,7 +145,6 @@ export function billingRoutes(
       }),
   );
 
-  const AccountPmParams = z.object({ id: ResourceId, payment_method: ResourceId }).strict();
   r.post(
     "/v1/accounts/:id/payment_methods",
     {
@@ -181,15 +164,7 @@ export function billingRoutes(
   );
   r.get(
     "/v1/accounts/:id/payment_methods",
-    {
-      schema: {
-        tags: ["billing"],
-        summary: "List an account's payment methods",
-        params: IdParams,
-        querystring: NoQuery,
-        response: { 200: listOf(PaymentMethodResponse) },
-      },
-    },
+    readOne("List an account's payment methods", listOf(PaymentMethodResponse)),
     (request) => listPaymentMethods(ctx.db, request.params.id),
   );
   r.delete(
@@ -198,7 +173,7 @@ export function billingRoutes(
       schema: {
         tags: ["billing"],
         summary: "Detach a payment method",
-        params: AccountPmParams,
+        params: PaymentMethodParams,
         response: { 200: PaymentMethodResponse },
       },
     },
@@ -237,46 +212,17 @@ export function billingRoutes(
     },
     (request) => listInvoices(ctx.db, request.query),
   );
-  r.get(
-    "/v1/invoices/:id",
-    {
-      schema: {
-        tags: ["billing"],
-        summary: "Retrieve an invoice",
-        params: IdParams,
-        querystring: NoQuery,
-        response: { 200: InvoiceResponse },
-      },
-    },
-    (request) => getInvoice(ctx.db, request.params.id),
+  r.get("/v1/invoices/:id", readOne("Retrieve an invoice", InvoiceResponse), (request) =>
+    getInvoice(ctx.db, request.params.id),
   );
-  r.get(
-    "/v1/invoices/:id/html",
-    {
-      schema: {
-        tags: ["billing"],
-        summary: "A printable HTML invoice",
-        params: IdParams,
-        querystring: NoQuery,
-      },
-    },
-    async (request, reply) =>
-      reply
-        .type("text/html; charset=utf-8")
-        .header("content-security-policy", INVOICE_HTML_CSP)
-        .header("x-content-type-options", "nosniff")
-        .send(await invoiceHtml(ctx.db, request.params.id)),
+  r.get("/v1/invoices/:id/html", readOf("A printable HTML invoice"), async (request, reply) =>
+    reply
+      .type("text/html; charset=utf-8")
+      .header("content-security-policy", INVOICE_HTML_CSP)
+      .header("x-content-type-options", "nosniff")
+      .send(await invoiceHtml(ctx.db, request.params.id)),
   );
-  r.get(
-    "/v1/accounts/:id/ledger",
-    {
-      schema: {
-        tags: ["billing"],
-        summary: "An account's ledger: balances and entries",
-        params: IdParams,
-        querystring: NoQuery,
-      },
-    },
-    (request) => accountLedger(ctx.db, request.params.id),
+  r.get("/v1/accounts/:id/ledger", readOf("An account's ledger: balances and entries"), (request) =>
+    accountLedger(ctx.db, request.params.id),
   );
 }

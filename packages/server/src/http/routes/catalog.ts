@@ -1,14 +1,9 @@
 import { type CatalogIssue, validateCatalog } from "@uptier/core";
+import { CatalogBody, NoQuery } from "@uptier/core/api";
 import type { FastifyInstance } from "fastify";
-import { z } from "zod";
 import { applyCatalog, currentCatalog } from "../../services/catalog/apply.ts";
 import { ApiError } from "../problem.ts";
 import { type RouteContext, respondIdempotent, typed } from "../route-kit.ts";
-import { NoQuery } from "./accounts.ts";
-
-const CatalogBody = z
-  .record(z.string(), z.unknown())
-  .describe("A catalog document (see catalog.schema.json)");
 
 function invalidCatalog(issues: readonly CatalogIssue[]) {
   const first = issues[0];

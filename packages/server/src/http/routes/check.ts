@@ -1,4 +1,5 @@
-import { CheckInput, CheckResult } from "@uptier/core";
+import { CheckResult } from "@uptier/core";
+import { CheckInput, NoQuery } from "@uptier/core/api";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { checkAndRecord, checkFromCache, resolveAccount } from "../../services/metering/entitlements.ts";
 import type { MeteringState } from "../../services/metering/metering-state.ts";
@@ -6,7 +7,6 @@ import { compiledSerializer } from "../plugins/fast-serializer.ts";
 import { skipCatchUp } from "../plugins/read-your-writes.ts";
 import { retryingWrites } from "../retry.ts";
 import { type RouteContext, respondIdempotent, typed } from "../route-kit.ts";
-import { NoQuery } from "./accounts.ts";
 
 export function checkRoutes(app: FastifyInstance, ctx: RouteContext, state: MeteringState) {
   const r = typed(app);

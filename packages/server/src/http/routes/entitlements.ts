@@ -1,11 +1,10 @@
 import { EntitlementsView } from "@uptier/core";
+import { EntitlementsQuery, IdParams, NoQuery } from "@uptier/core/api";
 import type { FastifyInstance } from "fastify";
-import { z } from "zod";
 import { entitlementsOf } from "../../services/metering/entitlements.ts";
 import type { Invalidation, MeteringState } from "../../services/metering/metering-state.ts";
 import { watchRevocation } from "../plugins/auth.ts";
 import { type RouteContext, typed } from "../route-kit.ts";
-import { IdParams, NoQuery } from "./accounts.ts";
 
 const HEARTBEAT_MS = 15_000;
 
@@ -30,7 +29,7 @@ export function entitlementRoutes(app: FastifyInstance, ctx: RouteContext, state
       schema: {
         tags: ["entitlements"],
         summary: "Entitlements by account id or by your external id (what the SDK caches)",
-        querystring: z.object({ account: z.string().min(1).max(255) }).strict(),
+        querystring: EntitlementsQuery,
         response: { 200: EntitlementsView },
       },
     },

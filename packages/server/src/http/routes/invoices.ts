@@ -1,19 +1,16 @@
-import { InvoiceResponse } from "@uptier/core/api";
+import { EmptyBody, IdParams, InvoiceResponse, NoQuery, PayInvoiceInput } from "@uptier/core/api";
 import type { FastifyInstance } from "fastify";
-import { z } from "zod";
 import { billingOf } from "../../services/context.ts";
 import {
   attemptsOf,
   collectInvoice,
   markUncollectible,
-  PayInvoiceInput,
   resumePendingAttempt,
   voidInvoice,
 } from "../../services/invoices/collection.ts";
 import { getInvoice } from "../../services/invoices/issue.ts";
 import { ApiError } from "../problem.ts";
 import { type RouteContext, respondClaimed, respondIdempotent, typed } from "../route-kit.ts";
-import { IdParams, NoQuery } from "./accounts.ts";
 
 /**
  * Invoice actions (Stripe's names): pay an open (or uncollectible) invoice now, void an open one,
@@ -23,7 +20,6 @@ import { IdParams, NoQuery } from "./accounts.ts";
 export function invoiceRoutes(app: FastifyInstance, ctx: RouteContext) {
   const billing = billingOf(ctx);
   const r = typed(app);
-  const EmptyBody = z.object({}).strict().default({});
 
   r.post(
     "/v1/invoices/:id/pay",

@@ -1,20 +1,17 @@
-import { listOf, MemberResponse } from "@uptier/core/api";
-import type { FastifyInstance } from "fastify";
-import { z } from "zod";
 import {
   CreateMemberInput,
-  findMember,
+  IdParams,
   ListMembersQuery,
-  listMembers,
-  memberView,
+  listOf,
+  MemberParams,
+  MemberResponse,
+  NoQuery,
   UpdateMemberInput,
-  updateMember,
-} from "../../services/accounts/members.ts";
+} from "@uptier/core/api";
+import type { FastifyInstance } from "fastify";
+import { findMember, listMembers, memberView, updateMember } from "../../services/accounts/members.ts";
 import { type RouteContext, typed } from "../route-kit.ts";
-import { IdParams, NoQuery, ResourceId } from "./accounts.ts";
 import { inviteMember } from "./seat-purchase.ts";
-
-const MemberParams = z.object({ id: ResourceId, member: ResourceId }).strict();
 
 export function memberRoutes(app: FastifyInstance, ctx: RouteContext) {
   const r = typed(app);

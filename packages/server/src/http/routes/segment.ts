@@ -1,18 +1,12 @@
 import { EventsBatchResponse } from "@uptier/core";
+import { NoQuery, SegmentBatch, SegmentGroup, SegmentIdentify, SegmentTrack } from "@uptier/core/api";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodType } from "zod";
 import type { MeteringState } from "../../services/metering/metering-state.ts";
-import {
-  ingestSegment,
-  SegmentBatch,
-  SegmentGroup,
-  SegmentIdentify,
-  SegmentTrack,
-} from "../../services/metering/segment.ts";
+import { ingestSegment } from "../../services/metering/segment.ts";
 import { skipCatchUp } from "../plugins/read-your-writes.ts";
 import { retryingWrites } from "../retry.ts";
 import { type RouteContext, respondIdempotent, typed } from "../route-kit.ts";
-import { NoQuery } from "./accounts.ts";
 
 const CALLS: Record<"track" | "identify" | "group", ZodType> = {
   track: SegmentTrack,

@@ -1,20 +1,24 @@
-import { listOf, SubscriptionResponse } from "@uptier/core/api";
-import type { FastifyInstance } from "fastify";
-import { z } from "zod";
-import { cancelScheduledChange } from "../../services/subscriptions/scheduled-changes.ts";
 import {
   CancelSubscriptionInput,
   CreateSubscriptionInput,
+  EmptyBody,
+  IdParams,
+  ListSubscriptionsQuery,
+  listOf,
+  NoQuery,
+  SubscriptionResponse,
+  UpdateSubscriptionInput,
+} from "@uptier/core/api";
+import type { FastifyInstance } from "fastify";
+import { cancelScheduledChange } from "../../services/subscriptions/scheduled-changes.ts";
+import {
   cancelSubscription,
   createSubscription,
   getSubscription,
-  ListSubscriptionsQuery,
   listSubscriptions,
-  UpdateSubscriptionInput,
   updateSubscription,
 } from "../../services/subscriptions/subscriptions.ts";
 import { type RouteContext, respondIdempotent, typed } from "../route-kit.ts";
-import { IdParams, NoQuery } from "./accounts.ts";
 
 export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
   const r = typed(app);
@@ -99,7 +103,7 @@ export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
         description:
           "409 `no_scheduled_change` when none is pending, `scheduled_change_in_effect` once its instant has come, `subscription_canceled` when the subscription has ended.",
         params: IdParams,
-        body: z.object({}).strict().default({}),
+        body: EmptyBody,
         response: { 200: SubscriptionResponse },
       },
     },

@@ -1,12 +1,11 @@
-import { EventsBatchInput, EventsBatchResponse, UsageEventInput } from "@uptier/core";
+import { EventsBatchResponse } from "@uptier/core";
+import { NoQuery, RecordEventsBody } from "@uptier/core/api";
 import type { FastifyInstance } from "fastify";
-import { z } from "zod";
 import { ingestEvents, prepareIngest, receiveEvent } from "../../services/metering/ingest.ts";
 import type { MeteringState } from "../../services/metering/metering-state.ts";
 import { skipCatchUp } from "../plugins/read-your-writes.ts";
 import { retryingWrites } from "../retry.ts";
 import { type Executor, type RouteContext, respondIdempotent, typed } from "../route-kit.ts";
-import { NoQuery } from "./accounts.ts";
 
 export function eventRoutes(app: FastifyInstance, ctx: RouteContext, state: MeteringState) {
   const r = typed(app);
@@ -18,7 +17,7 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext, state: Mete
         summary: "Record usage events: one, or a batch of up to 1,000, each answered on its own",
         description:
           "Idempotent by event id (a duplicate is counted once and reported as `duplicate`). Events up to 7 days late (by default; the server's UPTIER_LATE_EVENT_WINDOW) count in the period they belong to. Each event is `accepted`, `duplicate` or `rejected` with a code; one bad event never rejects the others.",
-        body: z.union([EventsBatchInput, UsageEventInput]),
+        body: RecordEventsBody,
         querystring: NoQuery,
         response: { 200: EventsBatchResponse },
       },

@@ -1,14 +1,9 @@
-import { Entitlement, GaugeInput, UsageView } from "@uptier/core";
+import { Entitlement, UsageView } from "@uptier/core";
+import { FeatureParams, GaugeInput, IdParams, NoQuery } from "@uptier/core/api";
 import type { FastifyInstance } from "fastify";
-import { z } from "zod";
 import { resolveAccount, setGauge, usageReport } from "../../services/metering/entitlements.ts";
 import type { MeteringState } from "../../services/metering/metering-state.ts";
 import { type RouteContext, typed } from "../route-kit.ts";
-import { NoQuery, ResourceId } from "./accounts.ts";
-
-const FeatureParams = z
-  .object({ id: ResourceId, feature: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, "is not a feature key") })
-  .strict();
 
 export function usageRoutes(app: FastifyInstance, ctx: RouteContext, state: MeteringState) {
   const r = typed(app);
@@ -19,7 +14,7 @@ export function usageRoutes(app: FastifyInstance, ctx: RouteContext, state: Mete
         tags: ["metering"],
         summary:
           "Usage in the current period: per feature used / limit / ratio / resets-at, and daily history",
-        params: z.object({ id: ResourceId }).strict(),
+        params: IdParams,
         querystring: NoQuery,
         response: { 200: UsageView },
       },

@@ -1,35 +1,14 @@
 import { annualContractValue, segmentForAcv } from "@uptier/core";
+import type { CreateAccountInput, ListAccountsQuery, UpdateAccountInput } from "@uptier/core/api";
 import { and, desc, eq, lt } from "drizzle-orm";
-import { z } from "zod";
+import type { z } from "zod";
 import type { Executor, Tx } from "../../db/client.ts";
 import { accounts } from "../../db/schema/index.ts";
 import { newId } from "../../ids.ts";
 import { DomainError, notFound } from "../errors.ts";
 import { recordEvent } from "../events/append.ts";
-import { decodeCursor, ListQuery, type Page, toPage } from "../pagination.ts";
+import { decodeCursor, type Page, toPage } from "../pagination.ts";
 import { liveSubscriptionsOf, type SubscriptionRecord } from "../subscriptions/records.ts";
-
-const Properties = z
-  .record(z.string().min(1).max(100), z.union([z.string().max(10_000), z.number(), z.boolean(), z.null()]))
-  .refine((p) => Object.keys(p).length <= 100, "at most 100 properties");
-
-export const CreateAccountInput = z
-  .object({
-    external_id: z.string().min(1).max(255).describe("The account's id in your product"),
-    name: z.string().min(1).max(500),
-    properties: Properties.default({}),
-  })
-  .strict();
-
-export const UpdateAccountInput = z
-  .object({
-    name: z.string().min(1).max(500).optional(),
-    /** merged into the stored properties; a null value removes the key (Stripe's metadata rule) */
-    properties: Properties.optional(),
-  })
-  .strict();
-
-export const ListAccountsQuery = ListQuery.extend({ external_id: z.string().max(255).optional() }).strict();
 
 type AccountRow = typeof accounts.$inferSelect;
 

@@ -1,43 +1,16 @@
+import type { CreateMemberInput, ListMembersQuery, UpdateMemberInput } from "@uptier/core/api";
 import { and, desc, eq, lt, ne, sql } from "drizzle-orm";
-import { z } from "zod";
+import type { z } from "zod";
 import type { Executor, Tx } from "../../db/client.ts";
 import { checkouts, members, quotes, subscriptions } from "../../db/schema/index.ts";
 import { newId } from "../../ids.ts";
-import { AuthorizeInput } from "../checkout/index.ts";
 import { DomainError, notFound } from "../errors.ts";
 import { recordEvent } from "../events/append.ts";
-import { decodeCursor, ListQuery, type Page, toPage } from "../pagination.ts";
+import { decodeCursor, type Page, toPage } from "../pagination.ts";
 import type { QuotePurpose } from "../quotes/quotes.ts";
 import { liveSubscriptionsOf } from "../subscriptions/records.ts";
 import { seatsInUse } from "../subscriptions/subscriptions.ts";
 import { findAccount } from "./accounts.ts";
-
-const Email = z.string().max(320).pipe(z.email());
-const Role = z.enum(["admin", "member"]);
-
-export const CreateMemberInput = z
-  .object({
-    email: Email,
-    role: Role.default("member"),
-    user_id: z.string().min(1).max(255).optional().describe("The person's user id in your product"),
-    status: z.enum(["invited", "active"]).default("invited"),
-    authorize: AuthorizeInput.optional().describe(
-      "Buy the extra seat this invite needs: the quote from members/preview and the admin authorising it",
-    ),
-  })
-  .strict();
-
-export const UpdateMemberInput = z
-  .object({
-    role: Role.optional(),
-    status: z.enum(["invited", "active", "removed"]).optional(),
-    user_id: z.string().min(1).max(255).optional(),
-  })
-  .strict();
-
-export const ListMembersQuery = ListQuery.extend({
-  status: z.enum(["invited", "active", "removed"]).optional(),
-}).strict();
 
 type MemberRow = typeof members.$inferSelect;
 

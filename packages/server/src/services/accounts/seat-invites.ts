@@ -1,4 +1,5 @@
-import { z } from "zod";
+import type { PreviewInviteInput } from "@uptier/core/api";
+import type { z } from "zod";
 import type { Tx } from "../../db/client.ts";
 import { createQuote, liveSubscriptionOf, type QuotePurpose, type QuoteView } from "../quotes/quotes.ts";
 import { seatsInUse } from "../subscriptions/subscriptions.ts";
@@ -10,10 +11,6 @@ import { assertEmailFree } from "./members.ts";
  * invite itself says what one more seat costs ("Adding this member will add $15 to your monthly
  * bill, $7.26 today") and buys it in the same click.
  */
-export const PreviewInviteInput = z
-  .object({ email: z.string().max(320).pipe(z.email()), role: z.enum(["admin", "member"]).default("member") })
-  .strict();
-
 export async function previewInvite(
   tx: Tx,
   accountId: string,

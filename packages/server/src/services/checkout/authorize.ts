@@ -1,27 +1,9 @@
 import { and, eq } from "drizzle-orm";
-import { z } from "zod";
 import { members } from "../../db/schema/index.ts";
 import type { BillingContext } from "../context.ts";
 import { DomainError } from "../errors.ts";
 import { recordEvent } from "../events/append.ts";
 import type { MemberRow, NamedActor } from "./setup.ts";
-
-const Actor = {
-  member: z.string().min(1).max(64).optional().describe("The admin member authorising the charge (mbr_…)"),
-  user_id: z.string().min(1).max(255).optional().describe("…or that admin's user id in your product"),
-};
-
-export const CheckoutInput = z
-  .object({
-    quote: z.string().min(1).max(64).describe("The quote to apply (qt_…)"),
-    ...Actor,
-    payment_method: z.string().min(1).max(64).optional().describe("Defaults to the account's default method"),
-  })
-  .strict();
-
-export const AuthorizeInput = z
-  .object({ quote: z.string().min(1).max(64).describe("The seat quote from members/preview"), ...Actor })
-  .strict();
 
 /**
  * Only an account admin can authorise a charge (docs/rules.md, conventions: auth), and only one who has joined: an

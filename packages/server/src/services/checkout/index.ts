@@ -13,7 +13,7 @@
  * Steps, a file each: authorize, begin, charge, complete, recover; views.ts holds the reads.
  * Checkouts that arrive together begin together and complete together (lib/batches.ts).
  */
-export { AuthorizeInput, CheckoutInput, requestAdminApproval } from "./authorize.ts";
+export { requestAdminApproval } from "./authorize.ts";
 export {
   type BeginInput,
   type BegunCheckout,

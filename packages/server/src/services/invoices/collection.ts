@@ -11,7 +11,6 @@ import {
 } from "@uptier/core";
 import type { DomainEventPayloads, DomainEventType } from "@uptier/core/api";
 import { and, asc, eq, inArray, lt, lte, sql } from "drizzle-orm";
-import { z } from "zod";
 import type { Tx } from "../../db/client.ts";
 import {
   accounts,
@@ -57,18 +56,6 @@ import { invoiceView, postLedger, takeInvoiceNumber } from "./issue.ts";
 type InvoiceRow = typeof invoices.$inferSelect;
 type AttemptRow = typeof invoicePayments.$inferSelect;
 type PaymentMethodRow = typeof paymentMethods.$inferSelect;
-
-export const PayInvoiceInput = z
-  .object({
-    payment_method: z
-      .string()
-      .min(1)
-      .max(64)
-      .optional()
-      .describe("The payment method to charge (pm_…); defaults to the account's default method"),
-  })
-  .strict()
-  .default({});
 
 /** The retry schedule in force: the deployment's (UPTIER_DUNNING_RETRY_DAYS) or the default. */
 export const retryDaysOf = (billing: BillingContext): readonly number[] =>

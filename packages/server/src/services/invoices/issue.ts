@@ -7,8 +7,9 @@ import {
   paymentPostings,
   type QuoteLine,
 } from "@uptier/core";
+import type { INVOICE_STATUSES, ListInvoicesQuery } from "@uptier/core/api";
 import { and, asc, desc, eq, inArray, lt, type SQL, sql } from "drizzle-orm";
-import { z } from "zod";
+import type { z } from "zod";
 import type { Executor, Tx } from "../../db/client.ts";
 import { executePrepared } from "../../db/prepared.ts";
 import { accounts, invoiceLines, invoices, ledgerEntries } from "../../db/schema/index.ts";
@@ -16,7 +17,7 @@ import { newId } from "../../ids.ts";
 import type { BillingContext } from "../context.ts";
 import { notFound } from "../errors.ts";
 import type { EventToAppend } from "../events/append.ts";
-import { decodeCursor, ListQuery, type Page, toPage } from "../pagination.ts";
+import { decodeCursor, type Page, toPage } from "../pagination.ts";
 import { lineView } from "./line-view.ts";
 
 /**
@@ -25,13 +26,6 @@ import { lineView } from "./line-view.ts";
  * postings in that same transaction, at most one per checkout (a unique constraint).
  * Statuses: draft | open | paid | void | uncollectible. Checkout invoices are issued paid.
  */
-export const INVOICE_STATUSES = ["draft", "open", "paid", "void", "uncollectible"] as const;
-
-export const ListInvoicesQuery = ListQuery.extend({
-  account: z.string().max(64).optional(),
-  status: z.enum(INVOICE_STATUSES).optional(),
-}).strict();
-
 export type InvoiceRow = typeof invoices.$inferSelect;
 type LineRow = typeof invoiceLines.$inferSelect;
 

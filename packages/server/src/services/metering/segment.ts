@@ -1,6 +1,6 @@
-import { type EventResult, type EventsBatchResponse, IsoInstant } from "@uptier/core";
+import type { EventResult, EventsBatchResponse } from "@uptier/core";
+import { SegmentGroup, SegmentIdentify, SegmentTrack } from "@uptier/core/api";
 import { inArray, sql } from "drizzle-orm";
-import { z } from "zod";
 import type { Tx } from "../../db/client.ts";
 import { segmentUserAccounts } from "../../db/schema/index.ts";
 import { findJsonFlaw } from "../../lib/storable-json.ts";
@@ -18,48 +18,6 @@ import type { MeteringState } from "./metering-state.ts";
  * - batch → each message judged on its own, with the batch's context as the default.
  * Segment's payloads carry many more fields (context, integrations, sentAt…): they are accepted.
  */
-const Id = z.string().min(1).max(255);
-const Common = {
-  messageId: Id.optional(),
-  userId: Id.optional(),
-  anonymousId: Id.optional(),
-  timestamp: IsoInstant.optional(),
-  originalTimestamp: IsoInstant.optional(),
-  context: z.record(z.string(), z.unknown()).optional(),
-};
-/** Segment's rule: every call names a userId or an anonymousId. */
-const identified = (m: { userId?: string | undefined; anonymousId?: string | undefined }) =>
-  m.userId !== undefined || m.anonymousId !== undefined;
-const NEEDS_USER = { message: "a userId or an anonymousId is required", path: ["userId"] };
-
-export const SegmentTrack = z
-  .looseObject({
-    ...Common,
-    type: z.literal("track").optional(),
-    event: z.string().min(1).max(200),
-    properties: z.record(z.string(), z.unknown()).optional(),
-  })
-  .refine(identified, NEEDS_USER);
-export const SegmentIdentify = z
-  .looseObject({
-    ...Common,
-    type: z.literal("identify").optional(),
-    traits: z.record(z.string(), z.unknown()).optional(),
-  })
-  .refine(identified, NEEDS_USER);
-export const SegmentGroup = z
-  .looseObject({
-    ...Common,
-    type: z.literal("group").optional(),
-    groupId: Id,
-    traits: z.record(z.string(), z.unknown()).optional(),
-  })
-  .refine(identified, NEEDS_USER);
-export const SegmentBatch = z.looseObject({
-  batch: z.array(z.unknown()).min(1),
-  context: z.record(z.string(), z.unknown()).optional(),
-});
-
 type Message = Record<string, unknown>;
 
 const str = (v: unknown): string | undefined =>

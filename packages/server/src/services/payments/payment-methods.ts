@@ -1,5 +1,6 @@
+import type { AttachPaymentMethodInput } from "@uptier/core/api";
 import { and, desc, eq, isNull, type SQL, sql } from "drizzle-orm";
-import { z } from "zod";
+import type { z } from "zod";
 import type { Executor, Tx } from "../../db/client.ts";
 import { paymentMethods } from "../../db/schema/index.ts";
 import { SANDBOX_CARDS } from "../../gateways/sandbox.ts";
@@ -13,27 +14,6 @@ import { recordEvent } from "../events/append.ts";
  * Stored payment methods are gateway tokens only: a card number never reaches Uptier (the browser
  * gives it to the gateway, which returns a token). Anything that looks like a card number is refused.
  */
-export const AttachPaymentMethodInput = z
-  .object({
-    gateway: z.enum(["sandbox", "stripe"]).optional().describe("Defaults to the deployment's gateway"),
-    token: z
-      .string()
-      .min(3)
-      .max(255)
-      .regex(/^[A-Za-z0-9_]+$/, "must be a gateway token such as pm_… (letters, digits, underscores)")
-      .describe("The gateway's token: Stripe pm_…, or a sandbox test token"),
-    customer: z.string().min(1).max(255).optional().describe("The gateway's customer (Stripe cus_…)"),
-    brand: z.string().max(40).optional(),
-    last4: z
-      .string()
-      .regex(/^\d{4}$/)
-      .optional(),
-    exp_month: z.number().int().min(1).max(12).optional(),
-    exp_year: z.number().int().min(2000).max(2100).optional(),
-    default: z.boolean().optional().describe("Make it the account's default (the first one always is)"),
-  })
-  .strict();
-
 export type PaymentMethodRow = typeof paymentMethods.$inferSelect;
 type Row = PaymentMethodRow;
 

@@ -11,8 +11,9 @@ import {
   type SubscribedAddOn,
   type SubscriptionShape,
 } from "@uptier/core";
+import { type ChangeFields, DEFAULT_QUOTE_TTL_SECONDS } from "@uptier/core/api";
 import { and, eq, ne, sql } from "drizzle-orm";
-import { z } from "zod";
+import type { z } from "zod";
 import { type Db, type Executor, isTransaction, type Tx } from "../../db/client.ts";
 import { jsonRowReader, parsedJson } from "../../db/json-rows.ts";
 import { executePrepared } from "../../db/prepared.ts";
@@ -51,36 +52,6 @@ import { BillingStateCache, type CachedSetup, type CatalogOnSale } from "./billi
  * versions it used (locked prices) and its frozen instant, so the checkout can run the same
  * function on the same inputs and charge exactly what was shown.
  */
-const CatalogKey = z.string().min(1).max(64);
-
-export const ChangeFields = z
-  .object({
-    plan: CatalogKey.optional().describe("The plan after the change"),
-    interval: z.enum(["month", "year"]).optional(),
-    seats: z.number().int().min(1).max(1_000_000).optional().describe("Total seats after the change"),
-    add_ons: z
-      .array(
-        z.object({ key: CatalogKey, quantity: z.number().int().min(1).max(1_000_000).default(1) }).strict(),
-      )
-      .max(50)
-      .optional()
-      .describe("The full list of add-ons after the change"),
-  })
-  .strict();
-
-export const CreateQuoteInput = ChangeFields.extend({
-  account: z.string().min(1).max(64).describe("Account id (acct_…)"),
-  expires_in: z
-    .number()
-    .int()
-    .min(60)
-    .max(86_400)
-    .default(900)
-    .describe("Seconds until the quote expires (default 15 minutes)"),
-}).strict();
-
-export const DEFAULT_QUOTE_TTL_SECONDS = 900;
-
 export type { QuotePurpose, QuoteTarget };
 
 /** Everything the price of a change depends on, loaded once (setup). */

@@ -1,15 +1,20 @@
 import {
   type AddOnDefinition,
   checkSubscriptionShape,
-  IsoInstant,
   periodOpening,
   type ResolvedPlan,
   recurringCharges,
   type SubscribedAddOn,
   type SubscriptionShape,
 } from "@uptier/core";
+import type {
+  CancelSubscriptionInput,
+  CreateSubscriptionInput,
+  ListSubscriptionsQuery,
+  UpdateSubscriptionInput,
+} from "@uptier/core/api";
 import { and, count, desc, eq, inArray, lt, ne } from "drizzle-orm";
-import { z } from "zod";
+import type { z } from "zod";
 import type { Executor, Tx } from "../../db/client.ts";
 import type { QuoteTarget } from "../../db/schema/index.ts";
 import {
@@ -26,54 +31,9 @@ import { newId } from "../../ids.ts";
 import { findAccount } from "../accounts/accounts.ts";
 import { DomainError, notFound } from "../errors.ts";
 import { recordEvent } from "../events/append.ts";
-import { decodeCursor, ListQuery, type Page, toPage } from "../pagination.ts";
+import { decodeCursor, type Page, toPage } from "../pagination.ts";
 import { recordPeriod } from "./periods.ts";
 import { loadSubscriptions, type SubscriptionRecord } from "./records.ts";
-
-const CatalogKey = z.string().min(1).max(64);
-const AddOnSelection = z
-  .object({ key: CatalogKey, quantity: z.number().int().min(1).max(1_000_000).default(1) })
-  .strict();
-
-export const CreateSubscriptionInput = z
-  .object({
-    account: z.string().min(1).max(64).describe("Account id (acct_…)"),
-    plan: CatalogKey,
-    interval: z.enum(["month", "year"]).default("month"),
-    seats: z
-      .number()
-      .int()
-      .min(1)
-      .max(1_000_000)
-      .optional()
-      .describe("Total seats; defaults to the plan's included seats"),
-    add_ons: z.array(AddOnSelection).max(50).default([]),
-    trial_days: z.number().int().min(0).max(365).optional().describe("Defaults to the plan's trial_days"),
-    billing_cycle_anchor: IsoInstant.optional().describe(
-      "Backdate the anchor when importing an existing customer; never in the future",
-    ),
-  })
-  .strict();
-
-export const UpdateSubscriptionInput = z
-  .object({
-    plan: CatalogKey.optional(),
-    seats: z.number().int().min(1).max(1_000_000).optional(),
-    add_ons: z.array(AddOnSelection).max(50).optional().describe("The full list of add-ons after the change"),
-    cancel_at_period_end: z.boolean().optional(),
-    move_to_latest_version: z
-      .literal(true)
-      .optional()
-      .describe("Move off a grandfathered plan version onto the plan's current one"),
-  })
-  .strict();
-
-export const CancelSubscriptionInput = z.object({ at_period_end: z.boolean().default(true) }).strict();
-
-export const ListSubscriptionsQuery = ListQuery.extend({
-  account: z.string().max(64).optional(),
-  status: z.enum(["trialing", "active", "past_due", "canceled"]).optional(),
-}).strict();
 
 function violation(code: string, param: string, message: string) {
   return new DomainError(code, message, { param });

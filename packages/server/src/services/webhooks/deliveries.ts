@@ -1,16 +1,13 @@
+import type { ListWebhookDeliveriesQuery } from "@uptier/core/api";
 import { and, desc, eq, inArray, lt } from "drizzle-orm";
-import { z } from "zod";
+import type { z } from "zod";
 import type { Executor, Tx } from "../../db/client.ts";
 import { webhookAttempts, webhookDeliveries, webhookEndpoints } from "../../db/schema/index.ts";
 import { DomainError, notFound } from "../errors.ts";
-import { decodeCursor, ListQuery, type Page, toPage } from "../pagination.ts";
+import { decodeCursor, type Page, toPage } from "../pagination.ts";
 import { findWebhookEndpoint } from "./endpoints.ts";
 
 /** The delivery log: every message to an endpoint and each of its attempts; and replay. */
-
-export const ListWebhookDeliveriesQuery = ListQuery.extend({
-  status: z.enum(["pending", "delivered", "failed", "canceled"]).optional(),
-}).strict();
 
 /** The most attempts a delivery's view lists (newest first); `attempt_count` has them all. */
 export const ATTEMPTS_SHOWN = 25;

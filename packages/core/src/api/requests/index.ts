@@ -1,0 +1,8 @@
+/** Request schemas: the body, path and query of every route, with the bounds core holds to. */
+export * from "./accounts.ts";
+export * from "./billing.ts";
+export * from "./catalog.ts";
+export * from "./common.ts";
+export * from "./metering.ts";
+export * from "./subscriptions.ts";
+export * from "./webhooks.ts";
