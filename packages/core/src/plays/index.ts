@@ -1,0 +1,3 @@
+export * from "./playbook.ts";
+export * from "./templates.ts";
+export * from "./variables.ts";
