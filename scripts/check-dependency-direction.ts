@@ -14,7 +14,8 @@ import { join, relative, resolve, sep } from "node:path";
 import ts from "typescript";
 
 const root = resolve(import.meta.dirname, "..");
-const CORE_ALLOWED_PACKAGES = new Set(["zod"]);
+// mustache: the logic-less templates of play copy (parsing and escaping only, no I/O)
+const CORE_ALLOWED_PACKAGES = new Set(["zod", "mustache"]);
 const PACKAGES = ["core", "server", "sdk", "dashboard"] as const;
 /** core's public faces: the domain, and the wire contract (schemas and the event catalog) */
 const PUBLIC_CORE_ENTRIES = new Set(["@uptier/core", "@uptier/core/api"]);

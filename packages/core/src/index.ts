@@ -5,6 +5,7 @@ export * from "./invoices/index.ts";
 export * from "./metering/index.ts";
 export * from "./money/index.ts";
 export * from "./periods/index.ts";
+export * from "./plays/index.ts";
 export * from "./pricing/index.ts";
 export * from "./quotes/index.ts";
 export * from "./subscriptions/index.ts";

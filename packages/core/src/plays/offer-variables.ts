@@ -14,40 +14,10 @@ import { addMonthsClamped, type BillingPeriod } from "../periods/billing-period.
 import type { QuotePlan } from "../quotes/quote-plan.ts";
 import { recurringCharges, type SubscriptionShape } from "../subscriptions/recurring.ts";
 import { annualSwitchSavings } from "./annual-savings.ts";
+import type { TemplateVariable } from "./variables.ts";
 
-/** The names the copy may use (the playbook's template variables), and two the annual and usage nudges add. */
-export const OFFER_VARIABLE_NAMES = [
-  "account.name",
-  "member.name",
-  "plan.name",
-  "plan.price",
-  "plan.interval",
-  "feature.name",
-  "usage.used",
-  "usage.limit",
-  "usage.percent",
-  "usage.left",
-  "next_plan.name",
-  "next_plan.price",
-  "next_plan.limit",
-  "seat.price",
-  "seats.used",
-  "seats.limit",
-  "offer.price",
-  "offer.interval",
-  "offer.due_today",
-  "overage.cost",
-  "overage.savings",
-  "days_left",
-  "months_subscribed",
-  "annual.paid_so_far",
-  "annual.price",
-  "annual.savings",
-  "annual.missed_savings",
-  "bonus",
-] as const;
-
-export type OfferVariableName = (typeof OFFER_VARIABLE_NAMES)[number];
+/** A variable the copy may name (the playbook's template variables, variables.ts). */
+export type OfferVariableName = TemplateVariable;
 
 export type OfferValue =
   | { readonly kind: "money"; readonly text: string; readonly money: Money }
