@@ -1,6 +1,7 @@
 import { and, desc, eq, lt, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor, Tx } from "../../db/client.ts";
+import { seatsInUse } from "../../db/queries/seats-in-use.ts";
 import { checkouts, members, quotes, subscriptions } from "../../db/schema/index.ts";
 import { newId } from "../../ids.ts";
 import { AuthorizeInput } from "../checkout/index.ts";
@@ -9,7 +10,6 @@ import { recordEvent } from "../events/append.ts";
 import { decodeCursor, ListQuery, type Page, toPage } from "../pagination.ts";
 import type { QuotePurpose } from "../quotes/quotes.ts";
 import { liveSubscriptionsOf } from "../subscriptions/records.ts";
-import { seatsInUse } from "../subscriptions/subscriptions.ts";
 import { findAccount } from "./accounts.ts";
 
 const Email = z.string().max(320).pipe(z.email());

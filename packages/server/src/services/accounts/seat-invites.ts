@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Tx } from "../../db/client.ts";
+import { seatsInUse } from "../../db/queries/seats-in-use.ts";
 import { createQuote, liveSubscriptionOf, type QuotePurpose, type QuoteView } from "../quotes/quotes.ts";
-import { seatsInUse } from "../subscriptions/subscriptions.ts";
 import { findAccount } from "./accounts.ts";
 import { assertEmailFree } from "./members.ts";
 

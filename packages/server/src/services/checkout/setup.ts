@@ -2,9 +2,9 @@ import { sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.ts";
 import { jsonRowReader, parsedJson } from "../../db/json-rows.ts";
 import { executePrepared } from "../../db/prepared.ts";
+import { chargeableMethodWhere } from "../../db/queries/chargeable-method.ts";
+import { lastPeriodStartOf } from "../../db/queries/last-period-start.ts";
 import { checkouts, members, paymentMethods, quotes, subscriptions } from "../../db/schema/index.ts";
-import { chargeableMethodWhere } from "../payments/payment-methods.ts";
-import { lastPeriodStartOf } from "../subscriptions/periods.ts";
 import {
   type PinnedAddOn,
   type PinnedPlan,

@@ -13,6 +13,8 @@ import type { DomainEventPayloads, DomainEventType } from "@uptier/core/api";
 import { and, asc, eq, inArray, lt, lte, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Tx } from "../../db/client.ts";
+import { creditBalance } from "../../db/queries/credit-balance.ts";
+import { seatsInUse } from "../../db/queries/seats-in-use.ts";
 import {
   accounts,
   invoiceLines,
@@ -27,9 +29,8 @@ import type { BillingContext } from "../context.ts";
 import { DomainError, notFound } from "../errors.ts";
 import { type EventToAppend, recordEvent } from "../events/append.ts";
 import { chargeableMethod } from "../payments/payment-methods.ts";
-import { creditBalance } from "../quotes/quotes.ts";
 import { loadSubscriptions } from "../subscriptions/records.ts";
-import { pendingChangesOf, seatsInUse, subscriptionView } from "../subscriptions/subscriptions.ts";
+import { pendingChangesOf, subscriptionView } from "../subscriptions/subscriptions.ts";
 import { invoiceView, postLedger, takeInvoiceNumber } from "./issue.ts";
 
 /**

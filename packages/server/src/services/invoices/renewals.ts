@@ -13,6 +13,8 @@ import {
 } from "@uptier/core";
 import { and, desc, eq, inArray, isNull, lte, ne, or, sql } from "drizzle-orm";
 import type { Executor, Tx } from "../../db/client.ts";
+import { lastPeriodStartOf } from "../../db/queries/last-period-start.ts";
+import { meterWindowTotal } from "../../db/queries/meter-window-total.ts";
 import {
   catalogVersions,
   invoiceLines,
@@ -23,7 +25,7 @@ import {
 import { newId } from "../../ids.ts";
 import type { BillingContext } from "../context.ts";
 import { recordEvent } from "../events/append.ts";
-import { lastPeriodStartOf, recordPeriod } from "../subscriptions/periods.ts";
+import { recordPeriod } from "../subscriptions/periods.ts";
 import { loadSubscriptions } from "../subscriptions/records.ts";
 import { applyDueScheduledChange } from "../subscriptions/scheduled-changes.ts";
 import { collectInvoice, finalizeInvoice } from "./collection.ts";
@@ -110,7 +112,7 @@ async function meterTotals(
   const rows = await db
     .select({
       meter: usageCounters.meter,
-      value: sql<string>`case when min(${usageCounters.aggregation}) = 'max' then max(${usageCounters.value}) else sum(${usageCounters.value}) end`,
+      value: meterWindowTotal(usageCounters.aggregation, usageCounters.value),
     })
     .from(usageCounters)
     .where(and(eq(usageCounters.accountId, accountId), eq(usageCounters.periodStart, windowStart)))

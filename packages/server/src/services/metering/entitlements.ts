@@ -16,6 +16,7 @@ import {
 } from "@uptier/core";
 import { and, eq, gte, inArray, sql } from "drizzle-orm";
 import type { Executor, Tx } from "../../db/client.ts";
+import { meterWindowTotal } from "../../db/queries/meter-window-total.ts";
 import { usageCounters } from "../../db/schema/index.ts";
 import { DomainError, notFound } from "../errors.ts";
 import { recordEvent } from "../events/append.ts";
@@ -353,7 +354,7 @@ export async function usageReport(state: MeteringState, accountId: string, at: D
           .select({
             meter: usageCounters.meter,
             day: usageCounters.day,
-            value: sql<string>`case when min(${usageCounters.aggregation}) = 'max' then max(${usageCounters.value}) else sum(${usageCounters.value}) end`,
+            value: meterWindowTotal(usageCounters.aggregation, usageCounters.value),
           })
           .from(usageCounters)
           .where(

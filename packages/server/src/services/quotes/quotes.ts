@@ -16,9 +16,10 @@ import { z } from "zod";
 import { type Db, type Executor, isTransaction, type Tx } from "../../db/client.ts";
 import { jsonRowReader, parsedJson } from "../../db/json-rows.ts";
 import { executePrepared } from "../../db/prepared.ts";
+import { creditBalanceFrom, customerCreditOf } from "../../db/queries/credit-balance.ts";
+import { seatsInUseOf } from "../../db/queries/seats-in-use.ts";
 import {
   accounts,
-  ledgerEntries,
   type QuotePurpose,
   type QuoteTarget,
   quotes,
@@ -96,21 +97,6 @@ export interface BillingState {
 
 const readScheduledChange = jsonRowReader(scheduledChanges);
 
-/** The account's credit balance: what the customer_credit liability holds for it (≥ 0). */
-export async function creditBalance(db: Executor, accountId: string, currency: string): Promise<number> {
-  const [row] = await db
-    .select({ total: sql<string>`coalesce(sum(${ledgerEntries.amount}), 0)` })
-    .from(ledgerEntries)
-    .where(
-      and(
-        eq(ledgerEntries.accountId, accountId),
-        eq(ledgerEntries.ledgerAccount, "customer_credit"),
-        eq(ledgerEntries.currency, currency),
-      ),
-    );
-  return -Number(row?.total ?? 0);
-}
-
 /**
  * The seats in use, the credit balance, the downgrade policy of the latest catalog and the current
  * period's history, read in one statement (one round trip, one snapshot).
@@ -127,9 +113,8 @@ export async function loadBillingState(db: Executor, record: SubscriptionRecord)
   const accountId = record.row.accountId;
   const result = await db.execute(sql`
     select
-      (select count(*)::int from members where account_id = ${accountId} and status <> 'removed') as used,
-      (select coalesce(sum(amount), 0)::text from ledger_entries
-        where account_id = ${accountId} and ledger_account = 'customer_credit' and currency = ${record.currency}) as credit,
+      ${seatsInUseOf(accountId)} as used,
+      ${customerCreditOf(accountId, record.currency)} as credit,
       (select document -> 'policies' -> 'downgrades' from catalog_versions order by version desc limit 1) as policy,
       (select to_json(s) from scheduled_changes s
         where s.subscription_id = ${record.id} and s.status = 'scheduled') as scheduled,
@@ -169,7 +154,7 @@ export async function loadBillingState(db: Executor, record: SubscriptionRecord)
   return {
     record,
     seatsInUse: Number(row?.used ?? 0),
-    creditBalance: -Number(row?.credit ?? 0),
+    creditBalance: creditBalanceFrom(row?.credit),
     policy: policy ?? "period_end",
     history: periodHistory(
       opening,

@@ -2,6 +2,7 @@ import { formatDate } from "@uptier/core";
 import type { CheckoutChange } from "@uptier/core/api";
 import { and, eq, lte } from "drizzle-orm";
 import type { Tx } from "../../db/client.ts";
+import { seatsInUse } from "../../db/queries/seats-in-use.ts";
 import { scheduledChanges, subscriptionAddOns, subscriptions } from "../../db/schema/index.ts";
 import type { BillingContext } from "../context.ts";
 import { DomainError } from "../errors.ts";
@@ -13,7 +14,6 @@ import {
   type PendingChange,
   pendingChangeOf,
   scheduledChangeView,
-  seatsInUse,
   subscriptionView,
 } from "./subscriptions.ts";
 

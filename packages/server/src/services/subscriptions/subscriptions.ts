@@ -8,14 +8,14 @@ import {
   type SubscribedAddOn,
   type SubscriptionShape,
 } from "@uptier/core";
-import { and, count, desc, eq, inArray, lt, ne } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, ne } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor, Tx } from "../../db/client.ts";
+import { seatsInUse, seatsInUseByAccount } from "../../db/queries/seats-in-use.ts";
 import type { QuoteTarget } from "../../db/schema/index.ts";
 import {
   addOns,
   addOnVersions,
-  members,
   plans,
   planVersions,
   scheduledChanges,
@@ -158,14 +158,6 @@ export async function resolveAddOns(db: Executor, selections: readonly { key: st
     selections.map((s) => s.key),
   );
   return addOnsOnSale(selections, (key) => rows.find((r) => r.addOn.key === key));
-}
-
-export async function seatsInUse(db: Executor, accountId: string): Promise<number> {
-  const [row] = await db
-    .select({ n: count() })
-    .from(members)
-    .where(and(eq(members.accountId, accountId), ne(members.status, "removed")));
-  return row?.n ?? 0;
 }
 
 type ChosenAddOn = Awaited<ReturnType<typeof resolveAddOns>>[number];
@@ -429,17 +421,10 @@ export async function listSubscriptions(
     if (records.length >= batch || rows.length < (query.status ? batch * 4 : batch) || !cursor) break;
   }
   records.splice(batch);
-  const usage = await db
-    .select({ accountId: members.accountId, n: count() })
-    .from(members)
-    .where(
-      and(
-        inArray(members.accountId, [...new Set(records.map((r) => r.row.accountId)), ""]),
-        ne(members.status, "removed"),
-      ),
-    )
-    .groupBy(members.accountId);
-  const used = new Map(usage.map((u) => [u.accountId, u.n]));
+  const used = await seatsInUseByAccount(
+    db,
+    records.map((r) => r.row.accountId),
+  );
   const pending = await pendingChangesOf(
     db,
     records.map((r) => r.id),
