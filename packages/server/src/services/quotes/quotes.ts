@@ -2,11 +2,13 @@ import {
   type AddOnDefinition,
   type DowngradePolicy,
   type ItemHistory,
+  isQuoteExpired,
   type PeriodOpening,
   periodHistory,
   periodOpening,
   type QuotePlan,
   quoteChange,
+  quoteExpiresAt,
   type ResolvedPlan,
   type SubscribedAddOn,
   type SubscriptionShape,
@@ -79,8 +81,6 @@ export const CreateQuoteInput = ChangeFields.extend({
     .default(900)
     .describe("Seconds until the quote expires (default 15 minutes)"),
 }).strict();
-
-export const DEFAULT_QUOTE_TTL_SECONDS = 900;
 
 export type { QuotePurpose, QuoteTarget };
 
@@ -356,7 +356,7 @@ function quoteHead(row: QuoteRow, now: Date) {
     account: row.accountId,
     subscription: row.subscriptionId,
     subscription_revision: row.subscriptionRevision,
-    status: now.getTime() >= row.expiresAt.getTime() ? ("expired" as const) : ("open" as const),
+    status: isQuoteExpired(row.expiresAt, now) ? ("expired" as const) : ("open" as const),
     currency: row.currency,
     created: iso(row.createdAt),
     priced_at: iso(row.frozenAt),
@@ -383,6 +383,7 @@ export type QuoteView = ReturnType<typeof quoteView>;
 interface NewQuote {
   readonly row: QuoteRow;
   readonly viewJson: string;
+  readonly plan: QuotePlan;
 }
 
 /** quoteView's JSON, without serializing the view again: the same fields in the same order. */
@@ -588,7 +589,6 @@ async function priceQuote(
     input,
   );
   const plan = priceChange(state, shape, at);
-  const ttl = input.expires_in ?? DEFAULT_QUOTE_TTL_SECONDS;
   const view = { purpose, ...planView(plan) };
   const row: QuoteRow = {
     id: newId("quote", at),
@@ -597,7 +597,7 @@ async function priceQuote(
     subscriptionRevision: record.row.revision,
     currency: record.currency,
     frozenAt: at,
-    expiresAt: new Date(at.getTime() + ttl * 1000),
+    expiresAt: quoteExpiresAt(at, input.expires_in),
     target,
     purpose,
     timing: plan.timing,
@@ -605,7 +605,7 @@ async function priceQuote(
     view,
     createdAt: at,
   };
-  return { row, viewJson: JSON.stringify(view) };
+  return { row, viewJson: JSON.stringify(view), plan };
 }
 
 /** A quote made and stored in the caller's transaction (an Idempotency-Key, an invite), durably. */
@@ -615,9 +615,19 @@ export async function createQuote(
   at: Date,
   purpose: QuotePurpose = { type: "change" },
 ): Promise<QuoteView> {
+  return (await createPricedQuote(tx, input, at, purpose)).quote;
+}
+
+/** createQuote, with the plan it priced (for words made from the quote's numbers). */
+export async function createPricedQuote(
+  tx: Tx,
+  input: z.infer<typeof ChangeFields> & { account: string; expires_in?: number },
+  at: Date,
+  purpose: QuotePurpose,
+): Promise<{ quote: QuoteView; plan: QuotePlan }> {
   const created = await priceQuote(tx, input, at, purpose, undefined);
   await insertQuotes(tx, [created]);
-  return quoteView(created.row, at);
+  return { quote: quoteView(created.row, at), plan: created.plan };
 }
 
 /**
