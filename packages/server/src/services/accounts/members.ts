@@ -1,3 +1,4 @@
+import { hasFreeSeat } from "@uptier/core";
 import { and, desc, eq, lt, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor, Tx } from "../../db/client.ts";
@@ -77,7 +78,7 @@ async function assertSeatAvailable(tx: Tx, accountId: string, at: Date) {
       },
     );
   const used = await seatsInUse(tx, accountId);
-  if (used >= live.shape.seats)
+  if (!hasFreeSeat(live.shape.seats, used))
     throw new DomainError(
       "seat_limit_reached",
       `All ${live.shape.seats} seats on the ${live.shape.plan.name} plan are taken (${used} invited or active). Add a seat before inviting.`,
