@@ -14,23 +14,14 @@ import { and, asc, eq, inArray, lt, lte, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Tx } from "../../db/client.ts";
 import { creditBalance } from "../../db/queries/credit-balance.ts";
-import { seatsInUse } from "../../db/queries/seats-in-use.ts";
-import {
-  accounts,
-  invoiceLines,
-  invoicePayments,
-  invoices,
-  paymentMethods,
-  subscriptions,
-} from "../../db/schema/index.ts";
+import { accounts, invoiceLines, invoicePayments, invoices, paymentMethods } from "../../db/schema/index.ts";
 import { type ChargeOutcome, GatewayUnavailableError } from "../../gateways/gateway.ts";
 import { newId } from "../../ids.ts";
 import type { BillingContext } from "../context.ts";
 import { DomainError, notFound } from "../errors.ts";
 import { type EventToAppend, recordEvent } from "../events/append.ts";
 import { chargeableMethod } from "../payments/payment-methods.ts";
-import { loadSubscriptions } from "../subscriptions/records.ts";
-import { pendingChangesOf, subscriptionView } from "../subscriptions/subscriptions.ts";
+import { cancelDelinquent, updateStanding } from "../subscriptions/standing.ts";
 import { invoiceView, postLedger, takeInvoiceNumber } from "./issue.ts";
 
 /**
@@ -477,99 +468,6 @@ async function writeOff(tx: Tx, invoice: InvoiceRow, at: Date, reason: "retries_
     at,
   );
   await invoiceEvent(tx, "invoice.marked_uncollectible", row as InvoiceRow, at, { reason });
-}
-
-/**
- * Retries exhausted: the subscription ends now, as delinquent churn (unless its scheduled
- * cancellation had already ended it, below). The usage of its last period
- * is waived (final_usage "waived"), never put on a final invoice (renewals.ts draftFinalInvoice):
- * the customer has just failed to pay for 30 days and their debt is written off; another invoice
- * would go to the same failing card, through another month of dunning, to another write-off —
- * bad debt and failed-payment emails to a churned customer, no cash. Collecting is a person's
- * call: the written-off invoice can still be paid by hand.
- */
-async function cancelDelinquent(tx: Tx, invoice: InvoiceRow, at: Date) {
-  if (!invoice.subscriptionId) return;
-  const [sub] = await tx
-    .select()
-    .from(subscriptions)
-    .where(eq(subscriptions.id, invoice.subscriptionId))
-    .for("update");
-  if (!sub || sub.status === "canceled") return;
-  // A scheduled cancellation that has passed ended the subscription then, by the customer's choice
-  // (its stored status catches up lazily): it is settled as ended at cancel_at, not as churned now
-  // for non-payment, which would misdate the churn and misname its cause.
-  const endedBefore = sub.cancelAt !== null && sub.cancelAt.getTime() <= at.getTime();
-  const endedAt = endedBefore ? (sub.cancelAt as Date) : at;
-  await tx
-    .update(subscriptions)
-    .set({
-      status: "canceled",
-      canceledAt: endedBefore ? sub.canceledAt : at,
-      endedAt,
-      revision: sub.revision + 1,
-      updatedAt: at,
-      finalUsage: sub.finalUsage ?? "waived",
-      finalUsageAt: sub.finalUsageAt ?? at,
-    })
-    .where(eq(subscriptions.id, sub.id));
-  await recordEvent(tx, {
-    type: "subscription.canceled",
-    accountId: sub.accountId,
-    data: {
-      subscription: sub.id,
-      ended_at: endedAt.toISOString(),
-      ...(endedBefore ? {} : { reason: "delinquent" as const, invoice: invoice.id }),
-    },
-    at,
-  });
-}
-
-/**
- * The subscription's standing from its invoices: past_due while one of them is open after a failed
- * attempt, active again when none is. A canceled subscription stays canceled.
- */
-async function updateStanding(tx: Tx, subscriptionId: string | null, at: Date): Promise<void> {
-  if (!subscriptionId) return;
-  const [sub] = await tx
-    .select()
-    .from(subscriptions)
-    .where(eq(subscriptions.id, subscriptionId))
-    .for("update");
-  if (!sub || sub.status === "canceled") return;
-  const [owing] = await tx
-    .select({ n: sql<number>`count(*)::int` })
-    .from(invoices)
-    .where(
-      and(
-        eq(invoices.subscriptionId, subscriptionId),
-        eq(invoices.status, "open"),
-        sql`exists (select 1 from ${invoicePayments} p where p.invoice_id = ${invoices.id} and p.status = 'failed')`,
-      ),
-    );
-  const pastDue = Number(owing?.n ?? 0) > 0;
-  const status = pastDue ? "past_due" : sub.status === "past_due" ? "active" : sub.status;
-  if (status === sub.status) return;
-  const [before] = await loadSubscriptions(tx, [sub], at);
-  const [updated] = await tx
-    .update(subscriptions)
-    .set({ status, revision: sub.revision + 1, updatedAt: at })
-    .where(eq(subscriptions.id, sub.id))
-    .returning();
-  const [after] = await loadSubscriptions(tx, [updated as typeof sub], at);
-  if (!before || !after) return;
-  const used = await seatsInUse(tx, sub.accountId);
-  const pending = (await pendingChangesOf(tx, [sub.id])).get(sub.id) ?? null;
-  await recordEvent(tx, {
-    type: "subscription.updated",
-    accountId: sub.accountId,
-    data: {
-      previous: subscriptionView(before, used, pending),
-      subscription: subscriptionView(after, used, pending),
-      change: { reason: pastDue ? "payment_failed" : "invoice_settled" },
-    },
-    at,
-  });
 }
 
 /** Voids an open invoice: its ledger posting reversed (revenue, receivable, credit spent). */
