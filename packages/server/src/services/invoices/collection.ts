@@ -20,9 +20,10 @@ import { newId } from "../../ids.ts";
 import type { BillingContext } from "../context.ts";
 import { DomainError, notFound } from "../errors.ts";
 import { type EventToAppend, recordEvent } from "../events/append.ts";
+import { postLedger } from "../ledger/post.ts";
 import { chargeableMethod } from "../payments/payment-methods.ts";
 import { cancelDelinquent, updateStanding } from "../subscriptions/standing.ts";
-import { invoiceView, postLedger, takeInvoiceNumber } from "./issue.ts";
+import { invoiceView, takeInvoiceNumber } from "./issue.ts";
 
 /**
  * Collecting an invoice after it was drafted, as Stripe does: draft → finalized to `open` (its
