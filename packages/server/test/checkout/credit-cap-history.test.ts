@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { invoices } from "../../src/db/schema/index.ts";
 import { renewSubscriptions } from "../../src/services/invoices/renewals.ts";
-import { liveSubscriptionOf, loadBillingState } from "../../src/services/quotes/quotes.ts";
+import { liveSubscriptionOf, loadBillingState } from "../../src/services/quotes/billing-state.ts";
 import { type BillingApi, customer, useBillingApi } from "../support/billing-harness.ts";
 
 /**

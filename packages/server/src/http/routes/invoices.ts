@@ -2,13 +2,12 @@ import { InvoiceResponse } from "@uptier/core/api";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { billingOf } from "../../services/context.ts";
+import { markUncollectible, voidInvoice } from "../../services/invoices/actions.ts";
 import {
   attemptsOf,
   collectInvoice,
-  markUncollectible,
   PayInvoiceInput,
   resumePendingAttempt,
-  voidInvoice,
 } from "../../services/invoices/collection.ts";
 import { getInvoice } from "../../services/invoices/issue.ts";
 import { ApiError } from "../problem.ts";

@@ -2,12 +2,8 @@ import { hasFreeSeat, inviteSummary } from "@uptier/core";
 import { z } from "zod";
 import type { Tx } from "../../db/client.ts";
 import { seatsInUse } from "../../db/queries/seats-in-use.ts";
-import {
-  createPricedQuote,
-  liveSubscriptionOf,
-  type QuotePurpose,
-  type QuoteView,
-} from "../quotes/quotes.ts";
+import { liveSubscriptionOf } from "../quotes/billing-state.ts";
+import { createPricedQuote, type QuotePurpose, type QuoteView } from "../quotes/quotes.ts";
 import { findAccount } from "./accounts.ts";
 import { assertEmailFree } from "./members.ts";
 

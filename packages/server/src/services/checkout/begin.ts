@@ -10,9 +10,9 @@ import type { BillingContext } from "../context.ts";
 import { DomainError, notFound } from "../errors.ts";
 import { draftDueRenewals, renewalPending } from "../invoices/renewals.ts";
 import { requireChargeable } from "../payments/payment-methods.ts";
+import { loadBillingState } from "../quotes/billing-state.ts";
 import {
   linesView,
-  loadBillingState,
   priceChange,
   type QuotePurpose,
   type QuoteTarget,

@@ -28,7 +28,8 @@ import { recordEvent } from "../events/append.ts";
 import { recordPeriod } from "../subscriptions/periods.ts";
 import { loadSubscriptions } from "../subscriptions/records.ts";
 import { applyDueScheduledChange } from "../subscriptions/scheduled-changes.ts";
-import { collectInvoice, finalizeInvoice } from "./collection.ts";
+import { collectInvoice } from "./collection.ts";
+import { finalizeInvoice } from "./finalize.ts";
 import { invoiceView } from "./issue.ts";
 
 /**
