@@ -18,8 +18,8 @@ import {
  * The setup of a checkout (setup → compute → evaluate → execute, docs/billing.md): everything its checks
  * and its price depend on, for a whole batch of checkouts, read in one statement that also locks
  * their subscriptions, because a round trip costs more than the rows it carries. The billing state
- * (seats in use, credit, history) is read by quotes.ts's loadBillingState in a statement of its own,
- * after the lock, as the quote read it.
+ * (seats in use, credit, history) is read by quotes/billing-state.ts's loadBillingState in a
+ * statement of its own, after the lock, as the quote read it.
  *
  * One statement is one snapshot, taken before the lock is granted: the locked subscription row is
  * the latest, the other rows are as of the statement's start. That is exact for everything a
