@@ -236,7 +236,7 @@ export async function checkAndRecord(
     const [total] = await queryRows<{ value: string | null }>(
       tx,
       sql`
-      select sum(value) as value from usage_counters
+      select ${meterWindowTotal(sql`aggregation`, sql`value`)} as value from usage_counters
       where account_id = ${account.id} and meter = ${meterKey} and period_start = ${start}::timestamptz`,
     );
     used = Number(total?.value ?? 0);

@@ -48,7 +48,7 @@ const readScheduledChange = jsonRowReader(scheduledChanges);
  * The seats in use, the credit balance, the downgrade policy of the latest catalog and the current
  * period's history, read in one statement (one round trip, one snapshot).
  *
- * The history (core's periodHistory) is the period's recorded opening (subscription-periods.ts)
+ * The history (core's periodHistory) is the period's recorded opening (subscriptions/periods.ts)
  * plus the proration lines of the changes made in it, on invoices that stand (open or paid; not
  * drafts, voided or written-off ones). A period not recorded yet — its renewal not drafted in its
  * first minute, or a subscription created before the record existed whose creation left nothing
