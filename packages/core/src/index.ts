@@ -1,5 +1,6 @@
 export * from "./accounts/segment.ts";
 export * from "./catalog/index.ts";
+export * from "./checkout/index.ts";
 export * from "./entitlements/index.ts";
 export * from "./invoices/index.ts";
 export * from "./metering/index.ts";

@@ -62,6 +62,16 @@ export interface LedgerPosting {
   readonly amount: number;
 }
 
+/**
+ * The credit balance (≥ 0) that postings leave: customer_credit is a liability, its balance ≤ 0 (we
+ * owe the customer), read as the positive amount owed.
+ */
+export function creditBalanceOf(postings: Iterable<LedgerPosting>): number {
+  let liability = 0;
+  for (const p of postings) if (p.ledgerAccount === "customer_credit") liability += p.amount;
+  return 0 - liability;
+}
+
 /** The entries an issued invoice writes. Zero entries are left out. */
 export function invoicePostings(totals: InvoiceTotals): LedgerPosting[] {
   const entries: LedgerPosting[] = [

@@ -30,7 +30,8 @@ export const TEMPLATE_VARIABLES = {
   "annual.paid_so_far": "what the monthly subscription has paid so far (money)",
   "annual.price": "the plan's annual price (money)",
   "annual.savings": "what switching to annual saves now (money)",
-  "annual.missed_savings": "what switching at month 3 would have saved by now (money; seed 004's month-6 copy)",
+  "annual.missed_savings":
+    "what switching at month 3 would have saved by now (money; seed 004's month-6 copy)",
   bonus: "the offer's bonus text",
 } as const;
 

@@ -1,4 +1,5 @@
 export * from "./change-rules.ts";
+export * from "./expiry.ts";
 export * from "./items.ts";
 export * from "./period-charges.ts";
 export * from "./quote-change.ts";

@@ -21,13 +21,23 @@ export const formatDate = (d: Date) => formatInstant(d.getTime());
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
-function headline(plan: Omit<QuotePlan, "summary">, currency: string): string {
+/** From when a change moves the bill, if not now. */
+const fromWhen = (plan: Omit<QuotePlan, "summary">) =>
+  plan.timing === "period_end" ? ` from ${formatDate(plan.effectiveAt)}` : "";
+
+/** What the change does to the recurring bill ("adds $15.00 to your monthly bill"), and from when. */
+function billMove(plan: Omit<QuotePlan, "summary">, currency: string): string {
   const money = (amount: number) => formatMoney({ amount, currency });
   const { before, after } = plan.recurring;
   const bill = `your ${intervalAdjective(after.interval)} bill`;
   const delta = after.amount - before.amount;
-  const later = plan.timing === "period_end" ? ` from ${formatDate(plan.effectiveAt)}` : "";
-  const moves = `${delta >= 0 ? `adds ${money(delta)} to ${bill}` : `lowers ${bill} by ${money(-delta)}`}${later}`;
+  return `${delta >= 0 ? `adds ${money(delta)} to ${bill}` : `lowers ${bill} by ${money(-delta)}`}${fromWhen(plan)}`;
+}
+
+function headline(plan: Omit<QuotePlan, "summary">, currency: string): string {
+  const money = (amount: number) => formatMoney({ amount, currency });
+  const { before, after } = plan.recurring;
+  const moves = billMove(plan, currency);
   const only = plan.components.length === 1 ? (plan.components[0] as ChangeComponent) : null;
   const interval = plan.components.find((c) => c.type === "interval");
   if (interval?.type === "interval") {
@@ -58,7 +68,7 @@ function headline(plan: Omit<QuotePlan, "summary">, currency: string): string {
           : `Going from ${only.from} to ${only.to} × ${only.name}`;
     return `${what} ${moves}.`;
   }
-  return `Your ${intervalAdjective(after.interval)} bill goes from ${money(before.amount)} to ${money(after.amount)}${later}.`;
+  return `Your ${intervalAdjective(after.interval)} bill goes from ${money(before.amount)} to ${money(after.amount)}${fromWhen(plan)}.`;
 }
 
 export function quoteSummary(plan: Omit<QuotePlan, "summary">, currency: string): string[] {
@@ -91,6 +101,20 @@ export function splitSummary(
     ...replaced(plan),
     nextInvoice(plan, currency),
   ];
+}
+
+/**
+ * The invite preview's words when all `seats` are taken: the quote of one more seat, said of the
+ * member it is for ("All 5 seats are taken. Adding this member adds $15.00 to your monthly bill.
+ * $7.26 is due today for the remaining 15 days of this cycle.").
+ */
+export function inviteSummary(plan: Omit<QuotePlan, "summary">, currency: string, seats: number): string {
+  return [
+    `All ${seats} seats are taken.`,
+    `Adding this member ${billMove(plan, currency)}.`,
+    ...today(plan, currency),
+    ...replaced(plan),
+  ].join(" ");
 }
 
 /** The pending scheduled change the new one cancels, so the customer is not surprised at renewal. */

@@ -3,6 +3,7 @@ import type { AddOnDefinition } from "../catalog/document.ts";
 import type { ResolvedPlan } from "../catalog/validate.ts";
 import type { BillingInterval } from "../periods/billing-period.ts";
 import type { SubscriptionShape } from "./recurring.ts";
+import { seatsCover } from "./seats.ts";
 
 export interface ShapeViolation {
   readonly code:
@@ -58,7 +59,7 @@ export function checkSubscriptionShape(shape: SubscriptionShape, seatsInUse: num
       param: "seats",
       message: `A subscription has at most ${formatCount(MAX_QUANTITY)} seats.`,
     });
-  if (shape.seats < seatsInUse)
+  if (!seatsCover(shape.seats, seatsInUse))
     violations.push({
       code: "seat_quantity_below_usage",
       param: "seats",

@@ -22,7 +22,7 @@ export async function executePrepared(db: Executor, statement: SQL): Promise<{ r
 
 /**
  * An executor whose `execute` runs prepared (above), for code written against `db.execute` whose
- * statement text does not vary with its input (quotes.ts's loadBillingState).
+ * statement text does not vary with its input (quotes/billing-state.ts's loadBillingState).
  */
 export function preparing(db: Executor): Executor {
   return new Proxy(db, {

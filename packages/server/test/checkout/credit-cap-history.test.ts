@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { renewSubscriptions } from "../../src/services/invoices/renewals.ts";
-import { liveSubscriptionOf, loadBillingState } from "../../src/services/quotes/quotes.ts";
+import { liveSubscriptionOf, loadBillingState } from "../../src/services/quotes/billing-state.ts";
 import { type BillingApi, customer, invoicesOf, useBillingApi } from "../support/billing-harness.ts";
 
 /**

@@ -11,6 +11,7 @@ import {
   text,
   uniqueIndex,
 } from "drizzle-orm/pg-core";
+import { checkoutHoldsQuote } from "../queries/checkout-status.ts";
 import { accounts, created, instant, subscriptions } from "./foundation.ts";
 
 /**
@@ -127,9 +128,7 @@ export const checkouts = pgTable(
   (t) => [
     // One live checkout per quote: 20 concurrent checkouts of one quote make one charge. A failed one
     // (declined card) leaves room for a retry with another card.
-    uniqueIndex("checkouts_one_live_per_quote")
-      .on(t.quoteId)
-      .where(sql`status <> 'failed' and status <> 'canceled'`),
+    uniqueIndex("checkouts_one_live_per_quote").on(t.quoteId).where(checkoutHoldsQuote),
     index("checkouts_status").on(t.status, t.updatedAt),
     index("checkouts_account").on(t.accountId, t.id),
   ],

@@ -1,13 +1,8 @@
 import { EmptyBody, IdParams, InvoiceResponse, NoQuery, PayInvoiceInput } from "@uptier/core/api";
 import type { FastifyInstance } from "fastify";
 import { billingOf } from "../../services/context.ts";
-import {
-  attemptsOf,
-  collectInvoice,
-  markUncollectible,
-  resumePendingAttempt,
-  voidInvoice,
-} from "../../services/invoices/collection.ts";
+import { markUncollectible, voidInvoice } from "../../services/invoices/actions.ts";
+import { attemptsOf, collectInvoice, resumePendingAttempt } from "../../services/invoices/collection.ts";
 import { getInvoice } from "../../services/invoices/issue.ts";
 import { ApiError } from "../problem.ts";
 import { type RouteContext, respondClaimed, respondIdempotent, typed } from "../route-kit.ts";

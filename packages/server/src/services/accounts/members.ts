@@ -1,7 +1,9 @@
+import { hasFreeSeat } from "@uptier/core";
 import type { CreateMemberInput, ListMembersQuery, UpdateMemberInput } from "@uptier/core/api";
 import { and, desc, eq, lt, ne, sql } from "drizzle-orm";
 import type { z } from "zod";
 import type { Executor, Tx } from "../../db/client.ts";
+import { seatsInUse } from "../../db/queries/seats-in-use.ts";
 import { checkouts, members, quotes, subscriptions } from "../../db/schema/index.ts";
 import { newId } from "../../ids.ts";
 import { DomainError, notFound } from "../errors.ts";
@@ -9,7 +11,6 @@ import { recordEvent } from "../events/append.ts";
 import { decodeCursor, type Page, toPage } from "../pagination.ts";
 import type { QuotePurpose } from "../quotes/quotes.ts";
 import { liveSubscriptionsOf } from "../subscriptions/records.ts";
-import { seatsInUse } from "../subscriptions/subscriptions.ts";
 import { findAccount } from "./accounts.ts";
 
 type MemberRow = typeof members.$inferSelect;
@@ -50,7 +51,7 @@ async function assertSeatAvailable(tx: Tx, accountId: string, at: Date) {
       },
     );
   const used = await seatsInUse(tx, accountId);
-  if (used >= live.shape.seats)
+  if (!hasFreeSeat(live.shape.seats, used))
     throw new DomainError(
       "seat_limit_reached",
       `All ${live.shape.seats} seats on the ${live.shape.plan.name} plan are taken (${used} invited or active). Add a seat before inviting.`,

@@ -1,8 +1,10 @@
+import { hasFreeSeat, inviteSummary } from "@uptier/core";
 import type { PreviewInviteInput } from "@uptier/core/api";
 import type { z } from "zod";
 import type { Tx } from "../../db/client.ts";
-import { createQuote, liveSubscriptionOf, type QuotePurpose, type QuoteView } from "../quotes/quotes.ts";
-import { seatsInUse } from "../subscriptions/subscriptions.ts";
+import { seatsInUse } from "../../db/queries/seats-in-use.ts";
+import { liveSubscriptionOf } from "../quotes/billing-state.ts";
+import { createPricedQuote, type QuotePurpose, type QuoteView } from "../quotes/quotes.ts";
 import { findAccount } from "./accounts.ts";
 import { assertEmailFree } from "./members.ts";
 
@@ -28,7 +30,7 @@ export async function previewInvite(
     seats: live.shape.seats,
     seats_in_use: used,
   };
-  if (used < live.shape.seats)
+  if (hasFreeSeat(live.shape.seats, used))
     return {
       ...base,
       needs_seat: false,
@@ -36,13 +38,16 @@ export async function previewInvite(
       summary: `A paid seat is free: inviting ${input.email} costs nothing more.`,
     };
   const purpose: QuotePurpose = { type: "seat_for_invite", email: input.email };
-  const quote = await createQuote(tx, { account: accountId, seats: live.shape.seats + 1 }, at, purpose);
-  const first = quote.summary[0] ?? "";
+  const { quote, plan } = await createPricedQuote(
+    tx,
+    { account: accountId, seats: live.shape.seats + 1 },
+    at,
+    purpose,
+  );
   return {
     ...base,
     needs_seat: true,
     quote,
-    summary:
-      `All ${live.shape.seats} seats are taken. Adding this member ${first.replace(/^Adding 1 seat /, "")} ${quote.summary.slice(1, -1).join(" ")}`.trim(),
+    summary: inviteSummary(plan, quote.currency, live.shape.seats),
   };
 }

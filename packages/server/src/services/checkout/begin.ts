@@ -1,7 +1,8 @@
-import { quoteLapsed, quotePeriod } from "@uptier/core";
+import { holdsQuote, isLiveCheckout, isQuoteExpired, quoteLapsed, quotePeriod } from "@uptier/core";
 import { sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.ts";
 import { executePrepared, preparing } from "../../db/prepared.ts";
+import { checkoutHoldsQuote, liveCheckoutStatus } from "../../db/queries/checkout-status.ts";
 import { newId } from "../../ids.ts";
 import { Batches } from "../../lib/batches.ts";
 import { canonicalJson } from "../../lib/canonical-json.ts";
@@ -9,9 +10,9 @@ import type { BillingContext } from "../context.ts";
 import { DomainError, notFound } from "../errors.ts";
 import { draftDueRenewals, renewalPending } from "../invoices/renewals.ts";
 import { requireChargeable } from "../payments/payment-methods.ts";
+import { loadBillingState } from "../quotes/billing-state.ts";
 import {
   linesView,
-  loadBillingState,
   priceChange,
   type QuotePurpose,
   type QuoteTarget,
@@ -23,9 +24,6 @@ import {
   type BeginRequest,
   type BeginSetup,
   type CheckoutRow,
-  HOLDS_QUOTE,
-  isLive,
-  LIVE,
   type MemberRow,
   type NamedActor,
   type PaymentMethodRow,
@@ -278,11 +276,9 @@ function verdictOn(
   record: SubscriptionRecord,
   at: Date,
 ): { existing?: CheckoutRow; refusal?: DomainError } {
-  const existing = setup.related.find(
-    (c) => c.quoteId === quote.id && (HOLDS_QUOTE as readonly string[]).includes(c.status),
-  );
+  const existing = setup.related.find((c) => c.quoteId === quote.id && holdsQuote(c.status));
   if (existing) return { existing };
-  if (at.getTime() >= quote.expiresAt.getTime())
+  if (isQuoteExpired(quote.expiresAt, at))
     return {
       refusal: new DomainError(
         "quote_expired",
@@ -291,7 +287,7 @@ function verdictOn(
       ),
     };
   const busy = setup.related.find(
-    (c) => c.subscriptionId === quote.subscriptionId && (LIVE as readonly string[]).includes(c.status),
+    (c) => c.subscriptionId === quote.subscriptionId && isLiveCheckout(c.status),
   );
   if (busy) return { refusal: inProgress(busy.id) };
   if (record.state.status === "canceled" || record.row.revision !== quote.subscriptionRevision)
@@ -362,8 +358,8 @@ async function insertUnlessBusy(tx: Tx, intents: readonly CheckoutRow[]): Promis
       select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(id text, account_id text, quote_id text,
         subscription_id text, status text, authorized_by text, amount bigint, currency text, payment_method_id text,
         gateway text, gateway_idempotency_key text, created_at timestamptz, updated_at timestamptz)
-      where not exists (select 1 from checkouts where subscription_id = x.subscription_id and ${isLive})
-      on conflict (quote_id) where status <> 'failed' and status <> 'canceled' do nothing
+      where not exists (select 1 from checkouts where subscription_id = x.subscription_id and ${liveCheckoutStatus})
+      on conflict (quote_id) where ${checkoutHoldsQuote} do nothing
       returning id`,
   )) as { rows: { id: string }[] };
   return new Set(result.rows.map((r) => r.id));

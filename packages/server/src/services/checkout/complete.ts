@@ -16,13 +16,8 @@ import {
   issuePaidInvoices,
   type PaidInvoice,
 } from "../invoices/issue.ts";
-import {
-  type BillingState,
-  loadBillingState,
-  priceChange,
-  type QuoteTarget,
-  shapeOfTarget,
-} from "../quotes/quotes.ts";
+import { type BillingState, loadBillingState } from "../quotes/billing-state.ts";
+import { priceChange, type QuoteTarget, shapeOfTarget } from "../quotes/quotes.ts";
 import { lastPeriodStarts, type PeriodRecord, periodRows } from "../subscriptions/periods.ts";
 import {
   type SubscriptionRecord,

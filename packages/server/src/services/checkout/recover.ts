@@ -1,9 +1,10 @@
+import { isQuoteExpired, LIVE_CHECKOUT_STATUSES } from "@uptier/core";
 import { and, eq, inArray, lt } from "drizzle-orm";
 import { checkouts } from "../../db/schema/index.ts";
 import type { BillingContext } from "../context.ts";
 import { recordEvent } from "../events/append.ts";
 import { gatewayOf, settleOutcome, settlePending } from "./charge.ts";
-import { type CheckoutRow, LIVE } from "./setup.ts";
+import type { CheckoutRow } from "./setup.ts";
 import { checkoutView, findCheckout, loadQuote } from "./views.ts";
 
 /** The HTTP answer for a checkout's state: 200 done, 202 still processing or awaiting action. */
@@ -30,7 +31,7 @@ export async function recoverCheckouts(
   const stuck = await billing.db
     .select()
     .from(checkouts)
-    .where(and(inArray(checkouts.status, LIVE), lt(checkouts.updatedAt, cutoff)));
+    .where(and(inArray(checkouts.status, LIVE_CHECKOUT_STATUSES), lt(checkouts.updatedAt, cutoff)));
   const report = { examined: stuck.length, completed: 0, failed: 0, refunded: 0, canceled: 0, unresolved: 0 };
   for (const checkout of stuck) {
     let row = checkout;
@@ -39,7 +40,7 @@ export async function recoverCheckouts(
       else if (row.status === "requires_action") {
         const quote = await loadQuote(billing.db, row.quoteId);
         const outcome = await gatewayOf(billing, row).retrieve(row.gatewayPaymentId as string);
-        if (outcome.status === "requires_action" && now.getTime() >= quote.expiresAt.getTime()) {
+        if (outcome.status === "requires_action" && isQuoteExpired(quote.expiresAt, now)) {
           await gatewayOf(billing, row).cancel(
             row.gatewayPaymentId as string,
             `${row.gatewayIdempotencyKey}_cancel`,

@@ -2,9 +2,10 @@ import { sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.ts";
 import { jsonRowReader, parsedJson } from "../../db/json-rows.ts";
 import { executePrepared } from "../../db/prepared.ts";
+import { chargeableMethodWhere } from "../../db/queries/chargeable-method.ts";
+import { checkoutHoldsQuote, liveCheckoutStatus } from "../../db/queries/checkout-status.ts";
+import { lastPeriodStartOf } from "../../db/queries/last-period-start.ts";
 import { checkouts, members, paymentMethods, quotes, subscriptions } from "../../db/schema/index.ts";
-import { chargeableMethodWhere } from "../payments/payment-methods.ts";
-import { lastPeriodStartOf } from "../subscriptions/periods.ts";
 import {
   type PinnedAddOn,
   type PinnedPlan,
@@ -17,8 +18,8 @@ import {
  * The setup of a checkout (setup → compute → evaluate → execute, docs/billing.md): everything its checks
  * and its price depend on, for a whole batch of checkouts, read in one statement that also locks
  * their subscriptions, because a round trip costs more than the rows it carries. The billing state
- * (seats in use, credit, history) is read by quotes.ts's loadBillingState in a statement of its own,
- * after the lock, as the quote read it.
+ * (seats in use, credit, history) is read by quotes/billing-state.ts's loadBillingState in a
+ * statement of its own, after the lock, as the quote read it.
  *
  * One statement is one snapshot, taken before the lock is granted: the locked subscription row is
  * the latest, the other rows are as of the statement's start. That is exact for everything a
@@ -39,16 +40,6 @@ export type QuoteRow = typeof quotes.$inferSelect;
 export type CheckoutRow = typeof checkouts.$inferSelect;
 export type MemberRow = typeof members.$inferSelect;
 export type PaymentMethodRow = typeof paymentMethods.$inferSelect;
-
-/** Checkout statuses that still hold the quote or the subscription. */
-export const LIVE = ["pending", "requires_action", "refund_pending"] as const;
-/** A checkout of the quote in one of these is the quote's checkout (a failed one leaves room for a retry). */
-export const HOLDS_QUOTE = [...LIVE, "succeeded", "refunded"] as const;
-
-/** `checkouts.status` is live, as SQL (literals, so the planner can use the status index). */
-export const isLive = sql.raw(`status in (${LIVE.map((s) => `'${s}'`).join(", ")})`);
-/** `checkouts.status` holds the quote: the predicate of the unique index checkouts_one_live_per_quote. */
-const holdsQuote = sql.raw(`status <> 'failed' and status <> 'canceled'`);
 
 export interface NamedActor {
   readonly member?: string | undefined;
@@ -128,9 +119,9 @@ export async function readBeginSetups(
           from plan_versions pv inner join s on pv.id = s.plan_version_id where s.id = ${quote}) as plan,
         ${pinnedAddOnsJson(quote)} as add_ons,
         (select coalesce(json_agg(to_json(c)), '[]'::json) from (
-            select * from checkouts where quote_id = i.quote and ${holdsQuote}
+            select * from checkouts where quote_id = i.quote and ${checkoutHoldsQuote}
             union
-            select * from checkouts where subscription_id = ${quote} and ${isLive}
+            select * from checkouts where subscription_id = ${quote} and ${liveCheckoutStatus}
           ) c) as related,
         (select to_json(payment_methods) from payment_methods
           where ${chargeableMethodWhere(account, sql`i.payment_method`)}) as method,

@@ -1,35 +1,23 @@
-import {
-  DEFAULT_RETRY_DAYS,
-  invoicePostings,
-  invoiceTotals,
-  type LedgerPosting,
-  nextRetryAt,
-  paymentPostings,
-  voidPostings,
-  writeOffPostings,
-  writeOffReversalPostings,
-} from "@uptier/core";
-import type { DomainEventPayloads, DomainEventType } from "@uptier/core/api";
+import { DEFAULT_RETRY_DAYS, nextRetryAt, paymentPostings, writeOffReversalPostings } from "@uptier/core";
 import { and, asc, eq, inArray, lt, lte, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.ts";
-import {
-  accounts,
-  invoiceLines,
-  invoicePayments,
-  invoices,
-  paymentMethods,
-  subscriptions,
-} from "../../db/schema/index.ts";
+import { invoicePayments, invoices, paymentMethods } from "../../db/schema/index.ts";
 import { type ChargeOutcome, GatewayUnavailableError } from "../../gateways/gateway.ts";
 import { newId } from "../../ids.ts";
 import type { BillingContext } from "../context.ts";
 import { DomainError, notFound } from "../errors.ts";
-import { type EventToAppend, recordEvent } from "../events/append.ts";
 import { chargeableMethod } from "../payments/payment-methods.ts";
-import { creditBalance } from "../quotes/quotes.ts";
-import { loadSubscriptions } from "../subscriptions/records.ts";
-import { pendingChangesOf, seatsInUse, subscriptionView } from "../subscriptions/subscriptions.ts";
-import { invoiceView, postLedger, takeInvoiceNumber } from "./issue.ts";
+import { cancelDelinquent, updateStanding } from "../subscriptions/standing.ts";
+import {
+  type AttemptRow,
+  type InvoiceRow,
+  invoiceEvent,
+  lockInvoice,
+  notOpen,
+  pendingAttempt,
+  postFor,
+  writeOff,
+} from "./invoice-records.ts";
 
 /**
  * Collecting an invoice after it was drafted, as Stripe does: draft → finalized to `open` (its
@@ -38,23 +26,21 @@ import { invoiceView, postLedger, takeInvoiceNumber } from "./issue.ts";
  * retry scheduled (dunning). When the schedule is exhausted the invoice is written off
  * (`uncollectible`) and the subscription is canceled as delinquent (docs/rules.md, revenue 2: "dunning keeps MRR
  * until retries are exhausted, then churn (delinquent)"). A person can also pay now, void, or mark
- * uncollectible an open invoice.
+ * uncollectible an open invoice (finalize.ts, actions.ts; what they share is in invoice-records.ts).
  *
  * Every attempt is a row committed (pending) before the gateway is called, keyed by its invoice and
  * number; the gateway's idempotency key is derived from both, so a crash or a retry asks the gateway
  * the same question again and never charges twice.
  *
- * The subscription's standing follows its invoices: `past_due` while one of them is open after a
- * failed attempt, back to `active` when none is (paid, voided, or marked uncollectible by a person,
- * who chose to forgive the debt and keep the customer).
+ * The subscription's standing follows its invoices (subscriptions/standing.ts): `past_due` while one
+ * of them is open after a failed attempt, back to `active` when none is (paid, voided, or marked
+ * uncollectible by a person, who chose to forgive the debt and keep the customer).
  *
  * As in Stripe, an uncollectible invoice can still be paid (by hand: nothing retries it), and then
  * becomes `paid`, its write-off reversed; `void` is final. Paying it does not bring back a
  * subscription canceled as delinquent: the debt is settled, the service is not resumed (see
  * settleAttempt).
  */
-type InvoiceRow = typeof invoices.$inferSelect;
-type AttemptRow = typeof invoicePayments.$inferSelect;
 type PaymentMethodRow = typeof paymentMethods.$inferSelect;
 
 /** The retry schedule in force: the deployment's (UPTIER_DUNNING_RETRY_DAYS) or the default. */
@@ -68,115 +54,8 @@ export const gatewayKeyForAttempt = (invoiceId: string, attempt: number) =>
 const STALE_ATTEMPT_MS = 60_000;
 const GATEWAY_TRIES = 3;
 
-async function lockInvoice(tx: Tx, id: string): Promise<InvoiceRow> {
-  const [row] = await tx.select().from(invoices).where(eq(invoices.id, id)).for("update");
-  if (!row) throw notFound("invoice", id);
-  return row;
-}
-
-async function linesOf(tx: Tx, id: string) {
-  return tx
-    .select()
-    .from(invoiceLines)
-    .where(eq(invoiceLines.invoiceId, id))
-    .orderBy(asc(invoiceLines.position));
-}
-
-type InvoiceEventType = Extract<DomainEventType, `invoice.${string}`>;
-
-async function invoiceEvent<T extends InvoiceEventType>(
-  tx: Tx,
-  type: T,
-  row: InvoiceRow,
-  at: Date,
-  extra: Omit<DomainEventPayloads[T], "invoice">,
-) {
-  const invoice = invoiceView(row, await linesOf(tx, row.id));
-  await recordEvent(tx, {
-    type,
-    accountId: row.accountId,
-    data: { invoice, ...extra },
-    at,
-  } as EventToAppend & {
-    at: Date;
-  });
-}
-
-function notOpen(row: InvoiceRow, action: string, allowed = "an open invoice"): DomainError {
-  return new DomainError(
-    "invoice_not_open",
-    `Invoice ${row.id} is ${row.status}: only ${allowed} can be ${action}.`,
-    { param: "id" },
-  );
-}
-
 /** What a person may pay: an open invoice, or one written off (uncollectible) that is paid after all. */
 const PAYABLE: readonly string[] = ["open", "uncollectible"];
-
-/**
- * Posts one of an invoice's ledger postings (its issue, a payment, a void, a write-off or its
- * reversal), in the invoice's account and currency. `source` names the posting; (source, ledger
- * account) is unique, so each is written once.
- */
-const postFor = (tx: Tx, invoice: InvoiceRow, source: string, entries: readonly LedgerPosting[], at: Date) =>
-  postLedger(
-    tx,
-    { accountId: invoice.accountId, source, invoiceId: invoice.id, currency: invoice.currency, at },
-    entries,
-  );
-
-async function pendingAttempt(tx: Tx, invoiceId: string): Promise<AttemptRow | undefined> {
-  const [row] = await tx
-    .select()
-    .from(invoicePayments)
-    .where(and(eq(invoicePayments.invoiceId, invoiceId), eq(invoicePayments.status, "pending")));
-  return row;
-}
-
-/**
- * Finalizes a draft: applies the credit balance (locked with the account, so two invoices never
- * spend the same credit), takes the gap-free number, posts the invoice to the ledger. Nothing due
- * (a free plan, or credit covering it all) makes it paid at once; otherwise it is open and its
- * first attempt due now. Returns null when the invoice is not a draft any more (finalized by
- * another worker).
- */
-export async function finalizeInvoice(
-  tx: Tx,
-  billing: BillingContext,
-  id: string,
-  at: Date,
-): Promise<InvoiceRow | null> {
-  const draft = await lockInvoice(tx, id);
-  if (draft.status !== "draft") return null;
-  await tx.select({ id: accounts.id }).from(accounts).where(eq(accounts.id, draft.accountId)).for("update");
-  const lines = await linesOf(tx, id);
-  const totals = invoiceTotals(lines, await creditBalance(tx, draft.accountId, draft.currency));
-  const { number, sequence } = await takeInvoiceNumber(tx, billing);
-  const settled = totals.amountDue === 0;
-  const [row] = await tx
-    .update(invoices)
-    .set({
-      status: settled ? "paid" : "open",
-      number,
-      sequence,
-      subtotal: totals.subtotal,
-      creditApplied: totals.creditApplied,
-      creditAdded: totals.creditAdded,
-      amountDue: totals.amountDue,
-      amountPaid: 0,
-      issuedAt: at,
-      finalizedAt: at,
-      paidAt: settled ? at : null,
-      nextPaymentAttempt: settled ? null : at,
-    })
-    .where(eq(invoices.id, id))
-    .returning();
-  const open = row as InvoiceRow;
-  await postFor(tx, open, `invoice:${id}`, invoicePostings(totals), at);
-  await invoiceEvent(tx, "invoice.finalized", open, at, {});
-  if (settled) await invoiceEvent(tx, "invoice.paid", open, at, {});
-  return open;
-}
 
 export interface CollectionResult {
   readonly invoice: InvoiceRow;
@@ -447,150 +326,6 @@ async function afterFailure(tx: Tx, billing: BillingContext, attempt: AttemptRow
     await writeOff(tx, updated as InvoiceRow, at, "retries_exhausted");
     await cancelDelinquent(tx, invoice, at);
   } else await updateStanding(tx, invoice.subscriptionId, at);
-}
-
-async function writeOff(tx: Tx, invoice: InvoiceRow, at: Date, reason: "retries_exhausted" | "manual") {
-  const [row] = await tx
-    .update(invoices)
-    .set({ status: "uncollectible", markedUncollectibleAt: at, nextPaymentAttempt: null })
-    .where(eq(invoices.id, invoice.id))
-    .returning();
-  await postFor(
-    tx,
-    invoice,
-    `write_off:${invoice.id}`,
-    writeOffPostings(invoice.amountDue - invoice.amountPaid),
-    at,
-  );
-  await invoiceEvent(tx, "invoice.marked_uncollectible", row as InvoiceRow, at, { reason });
-}
-
-/**
- * Retries exhausted: the subscription ends now, as delinquent churn (unless its scheduled
- * cancellation had already ended it, below). The usage of its last period
- * is waived (final_usage "waived"), never put on a final invoice (renewals.ts draftFinalInvoice):
- * the customer has just failed to pay for 30 days and their debt is written off; another invoice
- * would go to the same failing card, through another month of dunning, to another write-off —
- * bad debt and failed-payment emails to a churned customer, no cash. Collecting is a person's
- * call: the written-off invoice can still be paid by hand.
- */
-async function cancelDelinquent(tx: Tx, invoice: InvoiceRow, at: Date) {
-  if (!invoice.subscriptionId) return;
-  const [sub] = await tx
-    .select()
-    .from(subscriptions)
-    .where(eq(subscriptions.id, invoice.subscriptionId))
-    .for("update");
-  if (!sub || sub.status === "canceled") return;
-  // A scheduled cancellation that has passed ended the subscription then, by the customer's choice
-  // (its stored status catches up lazily): it is settled as ended at cancel_at, not as churned now
-  // for non-payment, which would misdate the churn and misname its cause.
-  const endedBefore = sub.cancelAt !== null && sub.cancelAt.getTime() <= at.getTime();
-  const endedAt = endedBefore ? (sub.cancelAt as Date) : at;
-  await tx
-    .update(subscriptions)
-    .set({
-      status: "canceled",
-      canceledAt: endedBefore ? sub.canceledAt : at,
-      endedAt,
-      revision: sub.revision + 1,
-      updatedAt: at,
-      finalUsage: sub.finalUsage ?? "waived",
-      finalUsageAt: sub.finalUsageAt ?? at,
-    })
-    .where(eq(subscriptions.id, sub.id));
-  await recordEvent(tx, {
-    type: "subscription.canceled",
-    accountId: sub.accountId,
-    data: {
-      subscription: sub.id,
-      ended_at: endedAt.toISOString(),
-      ...(endedBefore ? {} : { reason: "delinquent" as const, invoice: invoice.id }),
-    },
-    at,
-  });
-}
-
-/**
- * The subscription's standing from its invoices: past_due while one of them is open after a failed
- * attempt, active again when none is. A canceled subscription stays canceled.
- */
-async function updateStanding(tx: Tx, subscriptionId: string | null, at: Date): Promise<void> {
-  if (!subscriptionId) return;
-  const [sub] = await tx
-    .select()
-    .from(subscriptions)
-    .where(eq(subscriptions.id, subscriptionId))
-    .for("update");
-  if (!sub || sub.status === "canceled") return;
-  const [owing] = await tx
-    .select({ n: sql<number>`count(*)::int` })
-    .from(invoices)
-    .where(
-      and(
-        eq(invoices.subscriptionId, subscriptionId),
-        eq(invoices.status, "open"),
-        sql`exists (select 1 from ${invoicePayments} p where p.invoice_id = ${invoices.id} and p.status = 'failed')`,
-      ),
-    );
-  const pastDue = Number(owing?.n ?? 0) > 0;
-  const status = pastDue ? "past_due" : sub.status === "past_due" ? "active" : sub.status;
-  if (status === sub.status) return;
-  const [before] = await loadSubscriptions(tx, [sub], at);
-  const [updated] = await tx
-    .update(subscriptions)
-    .set({ status, revision: sub.revision + 1, updatedAt: at })
-    .where(eq(subscriptions.id, sub.id))
-    .returning();
-  const [after] = await loadSubscriptions(tx, [updated as typeof sub], at);
-  if (!before || !after) return;
-  const used = await seatsInUse(tx, sub.accountId);
-  const pending = (await pendingChangesOf(tx, [sub.id])).get(sub.id) ?? null;
-  await recordEvent(tx, {
-    type: "subscription.updated",
-    accountId: sub.accountId,
-    data: {
-      previous: subscriptionView(before, used, pending),
-      subscription: subscriptionView(after, used, pending),
-      change: { reason: pastDue ? "payment_failed" : "invoice_settled" },
-    },
-    at,
-  });
-}
-
-/** Voids an open invoice: its ledger posting reversed (revenue, receivable, credit spent). */
-export async function voidInvoice(tx: Tx, id: string, at: Date): Promise<InvoiceRow> {
-  const invoice = await lockInvoice(tx, id);
-  await assertSettleable(tx, invoice, "voided");
-  const [row] = await tx
-    .update(invoices)
-    .set({ status: "void", voidedAt: at, nextPaymentAttempt: null })
-    .where(eq(invoices.id, id))
-    .returning();
-  await postFor(tx, invoice, `void:${id}`, voidPostings(invoice), at);
-  await invoiceEvent(tx, "invoice.voided", row as InvoiceRow, at, {});
-  await updateStanding(tx, invoice.subscriptionId, at);
-  return row as InvoiceRow;
-}
-
-/** Marks an open invoice uncollectible by hand: written off; the subscription stays (forgiven). */
-export async function markUncollectible(tx: Tx, id: string, at: Date): Promise<InvoiceRow> {
-  const invoice = await lockInvoice(tx, id);
-  await assertSettleable(tx, invoice, "marked uncollectible");
-  await writeOff(tx, invoice, at, "manual");
-  await updateStanding(tx, invoice.subscriptionId, at);
-  const [row] = await tx.select().from(invoices).where(eq(invoices.id, id));
-  return row as InvoiceRow;
-}
-
-async function assertSettleable(tx: Tx, invoice: InvoiceRow, action: string) {
-  if (invoice.status !== "open") throw notOpen(invoice, action);
-  if (await pendingAttempt(tx, invoice.id))
-    throw new DomainError(
-      "invoice_payment_pending",
-      `A payment of invoice ${invoice.id} is in progress; retry when it has settled.`,
-      { param: "id" },
-    );
 }
 
 export interface DunningReport {

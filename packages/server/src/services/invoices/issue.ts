@@ -3,7 +3,6 @@ import {
   formatMoney,
   type InvoiceTotals,
   invoicePostings,
-  type LedgerPosting,
   paymentPostings,
   type QuoteLine,
 } from "@uptier/core";
@@ -12,11 +11,12 @@ import { and, asc, desc, eq, inArray, lt, type SQL, sql } from "drizzle-orm";
 import type { z } from "zod";
 import type { Executor, Tx } from "../../db/client.ts";
 import { executePrepared } from "../../db/prepared.ts";
-import { accounts, invoiceLines, invoices, ledgerEntries } from "../../db/schema/index.ts";
+import { accounts, invoiceLines, invoices } from "../../db/schema/index.ts";
 import { newId } from "../../ids.ts";
 import type { BillingContext } from "../context.ts";
 import { notFound } from "../errors.ts";
 import type { EventToAppend } from "../events/append.ts";
+import { balancedEntries } from "../ledger/post.ts";
 import { decodeCursor, type Page, toPage } from "../pagination.ts";
 import { lineView } from "./line-view.ts";
 
@@ -28,35 +28,6 @@ import { lineView } from "./line-view.ts";
  */
 export type InvoiceRow = typeof invoices.$inferSelect;
 type LineRow = typeof invoiceLines.$inferSelect;
-
-export async function postLedger(
-  tx: Tx,
-  posting: {
-    accountId: string;
-    source: string;
-    invoiceId?: string;
-    checkoutId?: string;
-    currency: string;
-    at: Date;
-  },
-  entries: readonly LedgerPosting[],
-): Promise<void> {
-  if (entries.length === 0) return;
-  const total = entries.reduce((s, e) => s + e.amount, 0);
-  if (total !== 0) throw new Error(`ledger posting ${posting.source} does not balance: ${total}`);
-  await tx.insert(ledgerEntries).values(
-    entries.map((e) => ({
-      accountId: posting.accountId,
-      source: posting.source,
-      invoiceId: posting.invoiceId ?? null,
-      checkoutId: posting.checkoutId ?? null,
-      ledgerAccount: e.ledgerAccount,
-      amount: e.amount,
-      currency: posting.currency,
-      createdAt: posting.at,
-    })),
-  );
-}
 
 /** An event written with the invoices, typed by the catalog (core/api/events.ts). */
 export type InvoiceEvent = EventToAppend;
@@ -122,10 +93,8 @@ export async function issuePaidInvoices(
       { source: `invoice:${id}`, entries: invoicePostings(input.totals) },
       { source: `payment:${input.checkoutId}`, entries: paymentPostings(input.totals.amountDue) },
     ];
-    return postings.flatMap(({ source, entries }) => {
-      const total = entries.reduce((s, e) => s + e.amount, 0);
-      if (total !== 0) throw new Error(`ledger posting ${source} does not balance: ${total}`);
-      return entries.map((e) => ({
+    return postings.flatMap(({ source, entries }) =>
+      balancedEntries(source, entries).map((e) => ({
         account_id: input.accountId,
         source,
         invoice_id: id,
@@ -134,8 +103,8 @@ export async function issuePaidInvoices(
         amount: e.amount,
         currency: input.currency,
         created_at: input.at.toISOString(),
-      }));
-    });
+      })),
+    );
   });
   const events = (also.events?.(rows) ?? []).map((e, ord) => ({
     ord,

@@ -13,6 +13,8 @@ import {
 } from "@uptier/core";
 import { and, desc, eq, inArray, isNull, lte, ne, or, sql } from "drizzle-orm";
 import type { Executor, Tx } from "../../db/client.ts";
+import { lastPeriodStartOf } from "../../db/queries/last-period-start.ts";
+import { meterWindowTotal } from "../../db/queries/meter-window-total.ts";
 import {
   catalogVersions,
   invoiceLines,
@@ -23,17 +25,18 @@ import {
 import { newId } from "../../ids.ts";
 import type { BillingContext } from "../context.ts";
 import { recordEvent } from "../events/append.ts";
-import { lastPeriodStartOf, recordPeriod } from "../subscriptions/periods.ts";
+import { recordPeriod } from "../subscriptions/periods.ts";
 import { loadSubscriptions } from "../subscriptions/records.ts";
 import { applyDueScheduledChange } from "../subscriptions/scheduled-changes.ts";
-import { collectInvoice, finalizeInvoice } from "./collection.ts";
+import { collectInvoice } from "./collection.ts";
+import { finalizeInvoice } from "./finalize.ts";
 import { invoiceView } from "./issue.ts";
 
 /**
  * Renewals: at each period end a live subscription gets the invoice of its new period — the
  * recurring items in advance, and the billed overage of the period that ended in arrears — which is
- * then finalized and collected (invoice-collection.ts). Three steps, each its own transaction and
- * each resumable, so a crash between them is finished by the next run:
+ * then finalized and collected (finalize.ts, collection.ts). Three steps, each its own transaction
+ * and each resumable, so a crash between them is finished by the next run:
  *
  *   1. draft    the invoice of the first period not billed yet (a downgrade due at that period end
  *               is applied first, so the new period is priced as it will be); the unique
@@ -110,7 +113,7 @@ async function meterTotals(
   const rows = await db
     .select({
       meter: usageCounters.meter,
-      value: sql<string>`case when min(${usageCounters.aggregation}) = 'max' then max(${usageCounters.value}) else sum(${usageCounters.value}) end`,
+      value: meterWindowTotal(usageCounters.aggregation, usageCounters.value),
     })
     .from(usageCounters)
     .where(and(eq(usageCounters.accountId, accountId), eq(usageCounters.periodStart, windowStart)))
@@ -284,7 +287,7 @@ export async function draftDueRenewals(
  * invoice (never a zero one), only the mark ("none"), so it is not asked about again. While a
  * renewal of a period begun before the end is still to draft, nothing is done: that renewal bills
  * the period before, and the final invoice follows on a later run. A subscription canceled as
- * delinquent is marked "waived" when it is canceled (invoice-collection.ts cancelDelinquent) and
+ * delinquent is marked "waived" when it is canceled (subscriptions/standing.ts cancelDelinquent) and
  * never gets one. The draft is then finalized and collected like a renewal (renewSubscriptions),
  * dunning included.
  */

@@ -1,3 +1,4 @@
+import { creditBalanceOf, type LedgerAccount } from "@uptier/core";
 import { asc, eq, inArray, sql } from "drizzle-orm";
 import type { Executor } from "../../db/client.ts";
 import { checkouts, invoicePayments, invoices, ledgerEntries } from "../../db/schema/index.ts";
@@ -32,7 +33,14 @@ export async function accountLedger(db: Executor, accountId: string) {
     account: accountId,
     balances,
     credit_balance: Object.fromEntries(
-      Object.entries(balances).map(([c, b]) => [c, -(b.customer_credit ?? 0)]),
+      Object.keys(balances).map((c) => [
+        c,
+        creditBalanceOf(
+          entries
+            .filter((e) => e.currency === c)
+            .map((e) => ({ ledgerAccount: e.ledgerAccount as LedgerAccount, amount: e.amount })),
+        ),
+      ]),
     ),
     entries: entries.map((e) => ({
       source: e.source,

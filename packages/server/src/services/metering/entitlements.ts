@@ -16,6 +16,7 @@ import {
 } from "@uptier/core";
 import { and, eq, gte, inArray, sql } from "drizzle-orm";
 import type { Executor, Tx } from "../../db/client.ts";
+import { meterWindowTotal } from "../../db/queries/meter-window-total.ts";
 import { usageCounters } from "../../db/schema/index.ts";
 import { DomainError, notFound } from "../errors.ts";
 import { recordEvent } from "../events/append.ts";
@@ -235,7 +236,7 @@ export async function checkAndRecord(
     const [total] = await queryRows<{ value: string | null }>(
       tx,
       sql`
-      select sum(value) as value from usage_counters
+      select ${meterWindowTotal(sql`aggregation`, sql`value`)} as value from usage_counters
       where account_id = ${account.id} and meter = ${meterKey} and period_start = ${start}::timestamptz`,
     );
     used = Number(total?.value ?? 0);
@@ -353,7 +354,7 @@ export async function usageReport(state: MeteringState, accountId: string, at: D
           .select({
             meter: usageCounters.meter,
             day: usageCounters.day,
-            value: sql<string>`case when min(${usageCounters.aggregation}) = 'max' then max(${usageCounters.value}) else sum(${usageCounters.value}) end`,
+            value: meterWindowTotal(usageCounters.aggregation, usageCounters.value),
           })
           .from(usageCounters)
           .where(

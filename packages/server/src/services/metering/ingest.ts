@@ -12,6 +12,7 @@ import {
 } from "@uptier/core";
 import { sql } from "drizzle-orm";
 import { type Executor, isTransaction } from "../../db/client.ts";
+import { combinedMeterTotal, meterWindowTotal } from "../../db/queries/meter-window-total.ts";
 import { newId } from "../../ids.ts";
 import { findJsonFlaw, isStorableString, type JsonFlaw } from "../../lib/storable-json.ts";
 import { DomainError } from "../errors.ts";
@@ -246,14 +247,12 @@ async function writeBatch(db: Executor, counted: readonly Counted[], at: Date): 
     ), c as (
       insert into usage_counters (account_id, meter, period_start, day, aggregation, value, updated_at)
       select account_id, meter, start, day, aggregation,
-        case when aggregation = 'max' then max(value) else sum(value) end, ${when}::timestamptz
+        ${meterWindowTotal(sql`aggregation`, sql`value`)}, ${when}::timestamptz
       from counted
       group by account_id, meter, start, day, aggregation
       order by account_id, meter, start, day
       on conflict (account_id, meter, period_start, day) do update set
-        value = case when usage_counters.aggregation = 'max'
-          then greatest(usage_counters.value, excluded.value)
-          else usage_counters.value + excluded.value end,
+        value = ${combinedMeterTotal(sql`usage_counters.aggregation`, sql`usage_counters.value`, sql`excluded.value`)},
         updated_at = excluded.updated_at
     ), e as (
       insert into domain_events (id, account_id, type, data, created_at)

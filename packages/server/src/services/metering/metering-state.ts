@@ -12,8 +12,10 @@ import {
   type SubscriptionShape,
   usageWindowAt,
 } from "@uptier/core";
-import { and, eq, gte, inArray, or, type SQL, sql } from "drizzle-orm";
+import { and, eq, gte, inArray, or, type SQL } from "drizzle-orm";
 import type { Db, Executor, Tx } from "../../db/client.ts";
+import { meterWindowTotal } from "../../db/queries/meter-window-total.ts";
+import { seatsInUse } from "../../db/queries/seats-in-use.ts";
 import { accounts, usageCounters, usageGauges } from "../../db/schema/index.ts";
 import { newId } from "../../ids.ts";
 import { currentCatalog } from "../catalog/apply.ts";
@@ -21,7 +23,6 @@ import type { Clock } from "../context.ts";
 import { recordEvent } from "../events/append.ts";
 import type { DomainEventLog, LoggedEvent } from "../events/log-reader.ts";
 import { lastEndedSubscriptionOf, liveSubscriptionsOf } from "../subscriptions/records.ts";
-import { seatsInUse } from "../subscriptions/subscriptions.ts";
 
 /** Runs raw SQL and returns its rows, whichever driver is underneath (pg and PGlite both answer `rows`). */
 export async function queryRows<T>(db: Executor, query: SQL): Promise<T[]> {
@@ -374,8 +375,7 @@ export class MeteringState {
             .select({
               meter: usageCounters.meter,
               start: usageCounters.periodStart,
-              // a window's total: the sum of its days, or the largest day for max meters
-              value: sql<string>`case when min(${usageCounters.aggregation}) = 'max' then max(${usageCounters.value}) else sum(${usageCounters.value}) end`,
+              value: meterWindowTotal(usageCounters.aggregation, usageCounters.value),
             })
             .from(usageCounters)
             .where(

@@ -1,7 +1,8 @@
 import type { AttachPaymentMethodInput } from "@uptier/core/api";
-import { and, desc, eq, isNull, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, isNull } from "drizzle-orm";
 import type { z } from "zod";
 import type { Executor, Tx } from "../../db/client.ts";
+import { chargeableMethodWhere } from "../../db/queries/chargeable-method.ts";
 import { paymentMethods } from "../../db/schema/index.ts";
 import { SANDBOX_CARDS } from "../../gateways/sandbox.ts";
 import { newId } from "../../ids.ts";
@@ -112,23 +113,6 @@ export async function detachPaymentMethod(tx: Tx, accountId: string, id: string,
   const view = paymentMethodView(updated as Row);
   await recordEvent(tx, { type: "payment_method.detached", accountId, data: { payment_method: view }, at });
   return view;
-}
-
-/**
- * Which method a checkout charges: the one named, or the account's default; never a detached one.
- * A condition on payment_methods, so a statement that reads more than the method can embed it;
- * `id` may be an SQL expression, the default then taken where it is null.
- */
-export function chargeableMethodWhere(accountId: SQL | string, id: SQL | string | undefined): SQL {
-  return and(
-    eq(paymentMethods.accountId, accountId),
-    isNull(paymentMethods.detachedAt),
-    id === undefined
-      ? eq(paymentMethods.isDefault, true)
-      : typeof id === "string"
-        ? eq(paymentMethods.id, id)
-        : sql`coalesce(${paymentMethods.id} = ${id}, ${paymentMethods.isDefault})`,
-  ) as SQL;
 }
 
 /** The chargeable method found (see chargeableMethodWhere), or why there is none. */

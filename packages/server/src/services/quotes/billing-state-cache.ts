@@ -1,4 +1,4 @@
-import type { AddOnOnSale, PlanOnSale } from "../subscriptions/subscriptions.ts";
+import type { AddOnOnSale, PlanOnSale } from "../catalog/on-sale.ts";
 
 /**
  * What a quote is priced from — the account's live subscription with its pinned versions, the seats

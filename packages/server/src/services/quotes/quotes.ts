@@ -1,50 +1,35 @@
 import {
   type AddOnDefinition,
-  type DowngradePolicy,
-  type ItemHistory,
-  type PeriodOpening,
-  periodHistory,
-  periodOpening,
+  isQuoteExpired,
   type QuotePlan,
   quoteChange,
+  quoteExpiresAt,
   type ResolvedPlan,
   type SubscribedAddOn,
   type SubscriptionShape,
 } from "@uptier/core";
-import { type ChangeFields, DEFAULT_QUOTE_TTL_SECONDS } from "@uptier/core/api";
-import { and, eq, ne, sql } from "drizzle-orm";
+import type { ChangeFields } from "@uptier/core/api";
+import { eq, sql } from "drizzle-orm";
 import type { z } from "zod";
 import { type Db, type Executor, isTransaction, type Tx } from "../../db/client.ts";
-import { jsonRowReader, parsedJson } from "../../db/json-rows.ts";
 import { executePrepared } from "../../db/prepared.ts";
-import {
-  accounts,
-  ledgerEntries,
-  type QuotePurpose,
-  type QuoteTarget,
-  quotes,
-  scheduledChanges,
-  subscriptions,
-} from "../../db/schema/index.ts";
+import { type QuotePurpose, type QuoteTarget, quotes, subscriptions } from "../../db/schema/index.ts";
 import { newId } from "../../ids.ts";
 import { Batches } from "../../lib/batches.ts";
 import { versionDefinitions } from "../catalog/versions.ts";
 import { DomainError, notFound } from "../errors.ts";
 import { lineView } from "../invoices/line-view.ts";
-import { liveSubscriptionsOf, loadSubscriptions, type SubscriptionRecord } from "../subscriptions/records.ts";
-
-import { applyDueScheduledChange } from "../subscriptions/scheduled-changes.ts";
+import { loadSubscriptions, type SubscriptionRecord } from "../subscriptions/records.ts";
 import {
-  addOnsOnSale,
-  addOnsWithCurrentVersion,
-  type PendingChange,
-  pendingChangeOf,
-  planOnSale,
-  plansWithCurrentVersion,
-  resolveAddOns,
-  resolvePlan,
-} from "../subscriptions/subscriptions.ts";
-import { BillingStateCache, type CachedSetup, type CatalogOnSale } from "./billing-state-cache.ts";
+  type BillingState,
+  type CatalogResolver,
+  catalogIn,
+  catalogOf,
+  loadCatalogOnSale,
+  loadQuoteSetup,
+  type QuoteSetup,
+} from "./billing-state.ts";
+import { BillingStateCache } from "./billing-state-cache.ts";
 
 /**
  * Quotes (Autumn's four layers): setup loads the subscription, prices and balances into one
@@ -53,129 +38,6 @@ import { BillingStateCache, type CachedSetup, type CatalogOnSale } from "./billi
  * function on the same inputs and charge exactly what was shown.
  */
 export type { QuotePurpose, QuoteTarget };
-
-/** Everything the price of a change depends on, loaded once (setup). */
-export interface BillingState {
-  readonly record: SubscriptionRecord;
-  readonly seatsInUse: number;
-  readonly creditBalance: number;
-  readonly policy: DowngradePolicy;
-  readonly history: Record<string, ItemHistory>;
-  /** the subscription's pending scheduled change, which any new change replaces */
-  readonly scheduled: PendingChange | null;
-}
-
-const readScheduledChange = jsonRowReader(scheduledChanges);
-
-/** The account's credit balance: what the customer_credit liability holds for it (≥ 0). */
-export async function creditBalance(db: Executor, accountId: string, currency: string): Promise<number> {
-  const [row] = await db
-    .select({ total: sql<string>`coalesce(sum(${ledgerEntries.amount}), 0)` })
-    .from(ledgerEntries)
-    .where(
-      and(
-        eq(ledgerEntries.accountId, accountId),
-        eq(ledgerEntries.ledgerAccount, "customer_credit"),
-        eq(ledgerEntries.currency, currency),
-      ),
-    );
-  return -Number(row?.total ?? 0);
-}
-
-/**
- * The seats in use, the credit balance, the downgrade policy of the latest catalog and the current
- * period's history, read in one statement (one round trip, one snapshot).
- *
- * The history (core's periodHistory) is the period's recorded opening (subscription-periods.ts)
- * plus the proration lines of the changes made in it, on invoices that stand (open or paid; not
- * drafts, voided or written-off ones). A period not recorded yet — its renewal not drafted in its
- * first minute, or a subscription created before the record existed whose creation left nothing
- * to backfill it from — opens with the subscription's shape as it stands: no change can have been
- * billed in it, since a checkout drafts the period's renewal first.
- */
-export async function loadBillingState(db: Executor, record: SubscriptionRecord): Promise<BillingState> {
-  const { currentPeriodStart: start, currentPeriodEnd: end } = record.state;
-  const accountId = record.row.accountId;
-  const result = await db.execute(sql`
-    select
-      (select count(*)::int from members where account_id = ${accountId} and status <> 'removed') as used,
-      (select coalesce(sum(amount), 0)::text from ledger_entries
-        where account_id = ${accountId} and ledger_account = 'customer_credit' and currency = ${record.currency}) as credit,
-      (select document -> 'policies' -> 'downgrades' from catalog_versions order by version desc limit 1) as policy,
-      (select to_json(s) from scheduled_changes s
-        where s.subscription_id = ${record.id} and s.status = 'scheduled') as scheduled,
-      ${
-        start && end
-          ? sql`(select opening from subscription_periods where subscription_id = ${record.id}
-          and period_start = ${start.toISOString()}::timestamptz and period_end = ${end.toISOString()}::timestamptz) as opening,
-      (select coalesce(json_agg(json_build_object('item', h.item, 'charged', h.charged::text, 'credited', h.credited::text)), '[]'::json)
-        from (select l.item,
-                coalesce(sum(case when l.amount > 0 then l.amount else 0 end), 0) as charged,
-                coalesce(sum(case when l.amount < 0 then -l.amount else 0 end), 0) as credited
-              from invoice_lines l join invoices i on i.id = l.invoice_id
-              where l.subscription_id = ${record.id} and l.period_end = ${end.toISOString()}::timestamptz
-                and l.period_start >= ${start.toISOString()}::timestamptz and l.proration
-                and i.status in ('open', 'paid')
-              group by l.item) h) as history`
-          : sql`null::jsonb as opening, '[]'::json as history`
-      }`);
-  const row = (
-    result as unknown as {
-      rows: {
-        used: number;
-        credit: string;
-        policy: unknown;
-        opening: unknown;
-        history: unknown;
-        scheduled: unknown;
-      }[];
-    }
-  ).rows[0];
-  const policy = (row?.policy ?? null) as DowngradePolicy | null;
-  const changes = parsedJson<{ item: string; charged: string; credited: string }[]>(row?.history ?? []);
-  const opening =
-    row?.opening === null || row?.opening === undefined
-      ? periodOpening(record.shape)
-      : parsedJson<PeriodOpening>(row.opening);
-  return {
-    record,
-    seatsInUse: Number(row?.used ?? 0),
-    creditBalance: -Number(row?.credit ?? 0),
-    policy: policy ?? "period_end",
-    history: periodHistory(
-      opening,
-      changes.map((c) => ({ item: c.item, charged: Number(c.charged), credited: Number(c.credited) })),
-    ),
-    scheduled: row?.scheduled ? pendingChangeOf(readScheduledChange(parsedJson(row.scheduled))) : null,
-  };
-}
-
-const noLiveSubscription = (accountId: string) =>
-  new DomainError("no_active_subscription", `Account ${accountId} has no live subscription to change.`, {
-    param: "account",
-  });
-
-export async function liveSubscriptionOf(
-  db: Executor,
-  accountId: string,
-  at: Date,
-): Promise<SubscriptionRecord> {
-  const live = (await liveSubscriptionsOf(db, [accountId], at)).get(accountId);
-  if (!live) throw noLiveSubscription(accountId);
-  return live;
-}
-
-async function liveRecordOf(
-  db: Executor,
-  accountId: string,
-  rows: readonly (typeof subscriptions.$inferSelect)[],
-  at: Date,
-): Promise<SubscriptionRecord> {
-  // as liveSubscriptionsOf: the last of the account's subscriptions that is live at `at`
-  const live = (await loadSubscriptions(db, rows, at)).filter((r) => r.state.status !== "canceled").at(-1);
-  if (!live) throw noLiveSubscription(accountId);
-  return live;
-}
 
 /** Locks the subscription row and loads it: every change and checkout of one subscription queues here. */
 export async function lockSubscription(tx: Tx, id: string, at: Date): Promise<SubscriptionRecord> {
@@ -342,7 +204,7 @@ function quoteHead(row: QuoteRow, now: Date) {
     account: row.accountId,
     subscription: row.subscriptionId,
     subscription_revision: row.subscriptionRevision,
-    status: now.getTime() >= row.expiresAt.getTime() ? ("expired" as const) : ("open" as const),
+    status: isQuoteExpired(row.expiresAt, now) ? ("expired" as const) : ("open" as const),
     currency: row.currency,
     created: iso(row.createdAt),
     priced_at: iso(row.frozenAt),
@@ -369,104 +231,12 @@ export type QuoteView = ReturnType<typeof quoteView>;
 interface NewQuote {
   readonly row: QuoteRow;
   readonly viewJson: string;
+  readonly plan: QuotePlan;
 }
 
 /** quoteView's JSON, without serializing the view again: the same fields in the same order. */
 function quoteJson({ row, viewJson }: NewQuote, now: Date): string {
   return `${JSON.stringify(quoteHead(row, now)).slice(0, -1)},${viewJson.slice(1)}`;
-}
-
-/** What a quote is priced from: the live subscription and its billing state (see BillingStateCache). */
-export interface QuoteSetup {
-  readonly record: SubscriptionRecord;
-  readonly state: BillingState;
-}
-
-/**
- * Loads what a quote of the account is priced from, applying a scheduled change that has fallen due
- * first (as the change's own job would), and the window of instants on which it holds: from the last
- * lifecycle boundary before `at` to the next one (period end, trial end, cancellation, the next
- * scheduled change).
- */
-export async function loadQuoteSetup(
-  db: Executor,
-  accountId: string,
-  at: Date,
-): Promise<CachedSetup<QuoteSetup>> {
-  // The account, its subscriptions that are not canceled and when each one's next scheduled change
-  // falls due, in one round trip.
-  const found = await db
-    .select({
-      account: accounts.id,
-      subscription: subscriptions,
-      nextChangeAt: sql<
-        string | null
-      >`(select min(${scheduledChanges.effectiveAt}) from ${scheduledChanges} where ${scheduledChanges.subscriptionId} = ${subscriptions.id} and ${scheduledChanges.status} = 'scheduled')`,
-    })
-    .from(accounts)
-    .leftJoin(
-      subscriptions,
-      and(eq(subscriptions.accountId, accounts.id), ne(subscriptions.status, "canceled")),
-    )
-    .where(eq(accounts.id, accountId));
-  if (found.length === 0) throw notFound("account", accountId);
-  const rows = found.flatMap((f) => (f.subscription ? [f.subscription] : []));
-  let record = await liveRecordOf(db, accountId, rows, at);
-  const nextChange = found.find((f) => f.subscription?.id === record.id)?.nextChangeAt;
-  const nextChangeAt = nextChange ? new Date(nextChange).getTime() : Number.POSITIVE_INFINITY;
-  if (nextChangeAt <= at.getTime()) {
-    const subscriptionId = record.id;
-    const apply = (t: Tx) => applyDueScheduledChange(t, subscriptionId, at);
-    if (await (isTransaction(db) ? apply(db) : db.transaction(apply)))
-      record = await liveSubscriptionOf(db, accountId, at);
-    // applied (or applied by another node meanwhile): the window is this instant alone
-    return {
-      setup: { record, state: await loadBillingState(db, record) },
-      validFrom: at.getTime(),
-      validUntil: at.getTime() + 1,
-    };
-  }
-  const t = at.getTime();
-  const boundaries = rows
-    .flatMap((r) => [r.trialEnd, r.cancelAt, r.endedAt, r.createdAt])
-    .concat(record.state.currentPeriodStart, record.state.currentPeriodEnd)
-    .flatMap((d) => (d ? [d.getTime()] : []));
-  const validFrom = Math.max(Number.NEGATIVE_INFINITY, ...boundaries.filter((b) => b <= t));
-  const validUntil = Math.min(nextChangeAt, ...boundaries.filter((b) => b > t));
-  return { setup: { record, state: await loadBillingState(db, record) }, validFrom, validUntil };
-}
-
-/** Where the catalog's current prices come from: the database, or the billing-state cache. */
-export interface CatalogResolver {
-  plan(key: string): ReturnType<typeof resolvePlan>;
-  addOns(selections: readonly { key: string; quantity: number }[]): ReturnType<typeof resolveAddOns>;
-}
-
-export const catalogIn = (db: Executor): CatalogResolver => ({
-  plan: (key) => resolvePlan(db, key),
-  addOns: (selections) => resolveAddOns(db, selections),
-});
-
-/** The cached catalog; a key it does not know is looked up once more in a fresh copy. */
-export const catalogOf = (cache: BillingStateCache<QuoteSetup>): CatalogResolver => ({
-  plan: async (key) => {
-    const known = (await cache.onSale()).plans.get(key) ?? (await cache.onSale(true)).plans.get(key);
-    return planOnSale(known, key);
-  },
-  addOns: async (selections) => {
-    let { addOns } = await cache.onSale();
-    if (selections.some((s) => !addOns.has(s.key))) ({ addOns } = await cache.onSale(true));
-    return addOnsOnSale(selections, (key) => addOns.get(key));
-  },
-});
-
-/** The plans and add-ons on sale, for the billing-state cache. */
-export async function loadCatalogOnSale(db: Executor): Promise<CatalogOnSale> {
-  const [plans, addOns] = await Promise.all([plansWithCurrentVersion(db), addOnsWithCurrentVersion(db)]);
-  return {
-    plans: new Map(plans.map((p) => [p.plan.key, p])),
-    addOns: new Map(addOns.map((a) => [a.addOn.key, a])),
-  };
 }
 
 /**
@@ -574,7 +344,6 @@ async function priceQuote(
     input,
   );
   const plan = priceChange(state, shape, at);
-  const ttl = input.expires_in ?? DEFAULT_QUOTE_TTL_SECONDS;
   const view = { purpose, ...planView(plan) };
   const row: QuoteRow = {
     id: newId("quote", at),
@@ -583,7 +352,7 @@ async function priceQuote(
     subscriptionRevision: record.row.revision,
     currency: record.currency,
     frozenAt: at,
-    expiresAt: new Date(at.getTime() + ttl * 1000),
+    expiresAt: quoteExpiresAt(at, input.expires_in),
     target,
     purpose,
     timing: plan.timing,
@@ -591,7 +360,7 @@ async function priceQuote(
     view,
     createdAt: at,
   };
-  return { row, viewJson: JSON.stringify(view) };
+  return { row, viewJson: JSON.stringify(view), plan };
 }
 
 /** A quote made and stored in the caller's transaction (an Idempotency-Key, an invite), durably. */
@@ -601,9 +370,19 @@ export async function createQuote(
   at: Date,
   purpose: QuotePurpose = { type: "change" },
 ): Promise<QuoteView> {
+  return (await createPricedQuote(tx, input, at, purpose)).quote;
+}
+
+/** createQuote, with the plan it priced (for words made from the quote's numbers). */
+export async function createPricedQuote(
+  tx: Tx,
+  input: z.infer<typeof ChangeFields> & { account: string; expires_in?: number },
+  at: Date,
+  purpose: QuotePurpose,
+): Promise<{ quote: QuoteView; plan: QuotePlan }> {
   const created = await priceQuote(tx, input, at, purpose, undefined);
   await insertQuotes(tx, [created]);
-  return quoteView(created.row, at);
+  return { quote: quoteView(created.row, at), plan: created.plan };
 }
 
 /**

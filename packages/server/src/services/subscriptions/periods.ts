@@ -1,6 +1,7 @@
 import type { PeriodOpening, RenewalPeriod } from "@uptier/core";
-import { type SQL, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { Executor, Tx } from "../../db/client.ts";
+import { lastPeriodStartOf } from "../../db/queries/last-period-start.ts";
 import { subscriptionPeriods } from "../../db/schema/index.ts";
 
 /**
@@ -50,15 +51,6 @@ export const periodRows = (records: readonly PeriodRecord[]) =>
     opening: r.opening,
     created_at: r.at.toISOString(),
   }));
-
-/**
- * The start of the subscription's last recorded period: with its creation (renewals.ts
- * coveredFrom), the latest instant known to be billed. Null for a subscription with no record (one
- * created before the record existed whose creation left no event to backfill it from).
- */
-export const lastPeriodStartOf = (subscriptionId: SQL) =>
-  sql<string | Date | null>`(select max(p.period_start) from subscription_periods p
-    where p.subscription_id = ${subscriptionId})`;
 
 /**
  * The start of each subscription's last recorded period (lastPeriodStartOf), read by a statement of

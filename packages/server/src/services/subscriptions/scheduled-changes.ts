@@ -1,7 +1,8 @@
-import { formatDate } from "@uptier/core";
+import { formatDate, seatsAfterReduction } from "@uptier/core";
 import type { CheckoutChange } from "@uptier/core/api";
 import { and, eq, lte } from "drizzle-orm";
 import type { Tx } from "../../db/client.ts";
+import { seatsInUse } from "../../db/queries/seats-in-use.ts";
 import { scheduledChanges, subscriptionAddOns, subscriptions } from "../../db/schema/index.ts";
 import type { BillingContext } from "../context.ts";
 import { DomainError } from "../errors.ts";
@@ -13,7 +14,6 @@ import {
   type PendingChange,
   pendingChangeOf,
   scheduledChangeView,
-  seatsInUse,
   subscriptionView,
 } from "./subscriptions.ts";
 
@@ -161,7 +161,7 @@ export async function applyDueScheduledChange(tx: Tx, subscriptionId: string, at
       planKey: target.plan,
       planVersionId: target.planVersionId,
       interval: target.interval,
-      seats: Math.max(target.seats, used),
+      seats: seatsAfterReduction(target.seats, used),
       billingCycleAnchor: target.billingCycleAnchor
         ? new Date(target.billingCycleAnchor)
         : row.billingCycleAnchor,

@@ -1,10 +1,7 @@
 import {
-  type AddOnDefinition,
   checkSubscriptionShape,
   periodOpening,
-  type ResolvedPlan,
   recurringCharges,
-  type SubscribedAddOn,
   type SubscriptionShape,
 } from "@uptier/core";
 import type {
@@ -13,22 +10,15 @@ import type {
   ListSubscriptionsQuery,
   UpdateSubscriptionInput,
 } from "@uptier/core/api";
-import { and, count, desc, eq, inArray, lt, ne } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, ne } from "drizzle-orm";
 import type { z } from "zod";
 import type { Executor, Tx } from "../../db/client.ts";
+import { seatsInUse, seatsInUseByAccount } from "../../db/queries/seats-in-use.ts";
 import type { QuoteTarget } from "../../db/schema/index.ts";
-import {
-  addOns,
-  addOnVersions,
-  members,
-  plans,
-  planVersions,
-  scheduledChanges,
-  subscriptionAddOns,
-  subscriptions,
-} from "../../db/schema/index.ts";
+import { scheduledChanges, subscriptionAddOns, subscriptions } from "../../db/schema/index.ts";
 import { newId } from "../../ids.ts";
 import { findAccount } from "../accounts/accounts.ts";
+import { resolveAddOns, resolvePlan } from "../catalog/on-sale.ts";
 import { DomainError, notFound } from "../errors.ts";
 import { recordEvent } from "../events/append.ts";
 import { decodeCursor, type Page, toPage } from "../pagination.ts";
@@ -37,95 +27,6 @@ import { loadSubscriptions, type SubscriptionRecord } from "./records.ts";
 
 function violation(code: string, param: string, message: string) {
   return new DomainError(code, message, { param });
-}
-
-/** A plan or add-on with its current version, as the catalog tables hold them. */
-export type PlanOnSale = { plan: typeof plans.$inferSelect; version: typeof planVersions.$inferSelect };
-export type AddOnOnSale = { addOn: typeof addOns.$inferSelect; version: typeof addOnVersions.$inferSelect };
-
-/** The plan on sale under `key` (its current version), or unknown_plan. */
-export function planOnSale(row: PlanOnSale | undefined, key: string, param = "plan") {
-  if (!row || row.plan.archivedAt)
-    throw violation("unknown_plan", param, `No plan with key "${key}" is on sale.`);
-  return {
-    id: row.version.id,
-    version: row.version.version,
-    currency: row.version.currency,
-    definition: row.version.definition as ResolvedPlan,
-  };
-}
-
-function refuseDuplicateAddOns(selections: readonly { key: string }[]): void {
-  const seen = new Set<string>();
-  selections.forEach((s, i) => {
-    if (seen.has(s.key))
-      throw violation("duplicate_add_on", `add_ons[${i}].key`, `The add-on "${s.key}" is listed twice.`);
-    seen.add(s.key);
-  });
-}
-
-/** The add-ons selected, each at its current version: duplicate_add_on or unknown_add_on otherwise. */
-export function addOnsOnSale(
-  selections: readonly { key: string; quantity: number }[],
-  rowOf: (key: string) => AddOnOnSale | undefined,
-) {
-  refuseDuplicateAddOns(selections);
-  return selections.map((s, i) => {
-    const row = rowOf(s.key);
-    if (!row || row.addOn.archivedAt)
-      throw violation("unknown_add_on", `add_ons[${i}].key`, `No add-on with key "${s.key}" is on sale.`);
-    return {
-      versionId: row.version.id,
-      version: row.version.version,
-      currency: row.version.currency,
-      selected: {
-        key: s.key,
-        quantity: s.quantity,
-        definition: row.version.definition as AddOnDefinition,
-      } satisfies SubscribedAddOn,
-    };
-  });
-}
-
-/** Every plan with its current version (archived ones included: on-sale rules decide). */
-export function plansWithCurrentVersion(db: Executor, keys?: readonly string[]): Promise<PlanOnSale[]> {
-  const query = db
-    .select({ plan: plans, version: planVersions })
-    .from(plans)
-    .innerJoin(planVersions, eq(planVersions.id, plans.currentVersionId));
-  return keys ? query.where(inArray(plans.key, [...keys])) : query;
-}
-
-/** Every add-on with its current version (archived ones included). */
-export function addOnsWithCurrentVersion(db: Executor, keys?: readonly string[]): Promise<AddOnOnSale[]> {
-  const query = db
-    .select({ addOn: addOns, version: addOnVersions })
-    .from(addOns)
-    .innerJoin(addOnVersions, eq(addOnVersions.id, addOns.currentVersionId));
-  return keys ? query.where(inArray(addOns.key, [...keys])) : query;
-}
-
-export async function resolvePlan(db: Executor, key: string, param = "plan") {
-  const [row] = await plansWithCurrentVersion(db, [key]);
-  return planOnSale(row, key, param);
-}
-
-export async function resolveAddOns(db: Executor, selections: readonly { key: string; quantity: number }[]) {
-  refuseDuplicateAddOns(selections);
-  if (selections.length === 0) return [];
-  const rows = await addOnsWithCurrentVersion(
-    db,
-    selections.map((s) => s.key),
-  );
-  return addOnsOnSale(selections, (key) => rows.find((r) => r.addOn.key === key));
-}
-
-export async function seatsInUse(db: Executor, accountId: string): Promise<number> {
-  const [row] = await db
-    .select({ n: count() })
-    .from(members)
-    .where(and(eq(members.accountId, accountId), ne(members.status, "removed")));
-  return row?.n ?? 0;
 }
 
 type ChosenAddOn = Awaited<ReturnType<typeof resolveAddOns>>[number];
@@ -389,17 +290,10 @@ export async function listSubscriptions(
     if (records.length >= batch || rows.length < (query.status ? batch * 4 : batch) || !cursor) break;
   }
   records.splice(batch);
-  const usage = await db
-    .select({ accountId: members.accountId, n: count() })
-    .from(members)
-    .where(
-      and(
-        inArray(members.accountId, [...new Set(records.map((r) => r.row.accountId)), ""]),
-        ne(members.status, "removed"),
-      ),
-    )
-    .groupBy(members.accountId);
-  const used = new Map(usage.map((u) => [u.accountId, u.n]));
+  const used = await seatsInUseByAccount(
+    db,
+    records.map((r) => r.row.accountId),
+  );
   const pending = await pendingChangesOf(
     db,
     records.map((r) => r.id),
