@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { Interval } from "../../catalog/document.ts";
+import { DEFAULT_QUOTE_TTL_SECONDS } from "../../quotes/expiry.ts";
 import { INVOICE_STATUSES } from "../fields.ts";
 import { AccountId, CatalogKey, ListQuery, ResourceId } from "./common.ts";
 import { AddOnSelections, SeatCount } from "./subscriptions.ts";
@@ -13,9 +14,6 @@ export const ChangeFields = z
     add_ons: AddOnSelections.optional().describe("The full list of add-ons after the change"),
   })
   .strict();
-
-/** How long a quote stays open, in seconds: 15 minutes unless the request says otherwise. */
-export const DEFAULT_QUOTE_TTL_SECONDS = 900;
 
 export const CreateQuoteInput = ChangeFields.extend({
   account: AccountId,
