@@ -5,7 +5,7 @@
  *   month 9 — "Last chance on this annual offer" with a bonus instead of a saving.
  *
  * The rule that gives exactly these numbers, for a monthly price P, an annual price A and m whole
- * months since the subscription started (docs/plays-runtime.md, "The annual math"):
+ * months since the subscription started (docs/plays.md, "The annual math"):
  *
  *   full year's saving      S = 12·P − A                              (2 months free: $198)
  *   saving of a switch now  S · (12 − m)/12 · (W − m)/W,   W = 9      (0 from month W on)

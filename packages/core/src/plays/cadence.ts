@@ -2,7 +2,7 @@
  * Cadence: which of a user's eligible prompts to show at a request, and why each other one waits
  * (seed 001's do's and don'ts: remember a dismissal, never on every page load; seed 004's
  * escalation: the 95% stage only if the 80% stage did not convert). Pure: the instant is a
- * parameter. The rules, in the order they are asked, are in docs/plays-runtime.md, "Cadence".
+ * parameter. The rules, in the order they are asked, are in docs/plays.md, "Cadence".
  */
 import { DEFAULT_SNOOZE_DAYS, isExpiredAt, type PromptInstance } from "./prompt-state.ts";
 import { DAY_MS, HOUR_MS } from "./time-units.ts";

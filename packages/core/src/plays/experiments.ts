@@ -3,7 +3,7 @@
  *
  * Assignment is a pure hash of (play id, experiment salt, account id) and nothing else — no plan,
  * no segment, no clock, no stored draw — so it is the same after a restart, on every node, and after
- * the account's attributes change (docs/plays-runtime.md, "Experiments"). The statistics are plain
+ * the account's attributes change (docs/plays.md, "Experiments"). The statistics are plain
  * floating point: they are estimates, never money.
  */
 

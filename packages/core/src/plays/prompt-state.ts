@@ -1,7 +1,7 @@
 /**
  * One prompt instance — a play's offer for one user, once per trigger cycle — and the only moves its
  * state may make: eligible → shown → clicked → checkout_started → converted, or dismissed, snoozed
- * (until an instant), never_again, expired (docs/plays-runtime.md, "States"). The instant is always
+ * (until an instant), never_again, expired (docs/plays.md, "States"). The instant is always
  * a parameter: core reads no clock.
  */
 import { DAY_MS } from "./time-units.ts";
