@@ -8,7 +8,7 @@ import { anchorArb, randomCatalogArb } from "../testing/random-catalog.ts";
 import type { DowngradePolicy } from "./change-rules.ts";
 import { type ItemChanges, periodHistory, periodOpening } from "./period-charges.ts";
 import { quoteChange } from "./quote-change.ts";
-import type { QuoteLine, QuotePlan } from "./quote-plan.ts";
+import type { PendingScheduledChange, QuoteLine, QuotePlan } from "./quote-plan.ts";
 
 function resolved(doc: unknown): ResolvedCatalog {
   const result = validateCatalog(doc);
@@ -104,7 +104,7 @@ const byItem = (lines: readonly QuoteLine[]) => {
  * Plays a scenario's changes through quoteChange as the server does: each priced with the period's
  * history (its recorded opening and the lines applied so far) and the credit balance it left.
  */
-function play(s: Scenario, policy: DowngradePolicy) {
+function play(s: Scenario, policy: DowngradePolicy, scheduled: PendingScheduledChange | null = null) {
   const period = periodAt(s.anchor, s.interval, s.anchor);
   const length = period.end.getTime() - period.start.getTime();
   const opening = periodOpening(s.shapes[0] as SubscriptionShape);
@@ -120,6 +120,7 @@ function play(s: Scenario, policy: DowngradePolicy) {
       seatsInUse: 0,
       creditBalance: balance,
       history: periodHistory(opening, asChanges(changes)),
+      scheduled,
     });
   const apply = (plan: QuotePlan) => {
     addLines(changes, plan.lines);
@@ -140,6 +141,7 @@ function play(s: Scenario, policy: DowngradePolicy) {
       seatsInUse: 0,
       creditBalance: balance,
       history: Object.fromEntries(keys.map((k) => [k, unlimited])),
+      scheduled,
     });
   };
   return { period, opening, changes, price, uncapped, apply, instantOf, current: () => current };
@@ -156,8 +158,11 @@ function capCut(plan: QuotePlan, uncapped: ReturnType<typeof quoteChange>): numb
 describe("the period's charges: the opening recorded when it began, then the changes", () => {
   it("a change and its reverse in the same second net to exactly 0 and charge the card nothing", () => {
     fc.assert(
-      fc.property(scenarioArb("immediate_with_credit"), (s) => {
-        const run = play(s, "immediate_with_credit");
+      // with a change pending for the period end or not: each replaces it, and none prices differently
+      fc.property(scenarioArb("immediate_with_credit"), fc.boolean(), (s, pending) => {
+        const effectiveAt = periodAt(s.anchor, s.interval, s.anchor).end;
+        const scheduled = pending ? { id: "sch_pending", effectiveAt } : null;
+        const run = play(s, "immediate_with_credit", scheduled);
         const last = s.shapes.length - 1;
         let linesSoFar = 0;
         for (let i = 1; i < last; i++) {

@@ -1,15 +1,17 @@
 import { listOf, SubscriptionResponse } from "@uptier/core/api";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { cancelScheduledChange } from "../../services/subscriptions/scheduled-changes.ts";
+import {
+  cancelScheduledChange,
+  subscriptionInForce,
+  subscriptionsInForce,
+} from "../../services/subscriptions/scheduled-changes.ts";
 import {
   CancelSubscriptionInput,
   CreateSubscriptionInput,
   cancelSubscription,
   createSubscription,
-  getSubscription,
   ListSubscriptionsQuery,
-  listSubscriptions,
   UpdateSubscriptionInput,
   updateSubscription,
 } from "../../services/subscriptions/subscriptions.ts";
@@ -44,7 +46,7 @@ export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
         response: { 200: listOf(SubscriptionResponse) },
       },
     },
-    (request) => listSubscriptions(ctx.db, request.query, ctx.clock()),
+    (request) => subscriptionsInForce(ctx.db, request.query, ctx.clock()),
   );
   r.get(
     "/v1/subscriptions/:id",
@@ -57,7 +59,7 @@ export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
         response: { 200: SubscriptionResponse },
       },
     },
-    (request) => getSubscription(ctx.db, request.params.id, ctx.clock()),
+    (request) => subscriptionInForce(ctx.db, request.params.id, ctx.clock()),
   );
   r.patch(
     "/v1/subscriptions/:id",
