@@ -13,8 +13,8 @@ import {
   createSubscription,
   ListSubscriptionsQuery,
   UpdateSubscriptionInput,
-  updateSubscription,
 } from "../../services/subscriptions/subscriptions.ts";
+import { updateSubscription } from "../../services/subscriptions/update.ts";
 import { type RouteContext, respondIdempotent, typed } from "../route-kit.ts";
 import { IdParams, NoQuery } from "./accounts.ts";
 
@@ -67,6 +67,8 @@ export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
       schema: {
         tags: ["subscriptions"],
         summary: "Change a subscription administratively (no charge; customers buy through quotes)",
+        description:
+          "A change of the plan, seats, add-ons or plan version supersedes the change scheduled for the period end, if any: it is canceled (`scheduled_change: null`, event `subscription.scheduled_change_canceled`). `cancel_at_period_end` alone leaves it.",
         params: IdParams,
         body: UpdateSubscriptionInput,
         response: { 200: SubscriptionResponse },

@@ -1,5 +1,5 @@
 import { formatDate } from "@uptier/core";
-import type { CheckoutChange } from "@uptier/core/api";
+import type { CheckoutChange, SubscriptionUpdate } from "@uptier/core/api";
 import { and, eq, lte } from "drizzle-orm";
 import type { z } from "zod";
 import { type Executor, isTransaction, type Tx } from "../../db/client.ts";
@@ -72,14 +72,15 @@ async function lockPendingChange(tx: Tx, subscriptionId: string): Promise<Pendin
 }
 
 /**
- * The event of a pending change canceled: by the cancel endpoint (`replacedBy` null), or by a
- * checkout whose change replaces it (the quote said so) or keeps the subscription as it is.
+ * The event of a pending change canceled: by the cancel endpoint (`replacedBy` null), by a
+ * checkout whose change replaces it (the quote said so) or keeps the subscription as it is, or by
+ * an administrative update of what the subscription is.
  */
 export function scheduledChangeCanceled(
   accountId: string,
   subscriptionId: string,
   change: PendingChange,
-  replacedBy: CheckoutChange | null,
+  replacedBy: CheckoutChange | SubscriptionUpdate | null,
 ): EventToAppend<"subscription.scheduled_change_canceled"> {
   return {
     type: "subscription.scheduled_change_canceled",
