@@ -23,6 +23,12 @@ export interface CheckoutChange {
   readonly components: readonly ChangeComponent[];
 }
 
+/** A change made by an administrative update (PATCH /v1/subscriptions/{id}): no charge, no proration. */
+export interface SubscriptionUpdate {
+  readonly update: "administrative";
+  readonly components: readonly ChangeComponent[];
+}
+
 /** Why a subscription changed outside a checkout or a plain update. */
 export type SubscriptionChangeCause =
   | CheckoutChange
@@ -91,8 +97,8 @@ export interface DomainEventPayloads {
   "subscription.scheduled_change_canceled": {
     subscription: string;
     scheduled_change: NonNullable<SubscriptionView["scheduled_change"]>;
-    /** the checkout whose change replaced it; null when canceled by itself */
-    replaced_by: CheckoutChange | null;
+    /** the checkout or the administrative update whose change replaced it; null when canceled by itself */
+    replaced_by: CheckoutChange | SubscriptionUpdate | null;
   };
   "subscription.cancellation_scheduled": { subscription: string; cancel_at: Instant };
   /** written without `reason` and `invoice` when the customer ended it: read through the upcaster */

@@ -280,6 +280,20 @@ export function prorateRemoval(input: ItemAt): InvoiceLine {
 }
 
 /**
+ * Whether replacing `from` by `to` is a quantity-only change at one unit price, billed as the one
+ * line R(Δq·p·f); any other change of an item is a replacement (credit and charge).
+ */
+export function isQuantityChange(from: PricedItem, to: PricedItem): boolean {
+  return (
+    from.unitAmount !== null &&
+    from.unitAmount === to.unitAmount &&
+    from.amount === undefined &&
+    to.amount === undefined &&
+    from.name === to.name
+  );
+}
+
+/**
  * Any change of one item from `from` to `to`: one quantity line when only the quantity changes at
  * the same list unit price (both per-unit, same unitAmount, no `amount` override), otherwise a
  * credit and a charge. No lines when nothing changes.
@@ -288,12 +302,7 @@ export function prorateChange(
   input: ProrationAt & { readonly from: PricedItem; readonly to: PricedItem },
 ): InvoiceLine[] {
   const { from, to } = input;
-  const sameUnitPrice =
-    from.unitAmount !== null &&
-    from.unitAmount === to.unitAmount &&
-    from.amount === undefined &&
-    to.amount === undefined;
-  if (sameUnitPrice && from.name === to.name) {
+  if (isQuantityChange(from, to)) {
     const line = prorateQuantityChange({
       period: input.period,
       at: input.at,

@@ -114,20 +114,24 @@ export const databaseConnectionLost = () =>
     { retryAfter: DATABASE_RETRY_AFTER_SECONDS },
   );
 
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+/** The RFC 9457 document of a problem, as sent. */
+export function problemDocument(error: ApiError) {
+  return {
+    type: `https://uptier.dev/errors/${error.code}`,
+    title: TITLES[error.status] ?? "Error",
+    status: error.status,
+    code: error.code,
+    detail: error.message,
+    ...(error.extra.param ? { param: error.extra.param } : {}),
+    ...(error.extra.errors ? { errors: error.extra.errors } : {}),
+  };
+}
+
 export function sendProblem(reply: FastifyReply, error: ApiError): FastifyReply {
   if (error.extra.retryAfter !== undefined) reply.header("retry-after", String(error.extra.retryAfter));
-  return reply
-    .code(error.status)
-    .type("application/problem+json")
-    .send({
-      type: `https://uptier.dev/errors/${error.code}`,
-      title: TITLES[error.status] ?? "Error",
-      status: error.status,
-      code: error.code,
-      detail: error.message,
-      ...(error.extra.param ? { param: error.extra.param } : {}),
-      ...(error.extra.errors ? { errors: error.extra.errors } : {}),
-    });
+  return reply.code(error.status).type(PROBLEM_CONTENT_TYPE).send(problemDocument(error));
 }
 
 function joinPath(path: readonly PropertyKey[]): string {

@@ -346,13 +346,34 @@ describe("a request that ended without an answer, retried with its key", () => {
     expect(chargesFor(api, c.account)).toHaveLength(1);
   });
 
-  it("a refused request leaves the key free for a corrected one", async () => {
+  it("a declined checkout is its key's answer: a retry replays the decline, a new key pays", async () => {
     const c = await customer(api, "starter", { ...ANCHOR, token: "sandbox_insufficient_funds" });
     const q = await quoteOf(api, c.account, { seats: 6 });
-    const declined = await post("/v1/checkout", { quote: q.id, member: c.admin }, key("declined-1"));
+    const body = { quote: q.id, member: c.admin };
+    const declined = await post("/v1/checkout", body, key("declined-1"));
     expect([declined.statusCode, declined.json().code]).toEqual([402, "payment_declined"]);
+    expect(declined.headers["content-type"]).toBe("application/problem+json; charset=utf-8");
+    const asked = api.sandbox.requests.length;
     await post(`/v1/accounts/${c.account}/payment_methods`, { token: "sandbox_visa", default: true });
-    const paid = await post("/v1/checkout", { quote: q.id, member: c.admin }, key("declined-1"));
+    // Stripe's rule: the request started, so the key keeps its outcome; the gateway is not asked again
+    const replay = await post("/v1/checkout", body, key("declined-1"));
+    expect(replay.statusCode).toBe(402);
+    expect(replay.headers["idempotent-replayed"]).toBe("true");
+    expect(replay.headers["content-type"]).toBe("application/problem+json; charset=utf-8");
+    expect(replay.body).toBe(declined.body);
+    expect(api.sandbox.requests.length).toBe(asked);
+    const paid = await post("/v1/checkout", body, key("declined-2"));
+    expect(paid.json()).toMatchObject({ status: "succeeded" });
+    expect(chargesFor(api, c.account)).toHaveLength(1);
+  });
+
+  it("a refusal of the request's form is not recorded: the key stays free for a corrected one", async () => {
+    const c = await customer(api, "starter", ANCHOR);
+    const q = await quoteOf(api, c.account, { seats: 6 });
+    // no actor: the request's form, checked before anything is charged
+    const bare = await post("/v1/checkout", { quote: q.id }, key("form-1"));
+    expect(bare.statusCode).toBe(400);
+    const paid = await post("/v1/checkout", { quote: q.id, member: c.admin }, key("form-1"));
     expect(paid.json()).toMatchObject({ status: "succeeded" });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { useTestApi } from "../support/harness.ts";
+import { accountOnPlan, tableSnapshot, useTestApi } from "../support/harness.ts";
 
 const api = useTestApi();
 
@@ -72,22 +72,81 @@ describe("Idempotency-Key", () => {
     expect(other.json().code).toBe("idempotency_key_reused");
   });
 
-  it("does not record a key for a failed request, so a corrected retry can use it", async () => {
-    const bad = await api.request(
+  it("records a refusal met once the request started, and replays it byte for byte", async () => {
+    const { account, subscription } = await accountOnPlan(api, "starter");
+    const body = { account, plan: "free" };
+    const exists = await api.request("POST", "/v1/subscriptions", body, { "idempotency-key": "k-5" });
+    expect([exists.statusCode, exists.json().code]).toEqual([409, "subscription_exists"]);
+    expect(exists.headers["content-type"]).toBe("application/problem+json; charset=utf-8");
+    // the obstacle goes away; the key still answers what its request came to, and creates nothing
+    const ended = await api.request("POST", `/v1/subscriptions/${subscription}/cancel`, {
+      at_period_end: false,
+    });
+    expect(ended.statusCode).toBe(200);
+    const replay = await api.request("POST", "/v1/subscriptions", body, { "idempotency-key": "k-5" });
+    expect(replay.statusCode).toBe(409);
+    expect(replay.headers["idempotent-replayed"]).toBe("true");
+    expect(replay.headers["content-type"]).toBe("application/problem+json; charset=utf-8");
+    expect(replay.body).toBe(exists.body);
+    const listed = (await api.request("GET", `/v1/subscriptions?account=${account}`)).json().data;
+    expect(listed).toHaveLength(1);
+    // a new key is a new request
+    const created = await api.request("POST", "/v1/subscriptions", body, { "idempotency-key": "k-5b" });
+    expect(created.statusCode).toBe(201);
+    // a 404 alike
+    const missing = { account: "acct_none", plan: "free" };
+    const first = await api.request("POST", "/v1/subscriptions", missing, { "idempotency-key": "k-6" });
+    const again = await api.request("POST", "/v1/subscriptions", missing, { "idempotency-key": "k-6" });
+    expect([first.statusCode, again.statusCode, again.headers["idempotent-replayed"]]).toEqual([
+      404,
+      404,
+      "true",
+    ]);
+    expect(again.body).toBe(first.body);
+  });
+
+  it("records nothing for a refusal of the request's form: the key stays free for a corrected one", async () => {
+    const account = (await api.request("POST", "/v1/accounts", { external_id: "idem_5", name: "F" })).json();
+    const key = { "idempotency-key": "k-7" };
+    // refused by the route's schema, before it runs
+    const unknownField = await api.request(
       "POST",
       "/v1/subscriptions",
-      { account: "acct_none", plan: "free" },
-      { "idempotency-key": "k-5" },
+      { account: account.id, plan: "free", x: 1 },
+      key,
     );
-    expect(bad.statusCode).toBe(404);
-    const account = (await api.request("POST", "/v1/accounts", { external_id: "idem_5", name: "F" })).json();
-    const again = await api.request(
+    expect([unknownField.statusCode, unknownField.json().code]).toEqual([400, "invalid_request"]);
+    // refused by the service's own check of a field
+    const twice = await api.request(
+      "POST",
+      "/v1/subscriptions",
+      { account: account.id, plan: "starter", add_ons: [{ key: "storage_pack" }, { key: "storage_pack" }] },
+      key,
+    );
+    expect([twice.statusCode, twice.json().code]).toEqual([400, "duplicate_add_on"]);
+    const corrected = await api.request(
       "POST",
       "/v1/subscriptions",
       { account: account.id, plan: "free" },
-      { "idempotency-key": "k-6" },
+      key,
     );
-    expect(again.statusCode).toBe(201);
+    expect(corrected.statusCode).toBe(201);
+    expect(corrected.headers["idempotent-replayed"]).toBeUndefined();
+  });
+
+  it("a recorded refusal changes nothing but its key", async () => {
+    const { account } = await accountOnPlan(api, "starter");
+    const before = await tableSnapshot(api.database);
+    const refused = await api.request(
+      "POST",
+      "/v1/subscriptions",
+      { account, plan: "free" },
+      { "idempotency-key": "k-8" },
+    );
+    expect(refused.statusCode).toBe(409);
+    const after = await tableSnapshot(api.database);
+    const changed = Object.keys(after).filter((table) => after[table] !== before[table]);
+    expect(changed).toEqual(["public.idempotency_keys"]);
   });
 
   it("runs concurrent requests with one key exactly once", async () => {

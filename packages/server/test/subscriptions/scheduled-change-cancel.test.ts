@@ -1,6 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { domainEvents, invoices, scheduledChanges } from "../../src/db/schema/index.ts";
+import { domainEvents, invoices, scheduledChanges, subscriptions } from "../../src/db/schema/index.ts";
 import {
   applyDueScheduledChange,
   applyScheduledChanges,
@@ -152,9 +152,15 @@ describe("POST /v1/subscriptions/{id}/scheduled_change/cancel", () => {
       expect([late.statusCode, late.json().code]).toEqual([409, "scheduled_change_in_effect"]);
       expect(late.json().detail).toContain("Feb 1, 2026");
       expect((await scheduledOf(c.subscription)).map((s) => s.status)).toEqual(["scheduled"]);
-      expect((await sub(c.subscription)).revision).toBe(revision);
-      expect(await applyScheduledChanges(api.billing)).toBeGreaterThanOrEqual(1);
+      const [row] = await api.database.db
+        .select()
+        .from(subscriptions)
+        .where(eq(subscriptions.id, c.subscription));
+      expect(row?.revision).toBe(revision);
+      // in force: a read applies it, as the job would have
       expect(await sub(c.subscription)).toMatchObject({ seats: 6, scheduled_change: null });
+      await applyScheduledChanges(api.billing);
+      expect((await scheduledOf(c.subscription)).map((s) => s.status)).toEqual(["applied"]);
     });
   });
 

@@ -267,7 +267,8 @@ export const invoiceLines = pgTable(
     /** "plan", "seats", "add_on:<key>": what the credit cap adds up per item and period */
     item: text("item").notNull(),
     description: text("description").notNull(),
-    quantity: integer("quantity").notNull(),
+    /** bigint: an overage line's quantity is the usage beyond the grant, unbounded (up to 2^53 − 1) */
+    quantity: bigint("quantity", { mode: "number" }).notNull(),
     unitAmount: bigint("unit_amount", { mode: "number" }),
     amount: bigint("amount", { mode: "number" }).notNull(),
     proration: boolean("proration").notNull(),

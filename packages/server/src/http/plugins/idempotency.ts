@@ -5,7 +5,7 @@ import type { Db, Tx } from "../../db/client.ts";
 import { idempotencyKeys } from "../../db/schema/index.ts";
 import { canonicalJson } from "../../lib/canonical-json.ts";
 import { anyCause, sqlState } from "../../lib/error-causes.ts";
-import { ApiError, toApiError } from "../problem.ts";
+import { ApiError, PROBLEM_CONTENT_TYPE, problemDocument, toApiError } from "../problem.ts";
 
 /** Stripe keeps keys 24 h; we keep them 35 days so a retry after a long outage is still safe. */
 export const IDEMPOTENCY_RETENTION_DAYS = 35;
@@ -143,7 +143,38 @@ function canonicalAnswer(reply: FastifyReply, outcome: OperationResult): StoredA
 
 function send(reply: FastifyReply, answer: StoredAnswer, replayed: boolean): FastifyReply {
   if (replayed) reply.header("idempotent-replayed", "true");
-  return reply.code(answer.status).type("application/json; charset=utf-8").send(answer.text);
+  const type = answer.status >= 400 ? PROBLEM_CONTENT_TYPE : "application/json; charset=utf-8";
+  return reply.code(answer.status).type(type).send(answer.text);
+}
+
+/** A refusal about the state of things, final for the request that met it. */
+const RECORDED_STATUSES = new Set([402, 403, 404, 409, 422]);
+/** Conflicts with a request running at the same time: the same request may fare otherwise later. */
+const CONCURRENT_CODES = new Set([
+  "idempotency_key_in_use",
+  "idempotency_key_reused",
+  "checkout_in_progress",
+]);
+
+/**
+ * The refusal a request met once its work began, as recorded under its key and replayed byte for
+ * byte (Stripe's rule: a request that started executing keeps its outcome, errors included), or
+ * null when it is not recorded: a refusal of the request's own form (400, 413 — by its schema
+ * before it starts, or by a service's check of a field; the key then stays free for a corrected
+ * request), a conflict with a request running at the same time, an answer that asks for a retry
+ * later (Retry-After), and every failure (5xx: the request may not have finished, and a retry with
+ * the key resumes it).
+ */
+function recordedRefusal(error: unknown): StoredAnswer | null {
+  const problem = toApiError(error);
+  if (
+    !problem ||
+    !RECORDED_STATUSES.has(problem.status) ||
+    CONCURRENT_CODES.has(problem.code) ||
+    problem.extra.retryAfter !== undefined
+  )
+    return null;
+  return { status: problem.status, text: canonicalJson(problemDocument(problem)) };
 }
 
 const isUniqueViolation = (error: unknown) => anyCause(error, (e) => sqlState(e) === "23505");
@@ -152,7 +183,9 @@ const isUniqueViolation = (error: unknown) => anyCause(error, (e) => sqlState(e)
  * Answers an operation that is one transaction, recorded under its Idempotency-Key in that same
  * transaction, so the effect and the key commit or roll back together. The key's row is written
  * first: a concurrent request with the key waits on it, then replays this answer (or is refused,
- * for another body) having done nothing. A replay sends the first answer's bytes.
+ * for another body) having done nothing. A replay sends the first answer's bytes. A refusal the
+ * operation meets (recordedRefusal) is recorded too: the operation runs in a savepoint, so what it
+ * wrote is undone and the key keeps the refusal.
  */
 export async function respondIdempotent(
   { db }: { readonly db: Db },
@@ -173,7 +206,14 @@ export async function respondIdempotent(
       await tx
         .insert(idempotencyKeys)
         .values({ apiKeyId: scope.apiKeyId, key, requestHash: scope.hash, statusCode: 0, response: {} });
-      const recorded = canonicalAnswer(reply, await operation(tx));
+      let recorded: StoredAnswer;
+      try {
+        recorded = await tx.transaction(async (work) => canonicalAnswer(reply, await operation(work)));
+      } catch (error) {
+        const refusal = recordedRefusal(error);
+        if (!refusal) throw error;
+        recorded = refusal;
+      }
       await tx
         .update(idempotencyKeys)
         .set({ statusCode: recorded.status, response: sql`${recorded.text}::jsonb` })
@@ -206,9 +246,11 @@ export interface ClaimedOperation<T> {
  * committed row holding the request's hash — so another body with the key is refused and the same
  * body told the key is in use, before either does anything; then the effect runs and its answer is
  * recorded. A 202 (not settled yet) is not recorded: the claim is left for a retry to resume and
- * answer what the request came to. A refusal (4xx) from the effect of a first run leaves the key
- * free; one from `answer` (the effect stands) or a failure (5xx) leaves the claim for a retry to
- * resume at once.
+ * answer what the request came to. A refusal the effect meets (a declined card, a stale quote) is
+ * recorded as its answer (recordedRefusal); one of the request's form from the effect of a first
+ * run leaves the key free for a corrected request. A refusal from `answer` (the effect stands, the
+ * request is not finished: a payment awaiting 3-D Secure) or a failure (5xx) leaves the claim for
+ * a retry to resume at once.
  */
 export async function respondClaimed<T>(
   ctx: { readonly db: Db; readonly clock: () => Date },
@@ -245,8 +287,20 @@ export async function respondClaimed<T>(
   try {
     done = await operation.effect(claim.resumed);
   } catch (error) {
-    // Refused before it did anything that stands (bad input, a declined card): the key is free for a
-    // corrected request. A resumed run keeps it: the run before it may have done something.
+    const refusal = recordedRefusal(error);
+    if (refusal) {
+      let recorded: boolean;
+      try {
+        recorded = await recordHeld(db, scope, claim.token, refusal);
+      } catch (failure) {
+        await leave("resumable");
+        throw failure;
+      }
+      if (recorded) return send(reply, refusal, false);
+      return replayResumed(db, scope, reply);
+    }
+    // Refused for its form before it did anything that stands: the key is free for a corrected
+    // request. A resumed run keeps it: the run before it may have done something.
     const refused = (toApiError(error)?.status ?? 500) < 500;
     await leave(refused && !claim.resumed ? "released" : "resumable");
     throw error;
@@ -258,14 +312,26 @@ export async function respondClaimed<T>(
     await leave("resumable");
     throw error;
   }
-  if (answer === null) {
-    // a retry resumed this request meanwhile (our lease ran out) and recorded its answer
-    const stored = await storedAnswer(db, scope);
-    if (!stored) throw keyInUse();
-    return send(reply, stored, true);
-  }
+  if (answer === null) return replayResumed(db, scope, reply);
   if (answer.status === 202) await leave("resumable");
   return send(reply, answer, false);
+}
+
+/** A retry resumed this request meanwhile (our lease ran out): its answer, once recorded. */
+async function replayResumed(db: Db, scope: KeyScope, reply: FastifyReply) {
+  const stored = await storedAnswer(db, scope);
+  if (!stored) throw keyInUse();
+  return send(reply, stored, true);
+}
+
+/** Records `answer` under the key while this claim holds it; false when the claim was taken over. */
+async function recordHeld(db: Db | Tx, scope: KeyScope, token: string, answer: StoredAnswer) {
+  const recorded = await db
+    .update(idempotencyKeys)
+    .set({ statusCode: answer.status, response: sql`${answer.text}::jsonb` })
+    .where(heldBy(scope, token))
+    .returning({ key: idempotencyKeys.key });
+  return recorded.length > 0;
 }
 
 async function answerAndRecord<T>(
@@ -276,15 +342,8 @@ async function answerAndRecord<T>(
   operation: ClaimedOperation<T>,
   done: T,
 ): Promise<StoredAnswer | null> {
-  const record = async (tx: Db | Tx, answer: StoredAnswer) => {
-    if (answer.status === 202) return true;
-    const recorded = await tx
-      .update(idempotencyKeys)
-      .set({ statusCode: answer.status, response: sql`${answer.text}::jsonb` })
-      .where(heldBy(scope, token))
-      .returning({ key: idempotencyKeys.key });
-    return recorded.length > 0;
-  };
+  const record = async (tx: Db | Tx, answer: StoredAnswer) =>
+    answer.status === 202 || (await recordHeld(tx, scope, token, answer));
   const { answer: build } = operation;
   if (!build) {
     const answer = canonicalAnswer(reply, done as OperationResult);

@@ -34,7 +34,7 @@ export function inviteMember(
         { ...authorize, invite: { accountId, email: input.email } },
         resumed,
       );
-      checkoutResponse(row); // a declined or given-back purchase is refused here, the key left free
+      checkoutResponse(row); // a declined or given-back purchase is refused here: the invite's answer
       return row;
     },
     // A payment still in flight is refused here instead: the key stays with this invite, whose

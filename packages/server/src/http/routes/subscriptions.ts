@@ -10,14 +10,13 @@ import {
   UpdateSubscriptionInput,
 } from "@uptier/core/api";
 import type { FastifyInstance } from "fastify";
-import { cancelScheduledChange } from "../../services/subscriptions/scheduled-changes.ts";
 import {
-  cancelSubscription,
-  createSubscription,
-  getSubscription,
-  listSubscriptions,
-  updateSubscription,
-} from "../../services/subscriptions/subscriptions.ts";
+  cancelScheduledChange,
+  subscriptionInForce,
+  subscriptionsInForce,
+} from "../../services/subscriptions/scheduled-changes.ts";
+import { cancelSubscription, createSubscription } from "../../services/subscriptions/subscriptions.ts";
+import { updateSubscription } from "../../services/subscriptions/update.ts";
 import { type RouteContext, respondIdempotent, typed } from "../route-kit.ts";
 
 export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
@@ -48,7 +47,7 @@ export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
         response: { 200: listOf(SubscriptionResponse) },
       },
     },
-    (request) => listSubscriptions(ctx.db, request.query, ctx.clock()),
+    (request) => subscriptionsInForce(ctx.db, request.query, ctx.clock()),
   );
   r.get(
     "/v1/subscriptions/:id",
@@ -61,7 +60,7 @@ export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
         response: { 200: SubscriptionResponse },
       },
     },
-    (request) => getSubscription(ctx.db, request.params.id, ctx.clock()),
+    (request) => subscriptionInForce(ctx.db, request.params.id, ctx.clock()),
   );
   r.patch(
     "/v1/subscriptions/:id",
@@ -69,6 +68,8 @@ export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
       schema: {
         tags: ["subscriptions"],
         summary: "Change a subscription administratively (no charge; customers buy through quotes)",
+        description:
+          "A change of the plan, seats, add-ons or plan version supersedes the change scheduled for the period end, if any: it is canceled (`scheduled_change: null`, event `subscription.scheduled_change_canceled`). `cancel_at_period_end` alone leaves it.",
         params: IdParams,
         body: UpdateSubscriptionInput,
         response: { 200: SubscriptionResponse },

@@ -140,7 +140,7 @@ export async function issuePaidInvoices(
     writes.push(sql`l as (insert into invoice_lines (id, invoice_id, account_id, subscription_id, position, item,
         description, quantity, unit_amount, amount, proration, kind, period_start, period_end)
       select * from jsonb_to_recordset(${JSON.stringify(lineRows)}::jsonb) as l(id text, invoice_id text,
-        account_id text, subscription_id text, position int, item text, description text, quantity int,
+        account_id text, subscription_id text, position int, item text, description text, quantity bigint,
         unit_amount bigint, amount bigint, proration boolean, kind text, period_start timestamptz,
         period_end timestamptz))`);
   if (ledgerRows.length > 0)

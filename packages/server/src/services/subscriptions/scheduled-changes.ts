@@ -1,7 +1,8 @@
 import { formatDate, seatsAfterReduction } from "@uptier/core";
-import type { CheckoutChange } from "@uptier/core/api";
+import type { CheckoutChange, ListSubscriptionsQuery, SubscriptionUpdate } from "@uptier/core/api";
 import { and, eq, lte } from "drizzle-orm";
-import type { Tx } from "../../db/client.ts";
+import type { z } from "zod";
+import { type Executor, isTransaction, type Tx } from "../../db/client.ts";
 import { seatsInUse } from "../../db/queries/seats-in-use.ts";
 import { scheduledChanges, subscriptionAddOns, subscriptions } from "../../db/schema/index.ts";
 import type { BillingContext } from "../context.ts";
@@ -10,6 +11,7 @@ import { type EventToAppend, recordEvent } from "../events/append.ts";
 import { loadSubscriptions } from "./records.ts";
 import {
   getSubscription,
+  listSubscriptions,
   lockLive,
   type PendingChange,
   pendingChangeOf,
@@ -69,14 +71,15 @@ async function lockPendingChange(tx: Tx, subscriptionId: string): Promise<Pendin
 }
 
 /**
- * The event of a pending change canceled: by the cancel endpoint (`replacedBy` null), or by a
- * checkout whose change replaces it (the quote said so) or keeps the subscription as it is.
+ * The event of a pending change canceled: by the cancel endpoint (`replacedBy` null), by a
+ * checkout whose change replaces it (the quote said so) or keeps the subscription as it is, or by
+ * an administrative update of what the subscription is.
  */
 export function scheduledChangeCanceled(
   accountId: string,
   subscriptionId: string,
   change: PendingChange,
-  replacedBy: CheckoutChange | null,
+  replacedBy: CheckoutChange | SubscriptionUpdate | null,
 ): EventToAppend<"subscription.scheduled_change_canceled"> {
   return {
     type: "subscription.scheduled_change_canceled",
@@ -198,6 +201,42 @@ export async function applyDueScheduledChange(tx: Tx, subscriptionId: string, at
     at: due.effectiveAt,
   });
   return true;
+}
+
+/** Whether a change shown as `scheduled_change` has reached its instant at `at` (it is in force). */
+const inForce = (shown: { effective_at: string } | null, at: Date) =>
+  shown !== null && Date.parse(shown.effective_at) <= at.getTime();
+
+const applyDue = (db: Executor, subscriptionId: string, at: Date) => {
+  const apply = (tx: Tx) => applyDueScheduledChange(tx, subscriptionId, at);
+  return isTransaction(db) ? apply(db) : db.transaction(apply);
+};
+
+/**
+ * The subscription as a read answers it at `at`. A change whose instant has come is in force
+ * whether or not the job has run yet, so it is applied first (as a quote or a renewal would apply
+ * it) rather than shown as the shape before it with a change still to come: a client that reads the
+ * subscription and asks to return to that shape must get the shape in force, never one the period
+ * end already left behind.
+ */
+export async function subscriptionInForce(db: Executor, id: string, at: Date) {
+  const view = await getSubscription(db, id, at);
+  if (!inForce(view.scheduled_change, at)) return view;
+  await applyDue(db, id, at);
+  return getSubscription(db, id, at);
+}
+
+/** A page of subscriptions as reads answer them at `at` (subscriptionInForce, for a list). */
+export async function subscriptionsInForce(
+  db: Executor,
+  query: z.infer<typeof ListSubscriptionsQuery>,
+  at: Date,
+) {
+  const page = await listSubscriptions(db, query, at);
+  const due = page.data.filter((s) => inForce(s.scheduled_change, at));
+  if (due.length === 0) return page;
+  for (const s of due) await applyDue(db, s.id, at);
+  return listSubscriptions(db, query, at);
 }
 
 /** The job: every change whose period end has come. */

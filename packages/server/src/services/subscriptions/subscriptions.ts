@@ -8,7 +8,6 @@ import type {
   CancelSubscriptionInput,
   CreateSubscriptionInput,
   ListSubscriptionsQuery,
-  UpdateSubscriptionInput,
 } from "@uptier/core/api";
 import { and, desc, eq, inArray, lt, ne } from "drizzle-orm";
 import type { z } from "zod";
@@ -25,13 +24,13 @@ import { decodeCursor, type Page, toPage } from "../pagination.ts";
 import { recordPeriod } from "./periods.ts";
 import { loadSubscriptions, type SubscriptionRecord } from "./records.ts";
 
-function violation(code: string, param: string, message: string) {
+export function violation(code: string, param: string, message: string) {
   return new DomainError(code, message, { param });
 }
 
 type ChosenAddOn = Awaited<ReturnType<typeof resolveAddOns>>[number];
 
-async function insertAddOns(
+export async function insertAddOns(
   tx: Tx,
   accountId: string,
   subscriptionId: string,
@@ -51,7 +50,7 @@ async function insertAddOns(
   );
 }
 
-function assertShape(shape: SubscriptionShape, used: number) {
+export function assertShape(shape: SubscriptionShape, used: number) {
   const [first] = checkSubscriptionShape(shape, used);
   if (first) throw violation(first.code, first.param, first.message);
 }
@@ -155,7 +154,7 @@ export function subscriptionView(record: SubscriptionRecord, used: number, pendi
 }
 export type SubscriptionView = ReturnType<typeof subscriptionView>;
 
-async function loadOne(db: Executor, id: string, at: Date): Promise<SubscriptionRecord> {
+export async function loadOne(db: Executor, id: string, at: Date): Promise<SubscriptionRecord> {
   const [row] = await db.select().from(subscriptions).where(eq(subscriptions.id, id));
   if (!row) throw notFound("subscription", id);
   const [record] = await loadSubscriptions(db, [row], at);
@@ -311,70 +310,6 @@ export async function lockLive(tx: Tx, id: string, at: Date): Promise<Subscripti
   if (!record || record.state.status === "canceled")
     throw violation("subscription_canceled", "id", `Subscription ${id} is canceled; create a new one.`);
   return record;
-}
-
-/**
- * An administrative change, applied as asked with no charge or proration: the priced path for
- * customers (quote → checkout) is the billing API. Seats never go below the seats in use.
- */
-export async function updateSubscription(
-  tx: Tx,
-  id: string,
-  input: z.infer<typeof UpdateSubscriptionInput>,
-  at: Date,
-) {
-  const record = await lockLive(tx, id, at);
-  const { row } = record;
-  const plan =
-    input.plan !== undefined || input.move_to_latest_version
-      ? await resolvePlan(tx, input.plan ?? row.planKey)
-      : { id: row.planVersionId, definition: record.shape.plan, currency: row.currency };
-  if (plan.currency !== row.currency)
-    throw violation(
-      "currency_mismatch",
-      "plan",
-      `The plan is priced in ${plan.currency}, the subscription in ${row.currency}.`,
-    );
-  const chosen = input.add_ons ? await resolveAddOns(tx, input.add_ons) : null;
-  const shape: SubscriptionShape = {
-    plan: plan.definition,
-    interval: record.shape.interval,
-    seats: input.seats ?? row.seats,
-    addOns: chosen ? chosen.map((c) => c.selected) : record.shape.addOns,
-  };
-  assertShape(shape, await seatsInUse(tx, row.accountId));
-
-  const cancelAt =
-    input.cancel_at_period_end === undefined
-      ? row.cancelAt
-      : input.cancel_at_period_end
-        ? (record.state.currentPeriodEnd ?? at)
-        : null;
-  await tx
-    .update(subscriptions)
-    .set({
-      planKey: input.plan ?? row.planKey,
-      planVersionId: plan.id,
-      seats: shape.seats,
-      cancelAt,
-      revision: row.revision + 1,
-      updatedAt: at,
-    })
-    .where(eq(subscriptions.id, id));
-  if (chosen) {
-    await tx.delete(subscriptionAddOns).where(eq(subscriptionAddOns.subscriptionId, id));
-    await insertAddOns(tx, row.accountId, id, chosen, at);
-  }
-  const pending = (await pendingChangesOf(tx, [id])).get(id) ?? null;
-  const previous = subscriptionView(record, await seatsInUse(tx, row.accountId), pending);
-  const current = subscriptionView(await loadOne(tx, id, at), previous.seats_in_use, pending);
-  await recordEvent(tx, {
-    type: "subscription.updated",
-    accountId: row.accountId,
-    data: { previous, subscription: current },
-    at,
-  });
-  return current;
 }
 
 export async function cancelSubscription(
