@@ -7,7 +7,7 @@ import { seatsCover } from "../subscriptions/seats.ts";
 import { checkSubscriptionShape } from "../subscriptions/shape-rules.ts";
 import { DEMO_CATALOG } from "../testing/demo-catalog.ts";
 import { randomCatalogArb } from "../testing/random-catalog.ts";
-import { inviteRefusalReason, invitePath } from "./invite-path.ts";
+import { invitePath, inviteRefusalReason } from "./invite-path.ts";
 import type { UpgradeCatalog } from "./upgrade.ts";
 
 const upgradeCatalogOf = (c: ResolvedCatalog): UpgradeCatalog => ({
@@ -47,7 +47,10 @@ describe("invitePath: the cheapest way to admit one more member", () => {
 
   /** Random catalogs whose plans sometimes cap their seats. */
   const caseArb = fc
-    .tuple(randomCatalogArb(), fc.array(fc.option(fc.integer({ min: 1, max: 8 })), { minLength: 3, maxLength: 3 }))
+    .tuple(
+      randomCatalogArb(),
+      fc.array(fc.option(fc.integer({ min: 1, max: 8 })), { minLength: 3, maxLength: 3 }),
+    )
     .map(([doc, maxima]): ResolvedCatalog => {
       const plans = Object.fromEntries(
         Object.entries(doc.plans).map(([key, p], i) => {
@@ -86,7 +89,11 @@ describe("invitePath: the cheapest way to admit one more member", () => {
           { ...current, seats: Math.max(current.seats, inUse + 1) },
           ...Object.values(catalog.plans)
             .filter((q) => q.tier > p.tier && q.prices.month)
-            .map((q) => ({ ...current, plan: q, seats: Math.max(current.seats, q.seats.included, inUse + 1) })),
+            .map((q) => ({
+              ...current,
+              plan: q,
+              seats: Math.max(current.seats, q.seats.included, inUse + 1),
+            })),
         ].filter((s) => checkSubscriptionShape(s, inUse).length === 0 && seatsCover(s.seats, inUse + 1));
         if (seatsCover(current.seats, inUse + 1)) {
           expect(chosen).toEqual({ path: "free_seat" });

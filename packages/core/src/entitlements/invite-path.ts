@@ -35,7 +35,11 @@ export type InvitePath =
  * current plan when its maximum allows them, else the cheapest higher-tier plan sold on the same
  * interval whose seat maximum admits `inUse + 1`, at its included seats or more, keeping the add-ons it sells. Pure.
  */
-export function invitePath(catalog: UpgradeCatalog, current: SubscriptionShape, inUse: number): InvitePath | null {
+export function invitePath(
+  catalog: UpgradeCatalog,
+  current: SubscriptionShape,
+  inUse: number,
+): InvitePath | null {
   if (hasFreeSeat(current.seats, inUse)) return { path: "free_seat" };
   const option = cheapestUpgrade(catalog, current, { feature: "seats", kind: "seats", required: inUse + 1 });
   if (!option) return null;

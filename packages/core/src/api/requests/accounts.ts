@@ -38,7 +38,9 @@ export const CreateMemberInput = z
       .min(1)
       .max(255)
       .optional()
-      .describe("Who sends the invite (a member id or your user id), named in a refusal's member.invite_refused event"),
+      .describe(
+        "Who sends the invite (a member id or your user id), named in a refusal's member.invite_refused event",
+      ),
     authorize: AuthorizeInput.optional().describe(
       "Buy the extra seat this invite needs: the quote from members/preview and the admin authorising it",
     ),

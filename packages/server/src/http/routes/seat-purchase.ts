@@ -32,7 +32,14 @@ export async function inviteMember(
   } catch (error) {
     // the seat-limit moment: refused, and recorded for the plays (invite-refusals.ts)
     if (error instanceof SeatLimitReached)
-      await recordInviteRefusal(ctx.db, accountId, input, error, idempotencyKeyOf(request) ?? null, ctx.clock());
+      await recordInviteRefusal(
+        ctx.db,
+        accountId,
+        input,
+        error,
+        idempotencyKeyOf(request) ?? null,
+        ctx.clock(),
+      );
     throw error;
   }
 }

@@ -1,4 +1,10 @@
-import { type InvitePath, invitePath, inviteSummary, type ResolvedPlan, type UpgradeCatalog } from "@uptier/core";
+import {
+  type InvitePath,
+  invitePath,
+  inviteSummary,
+  type ResolvedPlan,
+  type UpgradeCatalog,
+} from "@uptier/core";
 import type { PreviewInviteInput } from "@uptier/core/api";
 import type { z } from "zod";
 import type { Tx } from "../../db/client.ts";
