@@ -80,6 +80,24 @@ export interface DomainEventPayloads {
   "member.added": { member: MemberView };
   "member.updated": { member: MemberView; previous: MemberView };
   "member.removed": { member: MemberView; previous: MemberView };
+  /**
+   * An invite refused for lack of seats (the seat-limit moment: plays' seat_limit_hit): recorded
+   * although the request is answered 4xx, once per Idempotency-Key (docs/rules.md, conventions).
+   */
+  "member.invite_refused": {
+    subscription: string;
+    email: string;
+    user_id: string | null;
+    role: "admin" | "member";
+    /** the member or user id the request named as inviting (its `invited_by` or `authorize`) */
+    invited_by: string | null;
+    plan: string;
+    seats: number;
+    seats_in_use: number;
+    reason: "no_free_seat" | "plan_seat_maximum";
+    /** the request's Idempotency-Key, if it sent one (a retry of it records nothing more) */
+    request: { idempotency_key: string | null };
+  };
   "payment_method.attached": { payment_method: PaymentMethodView };
   "payment_method.detached": { payment_method: PaymentMethodView };
   "subscription.created": { subscription: SubscriptionView };
@@ -141,6 +159,7 @@ export const DOMAIN_EVENT_TYPES = [
   "member.added",
   "member.updated",
   "member.removed",
+  "member.invite_refused",
   "payment_method.attached",
   "payment_method.detached",
   "subscription.created",

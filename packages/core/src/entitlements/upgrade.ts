@@ -56,6 +56,14 @@ function price(
   }
 }
 
+/** The seats a move to `plan` keeps: the current ones, at least the plan's included seats and `required`. */
+export const seatsOnPlan = (current: SubscriptionShape, plan: ResolvedPlan, required = 0): number =>
+  Math.max(current.seats, plan.seats.included, required);
+
+/** The add-ons a move to `plan` keeps: those the plan sells on the interval. */
+export const addOnsKeptOn = (current: SubscriptionShape, plan: ResolvedPlan): SubscribedAddOn[] =>
+  current.addOns.filter((a) => addOnSold(a.definition, plan, current.interval));
+
 function withAddOn(shape: SubscriptionShape, key: string, definition: AddOnDefinition, quantity: number) {
   const others = shape.addOns.filter((a) => a.key !== key);
   const addOns: SubscribedAddOn[] = [...others, { key, definition, quantity }];
@@ -136,8 +144,8 @@ export function cheapestUpgrade(
 
   for (const [key, plan] of Object.entries(catalog.plans)) {
     if (plan.tier <= current.plan.tier || !plan.prices[interval]) continue;
-    const seats = Math.max(current.seats, plan.seats.included, kind === "seats" ? required : 0);
-    const addOns = current.addOns.filter((a) => addOnSold(a.definition, plan, interval));
+    const seats = seatsOnPlan(current, plan, kind === "seats" ? required : 0);
+    const addOns = addOnsKeptOn(current, plan);
     push(
       2 + plan.tier,
       (p) => ({

@@ -42,6 +42,27 @@ describe("inviteSummary: the seat an invite needs, said of the member", () => {
     );
   });
 
+  it("says the plan that has the seat when the current one sells no more (Free, 3 seats at most)", () => {
+    const from = shape("free", 3);
+    const result = quoteChange({
+      subscription: {
+        shape: from,
+        currency: "usd",
+        billingCycleAnchor: new Date("2026-01-01T00:00:00Z"),
+        trialEnd: null,
+      },
+      target: shape("starter", 5),
+      at: new Date("2026-01-17T00:00:00Z"),
+      policy: "period_end",
+      seatsInUse: 3,
+      creditBalance: 0,
+    });
+    if (!result.ok) throw new Error(result.refusal.code);
+    expect(inviteSummary(result.plan, "usd", 3)).toBe(
+      "All 3 seats are taken, the most the Free plan has. Adding this member means upgrading to Starter, which adds $99.00 to your monthly bill. $47.90 is due today for the remaining 15 days of this cycle.",
+    );
+  });
+
   it("says the credit applied and a pending change it replaces, never the next invoice", () => {
     const plan = oneMoreSeat(shape("starter", 6), "2026-01-17T00:00:00Z", {
       creditBalance: 200,

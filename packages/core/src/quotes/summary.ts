@@ -104,17 +104,22 @@ export function splitSummary(
 }
 
 /**
- * The invite preview's words when all `seats` are taken: the quote of one more seat, said of the
- * member it is for ("All 5 seats are taken. Adding this member adds $15.00 to your monthly bill.
- * $7.26 is due today for the remaining 15 days of this cycle.").
+ * The invite preview's words when all `seats` are taken: the quote that admits the member, said of
+ * them — one more seat ("All 5 seats are taken. Adding this member adds $15.00 to your monthly bill.
+ * $7.26 is due today for the remaining 15 days of this cycle.") or, when the plan sells no more
+ * seats, the plan that has them ("All 3 seats are taken, the most the Free plan has. Adding this
+ * member means upgrading to Starter, which adds $99.00 to your monthly bill. …").
  */
 export function inviteSummary(plan: Omit<QuotePlan, "summary">, currency: string, seats: number): string {
-  return [
-    `All ${seats} seats are taken.`,
-    `Adding this member ${billMove(plan, currency)}.`,
-    ...today(plan, currency),
-    ...replaced(plan),
-  ].join(" ");
+  const move = plan.components.find((c) => c.type === "plan");
+  const [taken, adding] =
+    move?.type === "plan"
+      ? [
+          `All ${seats} seats are taken, the most the ${move.from} plan has.`,
+          `Adding this member means upgrading to ${move.to}, which ${billMove(plan, currency)}.`,
+        ]
+      : [`All ${seats} seats are taken.`, `Adding this member ${billMove(plan, currency)}.`];
+  return [taken, adding, ...today(plan, currency), ...replaced(plan)].join(" ");
 }
 
 /** The pending scheduled change the new one cancels, so the customer is not surprised at renewal. */

@@ -33,6 +33,14 @@ export const CreateMemberInput = z
     role: Role.default("member"),
     user_id: z.string().min(1).max(255).optional().describe("The person's user id in your product"),
     status: z.enum(["invited", "active"]).default("invited"),
+    invited_by: z
+      .string()
+      .min(1)
+      .max(255)
+      .optional()
+      .describe(
+        "Who sends the invite (a member id or your user id), named in a refusal's member.invite_refused event",
+      ),
     authorize: AuthorizeInput.optional().describe(
       "Buy the extra seat this invite needs: the quote from members/preview and the admin authorising it",
     ),

@@ -1,7 +1,14 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { assertInvitable, type CreateMemberBody, createMember } from "../../services/accounts/members.ts";
+import { recordInviteRefusal } from "../../services/accounts/invite-refusals.ts";
+import {
+  assertInvitable,
+  type CreateMemberBody,
+  createMember,
+  SeatLimitReached,
+} from "../../services/accounts/members.ts";
 import { runCheckout } from "../../services/checkout/index.ts";
 import { billingOf } from "../../services/context.ts";
+import { idempotencyKeyOf } from "../plugins/idempotency.ts";
 import { ApiError } from "../problem.ts";
 import { type RouteContext, respondClaimed, respondIdempotent, type Tx } from "../route-kit.ts";
 import { checkoutResponse } from "./checkout-response.ts";
@@ -11,9 +18,33 @@ import { checkoutResponse } from "./checkout-response.ts";
  * quote charged as a checkout outside any transaction (the intent is committed first, so a crash
  * never loses track of a charge), then the member created in the transaction that records the
  * answer under the Idempotency-Key. A non-admin's request is refused with admin_approval_required
- * and the admins are told.
+ * and the admins are told. An invite refused for lack of seats is recorded (member.invite_refused).
  */
-export function inviteMember(
+export async function inviteMember(
+  ctx: RouteContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  accountId: string,
+  input: CreateMemberBody,
+) {
+  try {
+    return await invite(ctx, request, reply, accountId, input);
+  } catch (error) {
+    // the seat-limit moment: refused, and recorded for the plays (invite-refusals.ts)
+    if (error instanceof SeatLimitReached)
+      await recordInviteRefusal(
+        ctx.db,
+        accountId,
+        input,
+        error,
+        idempotencyKeyOf(request) ?? null,
+        ctx.clock(),
+      );
+    throw error;
+  }
+}
+
+function invite(
   ctx: RouteContext,
   request: FastifyRequest,
   reply: FastifyReply,

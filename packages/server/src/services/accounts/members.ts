@@ -1,4 +1,4 @@
-import { hasFreeSeat } from "@uptier/core";
+import { hasFreeSeat, type InviteRefusalReason, inviteRefusalReason } from "@uptier/core";
 import type { CreateMemberInput, ListMembersQuery, UpdateMemberInput } from "@uptier/core/api";
 import { and, desc, eq, lt, ne, sql } from "drizzle-orm";
 import type { z } from "zod";
@@ -10,7 +10,7 @@ import { DomainError, notFound } from "../errors.ts";
 import { recordEvent } from "../events/append.ts";
 import { decodeCursor, type Page, toPage } from "../pagination.ts";
 import type { QuotePurpose } from "../quotes/quotes.ts";
-import { liveSubscriptionsOf } from "../subscriptions/records.ts";
+import { liveSubscriptionsOf, type SubscriptionRecord } from "../subscriptions/records.ts";
 import { findAccount } from "./accounts.ts";
 
 type MemberRow = typeof members.$inferSelect;
@@ -32,10 +32,29 @@ export function memberView(row: MemberRow) {
 export type MemberView = ReturnType<typeof memberView>;
 
 /**
- * Seats used = invited + active members. Taking a seat locks the account's subscription row, so
- * two invites racing for the last seat cannot both win.
+ * An invite refused for lack of seats, with the numbers it was refused at (the payload of the
+ * member.invite_refused event the route records: invite-refusals.ts).
  */
-async function assertSeatAvailable(tx: Tx, accountId: string, at: Date) {
+export class SeatLimitReached extends DomainError {
+  constructor(
+    readonly refusal: {
+      readonly subscription: string;
+      readonly plan: string;
+      readonly seats: number;
+      readonly seatsInUse: number;
+      readonly reason: InviteRefusalReason;
+    },
+    message: string,
+  ) {
+    super("seat_limit_reached", message, { param: "email" });
+  }
+}
+
+/**
+ * Locks the account's subscription row, so two invites racing for the last seat cannot both win,
+ * and answers its live subscription.
+ */
+async function lockSeats(tx: Tx, accountId: string, at: Date) {
   await tx
     .select({ id: subscriptions.id })
     .from(subscriptions)
@@ -50,13 +69,21 @@ async function assertSeatAvailable(tx: Tx, accountId: string, at: Date) {
         param: "account",
       },
     );
+  return live;
+}
+
+/** Seats used = invited + active members; asked under lockSeats. */
+async function assertSeatAvailable(tx: Tx, accountId: string, live: SubscriptionRecord) {
   const used = await seatsInUse(tx, accountId);
-  if (!hasFreeSeat(live.shape.seats, used))
-    throw new DomainError(
-      "seat_limit_reached",
-      `All ${live.shape.seats} seats on the ${live.shape.plan.name} plan are taken (${used} invited or active). Add a seat before inviting.`,
-      { param: "email" },
-    );
+  if (hasFreeSeat(live.shape.seats, used)) return;
+  const { plan, seats } = live.shape;
+  const reason = inviteRefusalReason(live.shape);
+  throw new SeatLimitReached(
+    { subscription: live.id, plan: plan.key, seats, seatsInUse: used, reason },
+    reason === "plan_seat_maximum"
+      ? `All ${seats} seats on the ${plan.name} plan are taken (${used} invited or active), the most it has. Preview the invite for the plan that has the seat.`
+      : `All ${seats} seats on the ${plan.name} plan are taken (${used} invited or active). Add a seat before inviting.`,
+  );
 }
 
 /** 409 member_exists when the email (any case) already belongs to a member who was not removed. */
@@ -118,8 +145,10 @@ export async function createMember(tx: Tx, accountId: string, input: CreateMembe
   await findAccount(tx, accountId);
   // The seat was bought before this transaction (seat-invites.ts): check it was paid.
   if (input.authorize) await assertSeatPurchased(tx, accountId, input.authorize.quote, input.email);
-  await assertSeatAvailable(tx, accountId, at);
+  const live = await lockSeats(tx, accountId, at);
+  // a person who cannot be invited at all is told so before being told the seats are taken
   await assertInvitable(tx, accountId, input);
+  await assertSeatAvailable(tx, accountId, live);
   const [row] = await tx
     .insert(members)
     .values({
