@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { and, eq, lt, sql } from "drizzle-orm";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { Db, Tx } from "../../db/client.ts";
+import type { Db, Executor, Tx } from "../../db/client.ts";
 import { idempotencyKeys } from "../../db/schema/index.ts";
 import { canonicalJson } from "../../lib/canonical-json.ts";
 import { anyCause, sqlState } from "../../lib/error-causes.ts";
@@ -192,6 +192,7 @@ export async function respondIdempotent(
   request: FastifyRequest,
   reply: FastifyReply,
   operation: (tx: Tx) => Promise<OperationResult>,
+  onRefusal?: RefusalListener,
 ) {
   const key = idempotencyKeyOf(request);
   if (key === undefined) {
@@ -212,6 +213,7 @@ export async function respondIdempotent(
       } catch (error) {
         const refusal = recordedRefusal(error);
         if (!refusal) throw error;
+        await onRefusal?.(tx, error);
         recorded = refusal;
       }
       await tx
@@ -239,7 +241,14 @@ export async function respondIdempotent(
 export interface ClaimedOperation<T> {
   effect(resumed: boolean): Promise<T>;
   answer?(tx: Tx, done: T): Promise<OperationResult>;
+  onRefusal?: RefusalListener;
 }
+
+/**
+ * Told of a refusal that is kept under the key (it is answered, not thrown, so the route never
+ * sees it), in the transaction that keeps it: for the refusals someone must hear of (rules.md).
+ */
+export type RefusalListener = (db: Executor, error: unknown) => Promise<void>;
 
 /**
  * Answers a request that moves money. With an Idempotency-Key, the key is claimed first — a
@@ -291,6 +300,7 @@ export async function respondClaimed<T>(
     if (refusal) {
       let recorded: boolean;
       try {
+        await operation.onRefusal?.(db, error);
         recorded = await recordHeld(db, scope, claim.token, refusal);
       } catch (failure) {
         await leave("resumable");

@@ -8,7 +8,7 @@ import {
 } from "../../services/accounts/members.ts";
 import { runCheckout } from "../../services/checkout/index.ts";
 import { billingOf } from "../../services/context.ts";
-import { idempotencyKeyOf } from "../plugins/idempotency.ts";
+import { idempotencyKeyOf, type RefusalListener } from "../plugins/idempotency.ts";
 import { ApiError } from "../problem.ts";
 import { type RouteContext, respondClaimed, respondIdempotent, type Tx } from "../route-kit.ts";
 import { checkoutResponse } from "./checkout-response.ts";
@@ -27,19 +27,16 @@ export async function inviteMember(
   accountId: string,
   input: CreateMemberBody,
 ) {
-  try {
-    return await invite(ctx, request, reply, accountId, input);
-  } catch (error) {
-    // the seat-limit moment: refused, and recorded for the plays (invite-refusals.ts)
+  // the seat-limit moment: refused, and recorded for the plays (invite-refusals.ts); a refusal
+  // kept under an Idempotency-Key is answered, not thrown, so it is told of in the key's transaction
+  const onRefusal: RefusalListener = async (db, error) => {
     if (error instanceof SeatLimitReached)
-      await recordInviteRefusal(
-        ctx.db,
-        accountId,
-        input,
-        error,
-        idempotencyKeyOf(request) ?? null,
-        ctx.clock(),
-      );
+      await recordInviteRefusal(db, accountId, input, error, idempotencyKeyOf(request) ?? null, ctx.clock());
+  };
+  try {
+    return await invite(ctx, request, reply, accountId, input, onRefusal);
+  } catch (error) {
+    await onRefusal(ctx.db, error);
     throw error;
   }
 }
@@ -50,14 +47,16 @@ function invite(
   reply: FastifyReply,
   accountId: string,
   input: CreateMemberBody,
+  onRefusal: RefusalListener,
 ) {
   const create = async (tx: Tx) => ({
     status: 201,
     body: await createMember(tx, accountId, input, ctx.clock()),
   });
   const { authorize } = input;
-  if (!authorize) return respondIdempotent(ctx, request, reply, create);
+  if (!authorize) return respondIdempotent(ctx, request, reply, create, onRefusal);
   return respondClaimed(ctx, request, reply, {
+    onRefusal,
     effect: async (resumed) => {
       await assertInvitable(ctx.db, accountId, input);
       const row = await runCheckout(

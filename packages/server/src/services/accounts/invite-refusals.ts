@@ -1,18 +1,18 @@
 import { and, eq, sql } from "drizzle-orm";
-import type { Db } from "../../db/client.ts";
+import type { Executor } from "../../db/client.ts";
 import { domainEvents, subscriptions } from "../../db/schema/index.ts";
 import { recordEvent } from "../events/append.ts";
 import type { CreateMemberBody, SeatLimitReached } from "./members.ts";
 
 /**
  * The one write of a refused request (docs/rules.md, conventions: a refusal the plays listen to):
- * an invite refused for lack of seats is recorded as `member.invite_refused`, in a transaction of
- * its own after the refusal rolled back, so nothing else of the request stands. A retry with the
- * same Idempotency-Key is refused again (a 4xx is not kept under the key) but not recorded again:
- * the key travels in the payload, and a refusal with it already in the log is the same moment.
+ * an invite refused for lack of seats is recorded as `member.invite_refused`, after the request's
+ * own work rolled back (in the transaction that keeps the refusal under its Idempotency-Key, or in
+ * one of its own), so nothing else of the request stands. It is recorded once per key: the key
+ * travels in the payload, and a refusal with it already in the log is the same moment.
  */
 export async function recordInviteRefusal(
-  db: Db,
+  db: Executor,
   accountId: string,
   input: CreateMemberBody,
   { refusal }: SeatLimitReached,
