@@ -217,8 +217,7 @@ playbook
     let check: Awaited<ReturnType<typeof checkPlaybook>>;
     if (options.catalog) {
       const catalogFile = await readCatalogFile(options.catalog);
-      if (!catalogFile.ok)
-        fail(`the catalog is invalid:\n${catalogFile.issues.map(formatIssue).join("\n")}`);
+      if (!catalogFile.ok) fail(`the catalog is invalid:\n${catalogFile.issues.map(formatIssue).join("\n")}`);
       const result = parsePlaybookText(text, catalogFile.validation.catalog, file);
       check = result.ok ? { ok: true, playbook: result.playbook, catalogVersion: 0 } : result;
     } else check = await withDatabase(({ db }) => checkPlaybook(db, { text, file }));
@@ -252,7 +251,9 @@ for (const job of BILLING_JOBS)
 
 program
   .command("seed-demo")
-  .description("Apply the demo catalog (and playbook, when none is in force) and seed demo accounts into an empty database")
+  .description(
+    "Apply the demo catalog (and playbook, when none is in force) and seed demo accounts into an empty database",
+  )
   .action(() =>
     withDatabase(async ({ db }) => {
       await applyCatalogFile(db, DEMO_CATALOG);

@@ -25,9 +25,15 @@ function inputOf(request: Pick<FastifyRequest, "headers" | "body">): PlaybookInp
     ?.trim()
     .toLowerCase();
   const asText = (PLAYBOOK_TEXT_TYPES as readonly string[]).includes(type ?? "");
-  return asText && typeof request.body === "string"
-    ? { text: request.body, file: "(body)" }
-    : { document: request.body };
+  if (typeof request.body !== "string") return { document: request.body };
+  if (asText) return { text: request.body, file: "(body)" };
+  // the schema takes text for YAML's media types; as JSON, a playbook is an object
+  throw new ApiError(
+    400,
+    "invalid_request",
+    "Invalid request — (body): a playbook sent as JSON is an object; send its YAML text as application/yaml.",
+    { param: "(body)", errors: [{ param: "(body)", message: "expected an object" }] },
+  );
 }
 
 const view = (v: PlaybookVersion) => ({
@@ -65,7 +71,8 @@ export function playbookRoutes(app: FastifyInstance, ctx: RouteContext) {
       {
         schema: {
           tags: ["plays"],
-          summary: "Apply a playbook (versioned; refused whole with every issue; the same playbook twice is a no-op)",
+          summary:
+            "Apply a playbook (versioned; refused whole with every issue; the same playbook twice is a no-op)",
           consumes: CONSUMES,
           body: PlaybookBody,
           response: { 200: PlaybookApplyResponse },

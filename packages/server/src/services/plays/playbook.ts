@@ -18,7 +18,7 @@ import { recordEvent } from "../events/append.ts";
 /** What is applied: the document as values (JSON), or its text (YAML or JSON), kept as the source. */
 export type PlaybookInput =
   | { readonly document: unknown }
-  | { readonly text: string; /** names the text in issues (a file) */ readonly file?: string };
+  | { readonly text: string /** names the text in issues (a file) */; readonly file?: string };
 
 export interface PlaybookVersion {
   readonly version: number;
