@@ -25,6 +25,8 @@ import { unsubscribeRoutes } from "./http/routes/email-unsubscribe.ts";
 import { entitlementRoutes } from "./http/routes/entitlements.ts";
 import { invoiceRoutes } from "./http/routes/invoices.ts";
 import { memberRoutes } from "./http/routes/members.ts";
+import { playbookRoutes } from "./http/routes/playbook.ts";
+import { schemaRoutes } from "./http/routes/schemas.ts";
 import { segmentRoutes } from "./http/routes/segment.ts";
 import { subscriptionRoutes } from "./http/routes/subscriptions.ts";
 import { usageRoutes } from "./http/routes/usage.ts";
@@ -134,14 +136,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     memberRoutes(v1, ctx);
     subscriptionRoutes(v1, ctx);
     catalogRoutes(v1, ctx);
+    playbookRoutes(v1, ctx);
     billingRoutes(v1, ctx, metering, options.gateways);
     invoiceRoutes(v1, ctx);
     webhookRoutes(v1, ctx, options.webhooks ?? { allowHttp: false });
   });
-  // opened from an email by its recipient, who has no API key: the link's token is the authority
+  // opened from an email by its recipient, who has no API key: the link's token is the authority;
+  // the published JSON Schemas describe file formats, not the deployment's data
   await app.register(async (open) => {
     guardInput(open);
     unsubscribeRoutes(open, ctx);
+    schemaRoutes(open);
   });
   return app;
 }

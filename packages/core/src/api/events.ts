@@ -100,6 +100,8 @@ export interface DomainEventPayloads {
   };
   "payment_method.attached": { payment_method: PaymentMethodView };
   "payment_method.detached": { payment_method: PaymentMethodView };
+  /** a new version of the playbook is in force (an identical one applied again writes none) */
+  "playbook.applied": { version: number; catalog_version: number; plays: readonly string[] };
   "subscription.created": { subscription: SubscriptionView };
   "subscription.updated": {
     previous: SubscriptionView;
@@ -162,6 +164,7 @@ export const DOMAIN_EVENT_TYPES = [
   "member.invite_refused",
   "payment_method.attached",
   "payment_method.detached",
+  "playbook.applied",
   "subscription.created",
   "subscription.updated",
   "subscription.change_scheduled",

@@ -1,20 +1,25 @@
 #!/usr/bin/env node
+import { readFile } from "node:fs/promises";
 import { Command } from "commander";
 import { buildApp } from "../app.ts";
-import { formatIssue, readCatalogFile } from "../catalog-file.ts";
+import { formatIssue, type LocatedIssue, readCatalogFile } from "../catalog-file.ts";
 import { loadConfig, meteringOptions, smtpSettings, webhookPolicy } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { DEMO_CATALOG_FILE as DEMO_CATALOG } from "../demo/catalog-file.ts";
 import { type DemoKey, ensureDemoKey } from "../demo/demo-key.ts";
+import { DEMO_PLAYBOOK_FILE } from "../demo/playbook-file.ts";
 import { seedDemo } from "../demo/seed.ts";
 import { pruneIdempotencyKeys } from "../http/plugins/idempotency.ts";
 import { BILLING_JOBS, runJobOnce } from "../jobs/billing-jobs.ts";
 import { startJobs } from "../jobs/queue.ts";
+import { parsePlaybookText } from "../playbook-file.ts";
 import { openMigratedDatabase } from "../runtime.ts";
 import { createSecretKey, listKeys, revokeKey } from "../services/accounts/api-keys.ts";
 import { applyCatalog, currentCatalog } from "../services/catalog/apply.ts";
 import { billingContext, defaultGateways } from "../services/context.ts";
 import { smtpMailer } from "../services/email/mailer.ts";
+import { DomainError } from "../services/errors.ts";
+import { applyPlaybook, checkPlaybook, currentPlaybook } from "../services/plays/playbook.ts";
 import { startWebhookDelivery } from "../services/webhooks/deliver.ts";
 import { webhookSubscription } from "../services/webhooks/subscriber.ts";
 
@@ -44,6 +49,23 @@ async function applyCatalogFile(db: Db, file: string) {
   return db.transaction((tx) => applyCatalog(tx, result.validation.catalog, new Date()));
 }
 
+/** Every issue of a playbook file as `file:line:col: path: message`, one a line. */
+function playbookIssues(file: string, issues: readonly Omit<LocatedIssue, "file">[]): string {
+  return issues.map((issue) => formatIssue({ ...issue, file })).join("\n");
+}
+
+/** Applies a playbook file against the catalog in force; refused whole, with every issue. */
+async function applyPlaybookFile(db: Db, file: string) {
+  const text = await readFile(file, "utf8");
+  try {
+    return await db.transaction((tx) => applyPlaybook(tx, { text, file }, new Date()));
+  } catch (error) {
+    if (error instanceof DomainError && error.extra.issues)
+      fail(`the playbook is invalid:\n${playbookIssues(file, error.extra.issues)}`);
+    throw error;
+  }
+}
+
 program
   .command("start")
   .description("Start the HTTP API (migrates the database first)")
@@ -55,11 +77,13 @@ program
     let demo: DemoKey | undefined;
     if (options.demo) {
       if (!(await currentCatalog(database.db))) await applyCatalogFile(database.db, DEMO_CATALOG);
+      if (!(await currentPlaybook(database.db))) await applyPlaybookFile(database.db, DEMO_PLAYBOOK_FILE);
       const seeded = await seedDemo(database.db, now);
       if (seeded.seeded) process.stdout.write(`Seeded ${seeded.accounts} demo accounts.\n`);
       demo = await ensureDemoKey(database.db, config.UPTIER_DATA_DIR, now);
     }
     await pruneIdempotencyKeys(database.db, now);
+    const playbook = await currentPlaybook(database.db);
     // one set of gateways for the API and the jobs (the sandbox keeps its payments in memory)
     const gateways = defaultGateways();
     // deliveries are queued on every node and sent where the jobs run
@@ -104,6 +128,11 @@ program
     );
     process.stdout.write(
       `  Webhook delivery: ${webhooks ? "on" : "off"}; email: ${smtp ? `SMTP as ${smtp.from}` : "off (set UPTIER_SMTP_URL)"}\n`,
+    );
+    process.stdout.write(
+      playbook
+        ? `  Playbook: version ${playbook.version}, ${playbook.playbook.plays.length} plays (catalog version ${playbook.catalogVersion})\n`
+        : "  Playbook: none (uptier playbook apply <file>)\n",
     );
     if (demo) {
       const demoKey = demo.secret;
@@ -176,6 +205,36 @@ catalog.command("apply <file>").action((file: string) =>
   }),
 );
 
+const playbook = program
+  .command("playbook")
+  .description("Validate and apply the playbook file (uptier.playbook.yaml)");
+playbook
+  .command("validate <file>")
+  .description("Validate against the catalog in force, or against a catalog file with --catalog")
+  .option("--catalog <file>", "validate against this catalog file instead of the database's")
+  .action(async (file: string, options: { catalog?: string }) => {
+    const text = await readFile(file, "utf8");
+    let check: Awaited<ReturnType<typeof checkPlaybook>>;
+    if (options.catalog) {
+      const catalogFile = await readCatalogFile(options.catalog);
+      if (!catalogFile.ok) fail(`the catalog is invalid:\n${catalogFile.issues.map(formatIssue).join("\n")}`);
+      const result = parsePlaybookText(text, catalogFile.validation.catalog, file);
+      check = result.ok ? { ok: true, playbook: result.playbook, catalogVersion: 0 } : result;
+    } else check = await withDatabase(({ db }) => checkPlaybook(db, { text, file }));
+    if (!check.ok) fail(`the playbook is invalid:\n${playbookIssues(file, check.issues)}`);
+    process.stdout.write(`${file} is valid: ${check.playbook.plays.length} plays.\n`);
+  });
+playbook.command("apply <file>").action((file: string) =>
+  withDatabase(async ({ db }) => {
+    const result = await applyPlaybookFile(db, file);
+    process.stdout.write(
+      result.changed
+        ? `Applied playbook version ${result.version}: ${result.playbook.plays.length} plays, against catalog version ${result.catalogVersion}.\n`
+        : `No changes: the playbook is already version ${result.version}.\n`,
+    );
+  }),
+);
+
 const billing = program
   .command("billing")
   .description("Run a billing job once, now (the server runs them every minute)");
@@ -192,10 +251,13 @@ for (const job of BILLING_JOBS)
 
 program
   .command("seed-demo")
-  .description("Apply the demo catalog and seed demo accounts into an empty database")
+  .description(
+    "Apply the demo catalog (and playbook, when none is in force) and seed demo accounts into an empty database",
+  )
   .action(() =>
     withDatabase(async ({ db }) => {
       await applyCatalogFile(db, DEMO_CATALOG);
+      if (!(await currentPlaybook(db))) await applyPlaybookFile(db, DEMO_PLAYBOOK_FILE);
       const result = await seedDemo(db, new Date());
       process.stdout.write(
         result.seeded

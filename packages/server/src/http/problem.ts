@@ -3,7 +3,7 @@ import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { ZodError } from "zod";
 import { DatabaseUnavailableError, isConnectionLost } from "../db/client.ts";
 import { anyCause } from "../lib/error-causes.ts";
-import { DomainError } from "../services/errors.ts";
+import { type DocumentIssue, DomainError } from "../services/errors.ts";
 
 /**
  * Errors are RFC 9457 problem documents with a stable machine `code` (Stripe's habit: a `code`
@@ -22,6 +22,7 @@ export class ApiError extends Error {
     readonly extra: {
       param?: string;
       errors?: readonly ProblemField[];
+      issues?: readonly DocumentIssue[];
       /** seconds, sent as Retry-After: the request may be retried as it is after that */
       retryAfter?: number;
     } = {},
@@ -53,6 +54,7 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   admin_approval_required: 403,
   admin_not_active: 403,
   // 404
+  playbook_not_found: 404,
   resource_not_found: 404,
   unknown_unsubscribe_token: 404,
   unknown_feature: 404,
@@ -69,6 +71,7 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   invalid_email: 422,
   invalid_payment_method: 422,
   not_a_limit_feature: 422,
+  playbook_invalid: 422,
   quote_mismatch: 422,
   record_not_supported: 422,
   seat_quantity_above_plan_maximum: 422,
@@ -126,6 +129,7 @@ export function problemDocument(error: ApiError) {
     detail: error.message,
     ...(error.extra.param ? { param: error.extra.param } : {}),
     ...(error.extra.errors ? { errors: error.extra.errors } : {}),
+    ...(error.extra.issues ? { issues: error.extra.issues } : {}),
   };
 }
 

@@ -1,3 +1,11 @@
+/** One problem in a document a vendor sends (the playbook): where, why, and where in its text. */
+export interface DocumentIssue {
+  readonly path: string;
+  readonly message: string;
+  readonly line?: number;
+  readonly column?: number;
+}
+
 /**
  * A refusal by the domain: a stable machine `code` (the API's problem `code`), a sentence for a
  * person, and the offending parameter. No HTTP status: the HTTP layer maps codes to statuses in one
@@ -10,6 +18,8 @@ export class DomainError extends Error {
     readonly extra: {
       readonly param?: string;
       readonly errors?: readonly { readonly param: string; readonly message: string }[];
+      /** a document refused whole (the playbook): every issue, at its line and column when it came as text */
+      readonly issues?: readonly DocumentIssue[];
     } = {},
   ) {
     super(message);

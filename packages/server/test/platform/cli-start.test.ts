@@ -92,6 +92,8 @@ describe(`uptier start --demo from a fresh clone (${TEST_ENGINE})`, { timeout: 6
     const first = await start(cwd, database);
     expect(first.output).toContain("Seeded 300 demo accounts.");
     expect(first.output).not.toContain("not saved");
+    // the demo playbook is applied with the demo catalog, and named among the startup lines
+    expect(first.output).toContain("Playbook: version 1, 20 plays (catalog version 1)");
     const listed = await accountsWith(first);
     expect(listed.status).toBe(200);
     expect(listed.body.data).toHaveLength(2);
@@ -105,6 +107,7 @@ describe(`uptier start --demo from a fresh clone (${TEST_ENGINE})`, { timeout: 6
     const second = await start(cwd, database);
     expect(second.key).toBe(first.key);
     expect(second.output).not.toContain("Seeded");
+    expect(second.output).toContain("Playbook: version 1, 20 plays");
     expect((await accountsWith(second)).status).toBe(200);
     await stop(second);
   });

@@ -69,6 +69,8 @@ const VALID_BODIES: Record<string, (f: Fixtures) => unknown> = {
   "POST /v1/subscriptions/{id}/scheduled_change/cancel": () => ({}),
   "POST /v1/catalog": () => ({ currency: "usd" }),
   "POST /v1/catalog/validate": () => ({ currency: "usd" }),
+  "PUT /v1/playbook": () => ({ version: 1, plays: [] }),
+  "POST /v1/playbook/validate": () => ({ version: 1, plays: [] }),
   "POST /v1/quotes": (f) => ({ account: f.account, seats: 6 }),
   "POST /v1/checkout": () => ({ quote: "qt_0valid" }),
   "POST /v1/checkouts/{id}/confirm": () => ({}),
