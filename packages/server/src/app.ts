@@ -25,6 +25,7 @@ import { unsubscribeRoutes } from "./http/routes/email-unsubscribe.ts";
 import { entitlementRoutes } from "./http/routes/entitlements.ts";
 import { invoiceRoutes } from "./http/routes/invoices.ts";
 import { memberRoutes } from "./http/routes/members.ts";
+import { promptRoutes } from "./http/routes/prompts.ts";
 import { segmentRoutes } from "./http/routes/segment.ts";
 import { subscriptionRoutes } from "./http/routes/subscriptions.ts";
 import { usageRoutes } from "./http/routes/usage.ts";
@@ -33,6 +34,7 @@ import { webhookRoutes } from "./http/routes/webhooks.ts";
 import type { DurableSubscription } from "./services/events/durable-subscriber.ts";
 import { DomainEventLog } from "./services/events/log-reader.ts";
 import { DEFAULT_METERING, type MeteringOptions, MeteringState } from "./services/metering/metering-state.ts";
+import type { PlaybookSource } from "./services/plays/evaluate.ts";
 import type { WebhookUrlPolicy } from "./services/webhooks/endpoints.ts";
 
 export interface AppOptions {
@@ -46,6 +48,8 @@ export interface AppOptions {
   readonly webhooks?: WebhookUrlPolicy;
   /** durable consumers of the domain-event log this node drains (webhooks, …); none by default */
   readonly subscribers?: readonly DurableSubscription[];
+  /** the playbook in force for the prompt routes (default: none, so no prompt is shown) */
+  readonly playbook?: PlaybookSource;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -137,6 +141,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     billingRoutes(v1, ctx, metering, options.gateways);
     invoiceRoutes(v1, ctx);
     webhookRoutes(v1, ctx, options.webhooks ?? { allowHttp: false });
+    promptRoutes(v1, ctx, options.playbook ?? (async () => null));
   });
   // opened from an email by its recipient, who has no API key: the link's token is the authority
   await app.register(async (open) => {

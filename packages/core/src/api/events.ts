@@ -74,6 +74,15 @@ export interface DomainEventPayloads {
   "member.added": { member: MemberView };
   "member.updated": { member: MemberView; previous: MemberView };
   "member.removed": { member: MemberView; previous: MemberView };
+  /** a play's trigger fired for the account and its audience got prompts (docs/plays.md, "In the app") */
+  "play.triggered": {
+    play: string;
+    cycle: string;
+    /** the trigger's reason, in words */
+    reason: string;
+    /** the prompts made, one per member of the audience */
+    prompts: readonly { id: string; user: string; action: "buy" | "ask_admin"; variant: string | null }[];
+  };
   "payment_method.attached": { payment_method: PaymentMethodView };
   "payment_method.detached": { payment_method: PaymentMethodView };
   "subscription.created": { subscription: SubscriptionView };
@@ -135,6 +144,7 @@ export const DOMAIN_EVENT_TYPES = [
   "member.added",
   "member.updated",
   "member.removed",
+  "play.triggered",
   "payment_method.attached",
   "payment_method.detached",
   "subscription.created",

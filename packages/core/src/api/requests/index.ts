@@ -4,5 +4,6 @@ export * from "./billing.ts";
 export * from "./catalog.ts";
 export * from "./common.ts";
 export * from "./metering.ts";
+export * from "./prompts.ts";
 export * from "./subscriptions.ts";
 export * from "./webhooks.ts";

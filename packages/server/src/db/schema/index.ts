@@ -5,3 +5,4 @@ export * from "./billing.ts";
 export * from "./channels.ts";
 export * from "./foundation.ts";
 export * from "./metering.ts";
+export * from "./prompts.ts";
