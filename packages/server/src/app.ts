@@ -26,6 +26,7 @@ import { entitlementRoutes } from "./http/routes/entitlements.ts";
 import { invoiceRoutes } from "./http/routes/invoices.ts";
 import { memberRoutes } from "./http/routes/members.ts";
 import { playbookRoutes } from "./http/routes/playbook.ts";
+import { promptRoutes } from "./http/routes/prompts.ts";
 import { schemaRoutes } from "./http/routes/schemas.ts";
 import { segmentRoutes } from "./http/routes/segment.ts";
 import { subscriptionRoutes } from "./http/routes/subscriptions.ts";
@@ -35,6 +36,8 @@ import { webhookRoutes } from "./http/routes/webhooks.ts";
 import type { DurableSubscription } from "./services/events/durable-subscriber.ts";
 import { DomainEventLog } from "./services/events/log-reader.ts";
 import { DEFAULT_METERING, type MeteringOptions, MeteringState } from "./services/metering/metering-state.ts";
+import type { PlaybookSource } from "./services/plays/evaluate.ts";
+import { playbookInForce } from "./services/plays/playbook.ts";
 import type { WebhookUrlPolicy } from "./services/webhooks/endpoints.ts";
 
 export interface AppOptions {
@@ -48,6 +51,8 @@ export interface AppOptions {
   readonly webhooks?: WebhookUrlPolicy;
   /** durable consumers of the domain-event log this node drains (webhooks, …); none by default */
   readonly subscribers?: readonly DurableSubscription[];
+  /** the playbook the prompt routes read (default: the one in force, `uptier playbook apply`) */
+  readonly playbook?: PlaybookSource;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -140,6 +145,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     billingRoutes(v1, ctx, metering, options.gateways);
     invoiceRoutes(v1, ctx);
     webhookRoutes(v1, ctx, options.webhooks ?? { allowHttp: false });
+    promptRoutes(v1, ctx, options.playbook ?? playbookInForce);
   });
   // opened from an email by its recipient, who has no API key: the link's token is the authority;
   // the published JSON Schemas describe file formats, not the deployment's data

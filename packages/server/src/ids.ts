@@ -36,6 +36,8 @@ export const ID_PREFIXES = {
   webhookDelivery: "whd",
   webhookAttempt: "wha",
   emailMessage: "em",
+  prompt: "prm",
+  promptEvent: "pev",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -98,6 +98,15 @@ export interface DomainEventPayloads {
     /** the request's Idempotency-Key, if it sent one (a retry of it records nothing more) */
     request: { idempotency_key: string | null };
   };
+  /** a play's trigger fired for the account and its audience got prompts (docs/plays.md, "In the app") */
+  "play.triggered": {
+    play: string;
+    cycle: string;
+    /** the trigger's reason, in words */
+    reason: string;
+    /** the prompts made, one per member of the audience */
+    prompts: readonly { id: string; user: string; action: "buy" | "ask_admin"; variant: string | null }[];
+  };
   "payment_method.attached": { payment_method: PaymentMethodView };
   "payment_method.detached": { payment_method: PaymentMethodView };
   /** a new version of the playbook is in force (an identical one applied again writes none) */
@@ -162,6 +171,7 @@ export const DOMAIN_EVENT_TYPES = [
   "member.updated",
   "member.removed",
   "member.invite_refused",
+  "play.triggered",
   "payment_method.attached",
   "payment_method.detached",
   "playbook.applied",

@@ -2,6 +2,7 @@
 export * from "./events.ts";
 export { INVOICE_STATUSES } from "./fields.ts";
 export * from "./playbook-responses.ts";
+export * from "./prompt-responses.ts";
 export * from "./requests/index.ts";
 export * from "./responses.ts";
 export * from "./webhook-responses.ts";

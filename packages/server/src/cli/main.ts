@@ -19,7 +19,13 @@ import { applyCatalog, currentCatalog } from "../services/catalog/apply.ts";
 import { billingContext, defaultGateways } from "../services/context.ts";
 import { smtpMailer } from "../services/email/mailer.ts";
 import { DomainError } from "../services/errors.ts";
-import { applyPlaybook, checkPlaybook, currentPlaybook } from "../services/plays/playbook.ts";
+import { playsSubscription } from "../services/plays/evaluate.ts";
+import {
+  applyPlaybook,
+  checkPlaybook,
+  currentPlaybook,
+  playbookInForce,
+} from "../services/plays/playbook.ts";
 import { startWebhookDelivery } from "../services/webhooks/deliver.ts";
 import { webhookSubscription } from "../services/webhooks/subscriber.ts";
 
@@ -94,7 +100,7 @@ program
       gateways,
       metering: meteringOptions(config),
       webhooks: webhookPolicy(config),
-      subscribers: [webhookSubscription(() => webhooks?.wake())],
+      subscribers: [webhookSubscription(() => webhooks?.wake()), playsSubscription(playbookInForce)],
     });
     const address = await app.listen({ port: config.PORT, host: config.HOST });
     const jobs =

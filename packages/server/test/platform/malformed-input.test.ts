@@ -82,6 +82,7 @@ const VALID_BODIES: Record<string, (f: Fixtures) => unknown> = {
   "POST /v1/webhook_endpoints": () => ({ url: "https://hooks.valid.test/in", event_types: ["invoice.paid"] }),
   "PATCH /v1/webhook_endpoints/{id}": () => ({ description: "valid" }),
   "POST /v1/webhook_endpoints/{id}/rotate_secret": () => ({}),
+  "POST /v1/prompts/{id}/events": (f) => ({ account: f.account, type: "shown" }),
   "POST /v1/webhook_deliveries/{id}/replay": () => ({}),
 };
 

@@ -5,5 +5,6 @@ export * from "./catalog.ts";
 export * from "./common.ts";
 export * from "./metering.ts";
 export * from "./playbook.ts";
+export * from "./prompts.ts";
 export * from "./subscriptions.ts";
 export * from "./webhooks.ts";

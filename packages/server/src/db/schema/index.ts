@@ -6,3 +6,4 @@ export * from "./channels.ts";
 export * from "./foundation.ts";
 export * from "./metering.ts";
 export * from "./plays.ts";
+export * from "./prompts.ts";

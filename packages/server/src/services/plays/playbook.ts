@@ -104,6 +104,9 @@ export async function applyPlaybook(tx: Tx, input: PlaybookInput, at: Date): Pro
 }
 
 /** The playbook in force: the last version applied, or null before the first. */
+/** The playbook in force, for the plays' evaluation and the prompt routes (PlaybookSource). */
+export const playbookInForce = async (db: Executor) => (await currentPlaybook(db))?.playbook ?? null;
+
 export async function currentPlaybook(db: Executor): Promise<PlaybookVersion | null> {
   const [latest] = await db.select().from(playbookVersions).orderBy(desc(playbookVersions.version)).limit(1);
   return latest ? versionOf(latest) : null;

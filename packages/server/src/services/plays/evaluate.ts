@@ -1,0 +1,194 @@
+import {
+  assignExperiment,
+  eligiblePrompt,
+  evaluateTrigger,
+  matchAudience,
+  type Play,
+  type Playbook,
+  TIME_BASED_KINDS,
+} from "@uptier/core";
+import type { DomainEventType } from "@uptier/core/api";
+import { asc, gt } from "drizzle-orm";
+import type { Db, Executor, Tx } from "../../db/client.ts";
+import { accounts, promptInstances } from "../../db/schema/index.ts";
+import { newId } from "../../ids.ts";
+import { recordEvent } from "../events/append.ts";
+import type { DurableSubscription } from "../events/durable-subscriber.ts";
+import { offeredChange, offerOf } from "./prompts-offer.ts";
+import { type AccountState, loadAccountState, markUsage } from "./signals.ts";
+
+/**
+ * Evaluation: which plays fire for an account, and the prompts they make. It runs as the durable
+ * subscriber `plays` of the domain-event log (in the transaction that moves its cursor, so a prompt
+ * is made once) and, for the kinds that fire with time alone, from a schedule
+ * (`evaluateScheduledPlays`). A prompt is unique per (play, account, user, cycle): evaluating twice
+ * makes nothing twice.
+ */
+
+/** The playbook in force, or null when none is (nothing is evaluated). */
+/** The playbook in force, read through the caller's connection or transaction. */
+export type PlaybookSource = (db: Executor) => Promise<Playbook | null>;
+
+/** The events after which an account's plays are evaluated: usage, refused checks, members, subscriptions. */
+export const EVALUATED_EVENTS: ReadonlySet<DomainEventType> = new Set<DomainEventType>([
+  "usage.recorded",
+  "usage.gauge_set",
+  "entitlement.denied",
+  "admin_approval.requested",
+  "member.invite_refused",
+  "member.invited",
+  "member.added",
+  "member.updated",
+  "member.removed",
+  "subscription.created",
+  "subscription.updated",
+  "subscription.canceled",
+  "subscription.cancellation_scheduled",
+]);
+
+/** Experiment assignment's salt: a new salt would re-draw every account's arm. */
+export const EXPERIMENT_SALT = "v1";
+
+const TIME_KINDS: ReadonlySet<string> = new Set(TIME_BASED_KINDS);
+
+export function playsSubscription(playbook: PlaybookSource): DurableSubscription {
+  return {
+    name: "plays",
+    from: "now",
+    handle: async (events, tx) => {
+      const latest = new Map<string, Date>();
+      for (const event of events) {
+        if (!EVALUATED_EVENTS.has(event.type)) continue;
+        const ids =
+          event.type === "usage.recorded" ? event.data.accounts : event.account ? [event.account] : [];
+        for (const id of ids) {
+          const seen = latest.get(id);
+          if (!seen || seen.getTime() < event.at.getTime()) latest.set(id, event.at);
+        }
+      }
+      if (latest.size === 0) return;
+      const book = await playbook(tx);
+      if (!book) return;
+      for (const [account, at] of latest) await evaluateAccount(tx, book, account, at, "events");
+    },
+  };
+}
+
+/**
+ * Evaluates the plays of one account at `at` and makes the prompts they fire, in `tx`; answers how
+ * many prompts were made. "events" asks every kind, after an event; "schedule" asks the time-based
+ * kinds only.
+ */
+export async function evaluateAccount(
+  tx: Tx,
+  playbook: Playbook,
+  accountId: string,
+  at: Date,
+  mode: "events" | "schedule",
+): Promise<number> {
+  const state = await loadAccountState(tx, accountId, playbook, at, {
+    usageBefore: mode === "events" ? "marks" : "same",
+  });
+  let made = 0;
+  for (const play of playbook.plays) {
+    if (!play.enabled || !play.channels.includes("in_app")) continue;
+    if (mode === "schedule" && !TIME_KINDS.has(play.trigger.kind)) continue;
+    made += await firePlay(tx, play, accountId, state, at);
+  }
+  if (mode === "events") await markUsage(tx, accountId, state, at);
+  return made;
+}
+
+async function firePlay(tx: Tx, play: Play, accountId: string, state: AccountState, at: Date) {
+  const result = evaluateTrigger(play.trigger, state.signals);
+  if (!result.fired) return 0;
+  const arm = play.experiment
+    ? assignExperiment({ play: play.id, salt: EXPERIMENT_SALT, account: accountId }, play.experiment)
+    : null;
+  if (arm?.arm === "holdout") return 0;
+  const variant = arm?.arm === "variant" ? arm.variant : null;
+  const change = offeredChange(offerOf(play, variant).change, state.record, state.catalog);
+  const facts = usageFacts(play, state);
+  const rows = [];
+  for (const member of state.members) {
+    const audience = matchAudience(play.audience, state.signals, { role: member.role, properties: {} });
+    if (!audience.matched) continue;
+    const prompt = eligiblePrompt({
+      id: newId("prompt", at),
+      play: { id: play.id, expiresAfterDays: play.expires_after_days },
+      user: member.user,
+      cycle: result.cycle,
+      at,
+    });
+    rows.push({
+      id: prompt.id,
+      accountId,
+      play: play.id,
+      userId: member.user,
+      cycle: prompt.cycle,
+      placement: play.placement,
+      action: audience.action,
+      state: prompt.state,
+      variant,
+      facts,
+      offeredChange: change,
+      eligibleAt: prompt.eligibleAt,
+      stateAt: prompt.stateAt,
+      expiresAt: prompt.expiresAt,
+    });
+  }
+  if (rows.length === 0) return 0;
+  const made = await tx
+    .insert(promptInstances)
+    .values(rows)
+    .onConflictDoNothing()
+    .returning({ id: promptInstances.id, user: promptInstances.userId, action: promptInstances.action });
+  if (made.length === 0) return 0;
+  await recordEvent(tx, {
+    type: "play.triggered",
+    accountId,
+    data: {
+      play: play.id,
+      cycle: result.cycle,
+      reason: result.reason,
+      prompts: made.map((m) => ({
+        id: m.id,
+        user: m.user,
+        action: m.action === "ask_admin" ? "ask_admin" : "buy",
+        variant,
+      })),
+    },
+    at,
+  });
+  return made.length;
+}
+
+/** The trigger's feature and its usage when it fired: the copy's usage numbers are these. */
+function usageFacts(play: Play, state: AccountState): Record<string, unknown> {
+  if (play.trigger.kind !== "usage_ratio" && play.trigger.kind !== "limit_reached") return {};
+  const reading = state.readings.get(play.trigger.feature);
+  return { feature: play.trigger.feature, used: reading?.reading.used ?? null };
+}
+
+/**
+ * The time-based plays (tenure, subscription month, before renewal, account age) of every account
+ * at `at`, one transaction per account; answers the prompts made. The scheduler calls it; a late
+ * run still fires a window it is inside (docs/plays.md, "Trigger kinds").
+ */
+export async function evaluateScheduledPlays(db: Db, playbook: Playbook, at: Date): Promise<number> {
+  if (!playbook.plays.some((p) => p.enabled && TIME_KINDS.has(p.trigger.kind))) return 0;
+  let made = 0;
+  let after = "";
+  for (;;) {
+    const page = await db
+      .select({ id: accounts.id })
+      .from(accounts)
+      .where(gt(accounts.id, after))
+      .orderBy(asc(accounts.id))
+      .limit(500);
+    for (const { id } of page)
+      made += await db.transaction((tx) => evaluateAccount(tx, playbook, id, at, "schedule"));
+    if (page.length < 500) return made;
+    after = (page[page.length - 1] as { id: string }).id;
+  }
+}

@@ -1,0 +1,286 @@
+import { randomBytes } from "node:crypto";
+import type { Playbook, ResolvedCatalog } from "@uptier/core";
+import { and, eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp } from "../../src/app.ts";
+import { readCatalogFile } from "../../src/catalog-file.ts";
+import { domainEvents, promptInstances } from "../../src/db/schema/index.ts";
+import { DEMO_CATALOG_FILE } from "../../src/demo/catalog-file.ts";
+import { parsePlaybookText } from "../../src/playbook-file.ts";
+import { createSecretKey } from "../../src/services/accounts/api-keys.ts";
+import { DomainEventLog } from "../../src/services/events/log-reader.ts";
+import { evaluateScheduledPlays, playsSubscription } from "../../src/services/plays/evaluate.ts";
+import { formatIssue } from "../../src/yaml-locate.ts";
+import {
+  applyDemoCatalog,
+  authenticatedRequests,
+  openTestDatabase,
+  type TestApi,
+  testClock,
+} from "../support/harness.ts";
+
+/** Prompts over HTTP: usage crosses a ratio, the plays subscriber makes a prompt, cadence shows it. */
+
+const PLAYBOOK = `
+version: 1
+defaults:
+  caps: { per_user_per_day: 1, per_account_per_week: 3 }
+  snooze_days: 7
+  min_hours_between_shows: 24
+plays:
+  - id: usage-80
+    name: Usage 80%
+    priority: 100
+    trigger: { kind: usage_ratio, feature: api_calls, at: 0.8 }
+    audience: { plans: [free, starter, pro] }
+    offer: { change: { kind: next_plan } }
+    message:
+      title: "{{account.name}}: {{usage.percent}}% of your {{plan.name}} {{feature.name}}"
+      body: "{{usage.used}} of {{usage.limit}} used. {{next_plan.name}} is {{next_plan.price}}/{{plan.interval}}, {{offer.due_today}} today."
+      cta: "Upgrade to {{next_plan.name}}"
+  - id: usage-95
+    name: Usage 95%
+    priority: 110
+    trigger: { kind: usage_ratio, feature: api_calls, at: 0.95 }
+    audience: { plans: [free, starter, pro] }
+    offer: { change: { kind: next_plan } }
+    escalates: usage-80
+    message:
+      title: "{{usage.left}} {{feature.name}} left"
+      body: "{{offer.due_today}} today, then {{next_plan.price}}/{{plan.interval}}."
+  - id: exports-2
+    name: Two exports
+    priority: 50
+    trigger: { kind: event_count, event: export.created, count: 2 }
+    offer: { change: { kind: none } }
+    message: { title: "Exports are better on {{next_plan.name}}", body: "Hello {{account.name}}" }
+  - id: welcome-month
+    name: Account age
+    trigger: { kind: account_age, from_days: 30, to_days: 60 }
+    message: { title: "A month with us", body: "Thanks, {{account.name}}" }
+`;
+
+let catalog: ResolvedCatalog;
+let playbook: Playbook;
+const api = {} as { -readonly [K in keyof TestApi]: TestApi[K] };
+let log: DomainEventLog;
+let dropDatabase: () => Promise<void>;
+
+beforeAll(async () => {
+  const read = await readCatalogFile(DEMO_CATALOG_FILE);
+  if (!read.ok) throw new Error("the demo catalog is invalid");
+  catalog = read.validation.catalog;
+  const parsed = parsePlaybookText(PLAYBOOK, catalog, "test.playbook.yaml");
+  if (!parsed.ok) throw new Error(parsed.issues.map(formatIssue).join("\n"));
+  playbook = parsed.playbook;
+  const database = await openTestDatabase();
+  dropDatabase = database.dropDatabase;
+  api.database = database;
+  api.clock = testClock();
+  await applyDemoCatalog(database.db, api.clock());
+  api.secret = (await createSecretKey(database.db, "test", api.clock())).secret;
+  api.app = await buildApp({
+    db: database.db,
+    clock: api.clock,
+    logLevel: "silent",
+    playbook: async () => playbook,
+  });
+  api.request = authenticatedRequests(api);
+  log = new DomainEventLog(database.db, 60_000);
+  log.subscribeDurable(playsSubscription(async () => playbook));
+  await log.start();
+});
+afterAll(async () => {
+  await log?.close();
+  await api.app?.close();
+  await api.database?.close();
+  await dropDatabase?.();
+});
+
+/** An account on a plan with an admin and a member (user ids admin-…, member-…). */
+async function customer(plan: string, name = `Customer ${randomBytes(3).toString("hex")}`) {
+  const external = `ext_${randomBytes(5).toString("hex")}`;
+  const account = (await api.request("POST", "/v1/accounts", { external_id: external, name })).json()
+    .id as string;
+  const sub = await api.request("POST", "/v1/subscriptions", { account, plan });
+  expect(sub.statusCode).toBe(201);
+  const admin = `admin-${external}`;
+  const member = `member-${external}`;
+  for (const [user, role] of [
+    [admin, "admin"],
+    [member, "member"],
+  ] as const) {
+    const made = await api.request("POST", `/v1/accounts/${account}/members`, {
+      email: `${user}@example.com`,
+      role,
+      user_id: user,
+      status: "active",
+    });
+    expect(made.statusCode).toBe(201);
+  }
+  return { account, admin, member };
+}
+
+async function useCalls(account: string, quantity: number) {
+  const check = await api.request("POST", "/v1/check", {
+    account,
+    feature: "api_calls",
+    quantity,
+    record: true,
+  });
+  expect(check.json()).toMatchObject({ allowed: true, recorded: true });
+  await log.drainDurable("plays");
+}
+
+const prompts = (account: string, user: string, placement = "banner") =>
+  api.request("GET", `/v1/prompts?account=${account}&user=${user}&placement=${placement}`);
+const answer = (account: string, id: string, type: string, extra: object = {}) =>
+  api.request("POST", `/v1/prompts/${id}/events`, { account, type, ...extra });
+const explain = (account: string, user: string, play: string) =>
+  api.request("GET", `/v1/prompts/explain?account=${account}&user=${user}&play=${play}`);
+
+describe("the usage ceiling, end to end", () => {
+  it("crossing 80% makes a prompt with the real numbers; shown, then dismissed, it is hidden", async () => {
+    api.clock.set("2026-01-16T12:00:00Z");
+    const { account, admin, member } = await customer("starter", "Acme");
+    await useCalls(account, 7_900);
+    expect(await prompts(account, admin).then((r) => r.json().data)).toEqual([]);
+    await useCalls(account, 150);
+
+    const listed = await prompts(account, admin);
+    expect(listed.statusCode).toBe(200);
+    const [prompt] = listed.json().data;
+    expect(prompt).toMatchObject({
+      play: "usage-80",
+      state: "eligible",
+      action: "buy",
+      title: "Acme: 80% of your Starter API calls",
+      cta: "Upgrade to Pro",
+    });
+    // the quote is the offer priced now: its amount is the copy's "today"
+    expect(prompt.quote).toMatchObject({ object: "quote", account });
+    expect(prompt.quote.id).toMatch(/^qt_/);
+    const due = prompt.quote.amount_due as number;
+    expect(due).toBe(15_000);
+    expect(prompt.body).toBe("8,050 of 10,000 used. Pro is $249/month, $150 today.");
+
+    // the play action reaches the log (and so the webhooks)
+    const triggered = await api.database.db
+      .select()
+      .from(domainEvents)
+      .where(and(eq(domainEvents.type, "play.triggered"), eq(domainEvents.accountId, account)));
+    expect(triggered).toHaveLength(1);
+    expect(triggered[0]?.data).toMatchObject({ play: "usage-80" });
+
+    // a member gets the "ask your admin" form
+    const asked = (await prompts(account, member)).json().data[0];
+    expect(asked).toMatchObject({ play: "usage-80", action: "ask_admin", cta: "Ask your admin" });
+
+    const shown = await answer(account, prompt.id, "shown");
+    expect(shown.statusCode).toBe(200);
+    expect(shown.json()).toMatchObject({ state: "shown", shown_at: "2026-01-16T12:00:00.000Z" });
+    const dismissed = await answer(account, prompt.id, "dismissed");
+    expect(dismissed.json()).toMatchObject({ state: "dismissed" });
+    expect((await prompts(account, admin)).json().data).toEqual([]);
+    const why = (await explain(account, admin, "usage-80")).json();
+    expect(why).toMatchObject({ shown: false, decided_by: { stage: "cadence", code: "dismissed" } });
+
+    // the same crossing again (a later batch) makes nothing new: once per window and limit
+    await useCalls(account, 10);
+    const rows = await api.database.db
+      .select()
+      .from(promptInstances)
+      .where(and(eq(promptInstances.accountId, account), eq(promptInstances.play, "usage-80")));
+    expect(rows).toHaveLength(2); // the admin's and the member's
+  });
+
+  it("95% escalates only if the 80% prompt was shown and did not convert", async () => {
+    api.clock.set("2026-02-20T09:00:00Z");
+    const { account, admin } = await customer("starter");
+    // straight past 95%: both stages fire, but the 80% one was never shown
+    await useCalls(account, 9_600);
+    const first = (await prompts(account, admin)).json().data;
+    expect(first.map((p: { play: string }) => p.play)).toEqual(["usage-80"]);
+    expect((await explain(account, admin, "usage-95")).json()).toMatchObject({
+      shown: false,
+      decided_by: { stage: "cadence", code: "escalation_not_shown", details: { play: "usage-80" } },
+    });
+    await answer(account, first[0].id, "shown");
+    // 25 hours later the per-user cap has room: the escalation shows, with what is left
+    api.clock.advance(25 * 3_600_000);
+    const next = (await prompts(account, admin)).json().data;
+    expect(next).toHaveLength(1);
+    expect(next[0]).toMatchObject({ play: "usage-95", title: "400 API calls left" });
+  });
+
+  it("caps hold across plays: one show per user per day", async () => {
+    api.clock.set("2026-03-02T09:00:00Z");
+    const { account, admin } = await customer("starter");
+    for (const id of ["e1", "e2"])
+      await api.request("POST", "/v1/events", { id, account, event: "export.created" });
+    await log.drainDurable("plays");
+    await useCalls(account, 8_000);
+    const [top] = (await prompts(account, admin)).json().data;
+    expect(top.play).toBe("usage-80"); // priority 100 over 50
+    await answer(account, top.id, "shown");
+    expect((await prompts(account, admin)).json().data).toEqual([]);
+    expect((await explain(account, admin, "exports-2")).json()).toMatchObject({
+      decided_by: { code: "cap_per_user_per_day", details: { limit: 1 } },
+    });
+    // dismissed, the 80% prompt leaves the slot to the export play once the day's cap frees
+    await answer(account, top.id, "dismissed");
+    api.clock.advance(24 * 3_600_000 + 1000);
+    const [later] = (await prompts(account, admin)).json().data;
+    expect(later).toMatchObject({ play: "exports-2", quote: null });
+  });
+
+  it("refuses an impossible move with 409 and transitionPrompt's code, and hides other accounts' prompts", async () => {
+    api.clock.set("2026-04-02T09:00:00Z");
+    const { account, admin } = await customer("starter");
+    const other = await customer("starter");
+    await useCalls(account, 8_000);
+    const [prompt] = (await prompts(account, admin)).json().data;
+    const refused = await answer(account, prompt.id, "clicked");
+    expect([refused.statusCode, refused.json().code]).toEqual([409, "prompt_not_shown"]);
+    expect((await answer(other.account, prompt.id, "shown")).statusCode).toBe(404);
+    expect((await answer(account, "prm_unknown", "shown")).statusCode).toBe(404);
+    await answer(account, prompt.id, "shown");
+    const snoozed = await answer(account, prompt.id, "snoozed");
+    expect(snoozed.json()).toMatchObject({ state: "snoozed", snoozed_until: "2026-04-09T09:00:00.000Z" });
+    const early = await answer(account, prompt.id, "clicked");
+    expect([early.statusCode, early.json().code]).toEqual([409, "prompt_snoozed"]);
+    await answer(account, prompt.id, "never_again");
+    const after = await answer(account, prompt.id, "shown");
+    expect([after.statusCode, after.json().code]).toEqual([409, "prompt_never_again"]);
+  });
+
+  it("escapes an account named with <script> in the copy", async () => {
+    api.clock.set("2026-05-02T09:00:00Z");
+    const { account, admin } = await customer("starter", "<script>alert(1)</script>");
+    await useCalls(account, 8_000);
+    const [prompt] = (await prompts(account, admin)).json().data;
+    expect(prompt.title).toBe("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;: 80% of your Starter API calls");
+    expect(prompt.title).not.toContain("<script>");
+  });
+});
+
+describe("scheduled plays", () => {
+  it("fires a time-based play inside its window, once", async () => {
+    api.clock.set("2026-06-01T00:00:00Z");
+    const { account, admin } = await customer("starter");
+    const made = () =>
+      api.database.db
+        .select()
+        .from(promptInstances)
+        .where(and(eq(promptInstances.accountId, account), eq(promptInstances.play, "welcome-month")));
+    await evaluateScheduledPlays(api.database.db, playbook, new Date("2026-06-20T00:00:00Z"));
+    expect(await made()).toEqual([]); // day 19: before the window
+    const at = new Date("2026-07-05T00:00:00Z");
+    expect(await evaluateScheduledPlays(api.database.db, playbook, at)).toBe(2);
+    expect(await evaluateScheduledPlays(api.database.db, playbook, at)).toBe(0);
+    expect((await made()).map((r) => r.userId).sort()).toEqual([admin, `member-${admin.slice(6)}`].sort());
+    api.clock.set(at.toISOString());
+    const [prompt] = (await prompts(account, admin)).json().data;
+    expect(prompt).toMatchObject({ play: "welcome-month", title: "A month with us" });
+  });
+});
