@@ -20,26 +20,11 @@ import {
 } from "./invoice-records.ts";
 
 /**
- * Collecting an invoice after it was drafted, as Stripe does: draft → finalized to `open` (its
- * number taken, the credit balance applied, the receivable posted) → charged off-session on the
- * default payment method → `paid`, or still `open` with the failed attempt recorded and the next
- * retry scheduled (dunning). When the schedule is exhausted the invoice is written off
- * (`uncollectible`) and the subscription is canceled as delinquent (docs/rules.md, revenue 2: "dunning keeps MRR
- * until retries are exhausted, then churn (delinquent)"). A person can also pay now, void, or mark
- * uncollectible an open invoice (finalize.ts, actions.ts; what they share is in invoice-records.ts).
- *
- * Every attempt is a row committed (pending) before the gateway is called, keyed by its invoice and
- * number; the gateway's idempotency key is derived from both, so a crash or a retry asks the gateway
- * the same question again and never charges twice.
- *
- * The subscription's standing follows its invoices (subscriptions/standing.ts): `past_due` while one
- * of them is open after a failed attempt, back to `active` when none is (paid, voided, or marked
- * uncollectible by a person, who chose to forgive the debt and keep the customer).
- *
- * As in Stripe, an uncollectible invoice can still be paid (by hand: nothing retries it), and then
- * becomes `paid`, its write-off reversed; `void` is final. Paying it does not bring back a
- * subscription canceled as delinquent: the debt is settled, the service is not resumed (see
- * settleAttempt).
+ * Collecting a drafted invoice, as Stripe does: finalized to `open`, charged off-session on the
+ * default payment method, then `paid` or retried on the dunning schedule until written off and the
+ * subscription canceled as delinquent. Every attempt is committed (pending) before the gateway is
+ * called, with an idempotency key derived from it, so a crash or retry never charges twice. Rules:
+ * docs/invoice-lifecycle.md ("Payment attempts", "Dunning", "Paying an uncollectible invoice later").
  */
 type PaymentMethodRow = typeof paymentMethods.$inferSelect;
 

@@ -1,3 +1,4 @@
+// Over ~400 lines: a renewal's three resumable steps (draft, finalize, collect) read best together.
 import {
   type FeatureDefinition,
   finalUsage,
@@ -272,24 +273,11 @@ export async function draftDueRenewals(
 }
 
 /**
- * The final invoice of an ended subscription: the billed overage of its last period (cut at the
- * end: a cancellation mid-period, or at period end), which no renewal carries, since the renewal
- * that would bill it in arrears is never drafted for a subscription that has ended. As Stripe's
- * "invoice now" on cancellation and Lago's termination invoice: the pending usage is billed once
- * the subscription ends. Core's finalUsage says which periods are left (normally the last one;
- * also earlier ones a renewal never reached when it was canceled before the job caught up).
- *
- * Exactly once and crash-safe: under the subscription's row lock (the lock draftRenewal takes, so
- * every renewal drafted before it is seen), the draft and the subscription's `final_usage` mark
- * are written in one transaction; a crash before the commit leaves neither, and the next run
- * drafts it. A subscription already marked is skipped, and the unique index
- * invoices_one_final_per_subscription stops a second draft whatever happens. No overage: no
- * invoice (never a zero one), only the mark ("none"), so it is not asked about again. While a
- * renewal of a period begun before the end is still to draft, nothing is done: that renewal bills
- * the period before, and the final invoice follows on a later run. A subscription canceled as
- * delinquent is marked "waived" when it is canceled (subscriptions/standing.ts cancelDelinquent) and
- * never gets one. The draft is then finalized and collected like a renewal (renewSubscriptions),
- * dunning included.
+ * The final invoice of an ended subscription: the billed overage of its last period(s), which no
+ * renewal carries (Stripe's "invoice now" on cancellation, Lago's termination invoice). Exactly once
+ * under the subscription's row lock and the unique index invoices_one_final_per_subscription; no
+ * overage means no invoice, only the `final_usage` mark. Rules: docs/invoice-lifecycle.md, "The
+ * final invoice of an ended subscription".
  */
 export async function draftFinalInvoice(
   billing: BillingContext,

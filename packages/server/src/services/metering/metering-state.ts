@@ -1,3 +1,5 @@
+// Over ~400 lines: the cache, the account directory and the log watcher share one invalidation
+// state; the account directory is the part to move out next.
 import {
   type AccountUsage,
   type BillingCycle,
