@@ -13,13 +13,13 @@ import { eq, sql } from "drizzle-orm";
 import type { z } from "zod";
 import { type Db, type Executor, isTransaction, type Tx } from "../../db/client.ts";
 import { executePrepared } from "../../db/prepared.ts";
-import { type QuotePurpose, type QuoteTarget, quotes, subscriptions } from "../../db/schema/index.ts";
+import { type QuotePurpose, type QuoteTarget, quotes } from "../../db/schema/index.ts";
 import { newId } from "../../ids.ts";
 import { Batches } from "../../lib/batches.ts";
 import { versionDefinitions } from "../catalog/versions.ts";
 import { DomainError, notFound } from "../errors.ts";
 import { lineView } from "../invoices/line-view.ts";
-import { loadSubscriptions, type SubscriptionRecord } from "../subscriptions/records.ts";
+import type { SubscriptionRecord } from "../subscriptions/records.ts";
 import {
   type BillingState,
   type CatalogResolver,
@@ -38,14 +38,6 @@ import { BillingStateCache } from "./billing-state-cache.ts";
  * function on the same inputs and charge exactly what was shown.
  */
 export type { QuotePurpose, QuoteTarget };
-
-/** Locks the subscription row and loads it: every change and checkout of one subscription queues here. */
-export async function lockSubscription(tx: Tx, id: string, at: Date): Promise<SubscriptionRecord> {
-  const [row] = await tx.select().from(subscriptions).where(eq(subscriptions.id, id)).for("update");
-  if (!row) throw notFound("subscription", id);
-  const [record] = await loadSubscriptions(tx, [row], at);
-  return record as SubscriptionRecord;
-}
 
 /** The requested change as a whole target shape, with the price versions it will be billed at. */
 export async function resolveTarget(
