@@ -1,23 +1,11 @@
 import { randomBytes } from "node:crypto";
-import type { Playbook, ResolvedCatalog } from "@uptier/core";
 import { and, eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildApp } from "../../src/app.ts";
-import { readCatalogFile } from "../../src/catalog-file.ts";
+import { describe, expect, it } from "vitest";
 import { domainEvents, promptInstances } from "../../src/db/schema/index.ts";
-import { DEMO_CATALOG_FILE } from "../../src/demo/catalog-file.ts";
 import { parsePlaybookText } from "../../src/playbook-file.ts";
-import { createSecretKey } from "../../src/services/accounts/api-keys.ts";
-import { DomainEventLog } from "../../src/services/events/log-reader.ts";
-import { evaluateScheduledPlays, playsSubscription } from "../../src/services/plays/evaluate.ts";
+import { evaluateScheduledPlays } from "../../src/services/plays/evaluate.ts";
 import { formatIssue } from "../../src/yaml-locate.ts";
-import {
-  applyDemoCatalog,
-  authenticatedRequests,
-  openTestDatabase,
-  type TestApi,
-  testClock,
-} from "../support/harness.ts";
+import { usePlaysApi } from "../support/plays-harness.ts";
 
 /** Prompts over HTTP: usage crosses a ratio, the plays subscriber makes a prompt, cadence shows it. */
 
@@ -60,41 +48,10 @@ plays:
     message: { title: "A month with us", body: "Thanks, {{account.name}}" }
 `;
 
-let catalog: ResolvedCatalog;
-let playbook: Playbook;
-const api = {} as { -readonly [K in keyof TestApi]: TestApi[K] };
-let log: DomainEventLog;
-let dropDatabase: () => Promise<void>;
-
-beforeAll(async () => {
-  const read = await readCatalogFile(DEMO_CATALOG_FILE);
-  if (!read.ok) throw new Error("the demo catalog is invalid");
-  catalog = read.validation.catalog;
+const api = usePlaysApi((catalog) => {
   const parsed = parsePlaybookText(PLAYBOOK, catalog, "test.playbook.yaml");
   if (!parsed.ok) throw new Error(parsed.issues.map(formatIssue).join("\n"));
-  playbook = parsed.playbook;
-  const database = await openTestDatabase();
-  dropDatabase = database.dropDatabase;
-  api.database = database;
-  api.clock = testClock();
-  await applyDemoCatalog(database.db, api.clock());
-  api.secret = (await createSecretKey(database.db, "test", api.clock())).secret;
-  api.app = await buildApp({
-    db: database.db,
-    clock: api.clock,
-    logLevel: "silent",
-    playbook: async () => playbook,
-  });
-  api.request = authenticatedRequests(api);
-  log = new DomainEventLog(database.db, 60_000);
-  log.subscribeDurable(playsSubscription(async () => playbook));
-  await log.start();
-});
-afterAll(async () => {
-  await log?.close();
-  await api.app?.close();
-  await api.database?.close();
-  await dropDatabase?.();
+  return parsed.playbook;
 });
 
 /** An account on a plan with an admin and a member (user ids admin-…, member-…). */
@@ -129,7 +86,7 @@ async function useCalls(account: string, quantity: number) {
     record: true,
   });
   expect(check.json()).toMatchObject({ allowed: true, recorded: true });
-  await log.drainDurable("plays");
+  await api.log.drainDurable("plays");
 }
 
 const prompts = (account: string, user: string, placement = "banner") =>
@@ -218,7 +175,7 @@ describe("the usage ceiling, end to end", () => {
     const { account, admin } = await customer("starter");
     for (const id of ["e1", "e2"])
       await api.request("POST", "/v1/events", { id, account, event: "export.created" });
-    await log.drainDurable("plays");
+    await api.log.drainDurable("plays");
     await useCalls(account, 8_000);
     const [top] = (await prompts(account, admin)).json().data;
     expect(top.play).toBe("usage-80"); // priority 100 over 50
@@ -273,11 +230,11 @@ describe("scheduled plays", () => {
         .select()
         .from(promptInstances)
         .where(and(eq(promptInstances.accountId, account), eq(promptInstances.play, "welcome-month")));
-    await evaluateScheduledPlays(api.database.db, playbook, new Date("2026-06-20T00:00:00Z"));
+    await evaluateScheduledPlays(api.database.db, api.playbook, new Date("2026-06-20T00:00:00Z"));
     expect(await made()).toEqual([]); // day 19: before the window
     const at = new Date("2026-07-05T00:00:00Z");
-    expect(await evaluateScheduledPlays(api.database.db, playbook, at)).toBe(2);
-    expect(await evaluateScheduledPlays(api.database.db, playbook, at)).toBe(0);
+    expect(await evaluateScheduledPlays(api.database.db, api.playbook, at)).toBe(2);
+    expect(await evaluateScheduledPlays(api.database.db, api.playbook, at)).toBe(0);
     expect((await made()).map((r) => r.userId).sort()).toEqual([admin, `member-${admin.slice(6)}`].sort());
     api.clock.set(at.toISOString());
     const [prompt] = (await prompts(account, admin)).json().data;

@@ -1,61 +1,19 @@
 import { randomBytes } from "node:crypto";
-import type { Playbook } from "@uptier/core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildApp } from "../../src/app.ts";
-import { readCatalogFile } from "../../src/catalog-file.ts";
-import { DEMO_CATALOG_FILE } from "../../src/demo/catalog-file.ts";
+import { describe, expect, it } from "vitest";
 import { DEMO_PLAYBOOK_FILE } from "../../src/demo/playbook-file.ts";
 import { readPlaybookFile } from "../../src/playbook-file.ts";
-import { createSecretKey } from "../../src/services/accounts/api-keys.ts";
-import { DomainEventLog } from "../../src/services/events/log-reader.ts";
-import { playsSubscription } from "../../src/services/plays/evaluate.ts";
-import {
-  applyDemoCatalog,
-  authenticatedRequests,
-  openTestDatabase,
-  type TestApi,
-  testClock,
-} from "../support/harness.ts";
+import { usePlaysApi } from "../support/plays-harness.ts";
 
 /**
  * Seed 000's seat-limit moment over HTTP on the demo catalog and playbook: an invite refused for
  * lack of seats → the admin's prompt names the seat's price and what is due today → one checkout
  * of the prompt's quote → the invite goes through.
  */
-let playbook: Playbook;
-const api = {} as { -readonly [K in keyof TestApi]: TestApi[K] };
-let log: DomainEventLog;
-let dropDatabase: () => Promise<void>;
-
-beforeAll(async () => {
-  const read = await readCatalogFile(DEMO_CATALOG_FILE);
-  if (!read.ok) throw new Error("the demo catalog is invalid");
-  const parsed = await readPlaybookFile(DEMO_PLAYBOOK_FILE, read.validation.catalog);
+const api = usePlaysApi(async (catalog) => {
+  const parsed = await readPlaybookFile(DEMO_PLAYBOOK_FILE, catalog);
   if (!parsed.ok) throw new Error("the demo playbook is invalid");
-  playbook = parsed.playbook;
-  const database = await openTestDatabase();
-  dropDatabase = database.dropDatabase;
-  api.database = database;
-  api.clock = testClock("2026-03-10T15:00:00Z");
-  await applyDemoCatalog(database.db, api.clock());
-  api.secret = (await createSecretKey(database.db, "test", api.clock())).secret;
-  api.app = await buildApp({
-    db: database.db,
-    clock: api.clock,
-    logLevel: "silent",
-    playbook: async () => playbook,
-  });
-  api.request = authenticatedRequests(api);
-  log = new DomainEventLog(database.db, 60_000);
-  log.subscribeDurable(playsSubscription(async () => playbook));
-  await log.start();
-});
-afterAll(async () => {
-  await log?.close();
-  await api.app?.close();
-  await api.database?.close();
-  await dropDatabase?.();
-});
+  return parsed.playbook;
+}, "2026-03-10T15:00:00Z");
 
 describe("the seat-limit moment, end to end (seed 000)", () => {
   it("refused invite → prompt with the seat's price and today's amount → checkout → the invite succeeds", async () => {
@@ -89,7 +47,7 @@ describe("the seat-limit moment, end to end (seed 000)", () => {
       if (invite.statusCode !== 201) refused = invite;
     }
     expect([refused?.statusCode, refused?.json().code]).toEqual([409, "seat_limit_reached"]);
-    await log.drainDurable("plays");
+    await api.log.drainDurable("plays");
 
     const listed = await api.request("GET", `/v1/prompts?account=${account}&user=u-admin&placement=modal`);
     expect(listed.statusCode, listed.body).toBe(200);

@@ -10,7 +10,7 @@ import type {
   SubscriptionStatus,
   UsageReading,
 } from "@uptier/core";
-import { and, desc, eq, gt, lte, or, sql } from "drizzle-orm";
+import { and, desc, eq, gt, lte, or, type SQL, sql } from "drizzle-orm";
 import type { Db, Executor } from "../../db/client.ts";
 import { seatsInUse } from "../../db/queries/seats-in-use.ts";
 import { accounts, domainEvents, members, promptUsageMarks, usageEvents } from "../../db/schema/index.ts";
@@ -218,19 +218,7 @@ async function productEvents(
     const take = Math.min(10_000, Math.max(count, days === null ? count : 10_000));
     const floor = days === null ? null : new Date(at.getTime() - 2 * days * DAY_MS);
     if (name.startsWith("member.")) {
-      const rows = await db
-        .select({ at: domainEvents.createdAt })
-        .from(domainEvents)
-        .where(
-          and(
-            eq(domainEvents.accountId, accountId),
-            eq(domainEvents.type, name),
-            lte(domainEvents.createdAt, at),
-            floor ? gt(domainEvents.createdAt, floor) : undefined,
-          ),
-        )
-        .orderBy(desc(domainEvents.seq))
-        .limit(take);
+      const rows = await accountEvents(db, accountId, eq(domainEvents.type, name), floor, at, take);
       for (const r of rows) out.push({ name, at: r.at });
       continue;
     }
@@ -253,19 +241,14 @@ async function productEvents(
 }
 
 async function deniedChecks(db: Executor, accountId: string, since: Date, at: Date): Promise<DeniedCheck[]> {
-  const rows = await db
-    .select({ data: domainEvents.data, at: domainEvents.createdAt })
-    .from(domainEvents)
-    .where(
-      and(
-        eq(domainEvents.accountId, accountId),
-        eq(domainEvents.type, "entitlement.denied"),
-        gt(domainEvents.createdAt, since),
-        lte(domainEvents.createdAt, at),
-      ),
-    )
-    .orderBy(desc(domainEvents.seq))
-    .limit(1000);
+  const rows = await accountEvents(
+    db,
+    accountId,
+    eq(domainEvents.type, "entitlement.denied"),
+    since,
+    at,
+    1000,
+  );
   return rows.map((r) => {
     const data = r.data as { feature: string; reason: string };
     return { feature: data.feature, reason: data.reason, at: r.at };
@@ -277,24 +260,37 @@ async function deniedChecks(db: Executor, accountId: string, since: Date, at: Da
  * sent by a member, so the admins were asked to approve one (admin_approval.requested).
  */
 async function refusedInvites(db: Executor, accountId: string, since: Date, at: Date, seats: number) {
-  const rows = await db
-    .select({ at: domainEvents.createdAt })
+  const refused = or(
+    eq(domainEvents.type, "member.invite_refused"),
+    and(
+      eq(domainEvents.type, "admin_approval.requested"),
+      sql`${domainEvents.data}->>'invite_email' is not null`,
+    ),
+  ) as SQL;
+  const rows = await accountEvents(db, accountId, refused, since, at, 100);
+  return rows.map((r) => ({ at: r.at, seats }));
+}
+
+/** An account's domain events of the kinds `which` names, after `since` up to `at`, newest first. */
+function accountEvents(
+  db: Executor,
+  accountId: string,
+  which: SQL,
+  since: Date | null,
+  at: Date,
+  limit: number,
+) {
+  return db
+    .select({ data: domainEvents.data, at: domainEvents.createdAt })
     .from(domainEvents)
     .where(
       and(
         eq(domainEvents.accountId, accountId),
-        or(
-          eq(domainEvents.type, "member.invite_refused"),
-          and(
-            eq(domainEvents.type, "admin_approval.requested"),
-            sql`${domainEvents.data}->>'invite_email' is not null`,
-          ),
-        ),
-        gt(domainEvents.createdAt, since),
+        which,
+        since ? gt(domainEvents.createdAt, since) : undefined,
         lte(domainEvents.createdAt, at),
       ),
     )
     .orderBy(desc(domainEvents.seq))
-    .limit(100);
-  return rows.map((r) => ({ at: r.at, seats }));
+    .limit(limit);
 }

@@ -1,0 +1,57 @@
+import type { Playbook, ResolvedCatalog } from "@uptier/core";
+import { afterAll, beforeAll } from "vitest";
+import { buildApp } from "../../src/app.ts";
+import { readCatalogFile } from "../../src/catalog-file.ts";
+import { DEMO_CATALOG_FILE } from "../../src/demo/catalog-file.ts";
+import { createSecretKey } from "../../src/services/accounts/api-keys.ts";
+import { DomainEventLog } from "../../src/services/events/log-reader.ts";
+import { playsSubscription } from "../../src/services/plays/evaluate.ts";
+import {
+  applyDemoCatalog,
+  authenticatedRequests,
+  openTestDatabase,
+  type TestApi,
+  testClock,
+} from "./harness.ts";
+
+export interface PlaysApi extends TestApi {
+  /** the plays subscriber's log; `log.drainDurable("plays")` evaluates what was written */
+  readonly log: DomainEventLog;
+  readonly playbook: Playbook;
+}
+
+/**
+ * An API on the demo catalog whose prompt routes and plays subscriber read the playbook `load`
+ * builds from that catalog (the subscriber polls only when a test drains it).
+ */
+export function usePlaysApi(
+  load: (catalog: ResolvedCatalog) => Promise<Playbook> | Playbook,
+  clock?: string,
+) {
+  const api = {} as { -readonly [K in keyof PlaysApi]: PlaysApi[K] };
+  let dropDatabase: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    const read = await readCatalogFile(DEMO_CATALOG_FILE);
+    if (!read.ok) throw new Error("the demo catalog is invalid");
+    api.playbook = await load(read.validation.catalog);
+    const source = async () => api.playbook;
+    const database = await openTestDatabase();
+    dropDatabase = database.dropDatabase;
+    api.database = database;
+    api.clock = testClock(clock);
+    await applyDemoCatalog(database.db, api.clock());
+    api.secret = (await createSecretKey(database.db, "test", api.clock())).secret;
+    api.app = await buildApp({ db: database.db, clock: api.clock, logLevel: "silent", playbook: source });
+    api.request = authenticatedRequests(api);
+    api.log = new DomainEventLog(database.db, 60_000);
+    api.log.subscribeDurable(playsSubscription(source));
+    await api.log.start();
+  });
+  afterAll(async () => {
+    await api.log?.close();
+    await api.app?.close();
+    await api.database?.close();
+    await dropDatabase?.();
+  });
+  return api as PlaysApi;
+}
