@@ -71,6 +71,8 @@ const Env = z.object({
   // the address people and mail clients reach this server at (the emails' unsubscribe links);
   // default http://HOST:PORT
   UPTIER_PUBLIC_URL: z.preprocess(unsetWhenEmpty, z.url({ protocol: /^https?$/ }).optional()),
+  // the vendor's app, where a play's email leads (its call to action links here, with the prompt's id)
+  UPTIER_APP_URL: z.preprocess(unsetWhenEmpty, z.url({ protocol: /^https?$/ }).optional()),
   // "on" accepts plain-http webhook URLs to any host (development); https or localhost otherwise
   UPTIER_WEBHOOK_ALLOW_HTTP: z.preprocess(unsetWhenEmpty, z.enum(["on", "off"]).default("off")),
 });

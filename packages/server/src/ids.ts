@@ -38,6 +38,8 @@ export const ID_PREFIXES = {
   emailMessage: "em",
   prompt: "prm",
   promptEvent: "pev",
+  playAction: "pact",
+  crmTask: "task",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -44,6 +44,24 @@ export interface CatalogChange {
   readonly version?: number;
 }
 
+/** What a play's step did, as its webhook and CRM-task events carry it. */
+export interface PlayStepPayload {
+  play: string;
+  cycle: string;
+  /** 0: at the firing; n: the n-th follow-up */
+  step: number;
+  variant: string | null;
+  /** why it acted (the trigger's condition, in words) */
+  reason: string;
+  title: string;
+  body: string;
+  cta: string | null;
+  /** the change offered and the quote made for it (null when the play offers nothing priced) */
+  offer: { quote: string; amount_due: number; currency: string } | null;
+  /** the members it concerns (the audience now), buyers first */
+  members: readonly { user: string; email: string; role: "admin" | "member" }[];
+}
+
 export interface DomainEventPayloads {
   "account.created": { external_id: string; name: string; created_by?: "usage_event" };
   "account.updated": { changes: Record<string, unknown> };
@@ -107,6 +125,13 @@ export interface DomainEventPayloads {
     /** the prompts made, one per member of the audience */
     prompts: readonly { id: string; user: string; action: "buy" | "ask_admin"; variant: string | null }[];
   };
+  /**
+   * A step of a play with the webhook channel acted (docs/plays.md, "Channels"): the copy and the
+   * offer, for the vendor's own systems to act on.
+   */
+  "play.webhook": PlayStepPayload;
+  /** A step of a play with the crm_task channel acted: a task for the people who own the account. */
+  "crm_task.created": PlayStepPayload & { task: string };
   "payment_method.attached": { payment_method: PaymentMethodView };
   "payment_method.detached": { payment_method: PaymentMethodView };
   /** a new version of the playbook is in force (an identical one applied again writes none) */
@@ -172,6 +197,8 @@ export const DOMAIN_EVENT_TYPES = [
   "member.removed",
   "member.invite_refused",
   "play.triggered",
+  "play.webhook",
+  "crm_task.created",
   "payment_method.attached",
   "payment_method.detached",
   "playbook.applied",

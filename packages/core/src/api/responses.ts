@@ -212,6 +212,10 @@ export const CheckoutResponse = z
       })
       .nullable(),
     failure: z.object({ code: z.string(), message: z.string() }).nullable(),
+    attribution: z
+      .object({ prompt: z.string(), play: z.string(), variant: z.string().nullable() })
+      .nullable()
+      .describe("The prompt whose quote this checkout applies, its play and experiment variant"),
     created: Instant,
     completed_at: Instant.nullable(),
   })

@@ -187,6 +187,8 @@ export const Experiment = z
   .object({
     /** percent of accounts that see nothing (the control) */
     holdout: z.number().int().min(0).max(99).default(0),
+    /** mixed into assignment: a new salt re-draws every account's arm (restart an experiment) */
+    salt: z.string().min(1).max(64).optional(),
     variants: z.array(Variant).min(1).max(10),
   })
   .strict();
@@ -220,6 +222,7 @@ export const Play = z
   })
   .strict();
 export type Play = z.infer<typeof Play>;
+export type PlayInput = z.input<typeof Play>;
 
 export const PlaybookDefaults = z
   .object({

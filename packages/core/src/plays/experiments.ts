@@ -125,3 +125,19 @@ export function expectedShares(design: ExperimentDesign): ReadonlyMap<string, nu
   for (const v of design.variants) shares.set(v.id, ((100 - design.holdout) / 100) * (v.weight / total));
   return shares;
 }
+
+/** The salt of an experiment that names none: changing a salt re-draws every account's arm. */
+export const DEFAULT_EXPERIMENT_SALT = "v1";
+
+/** A play's arm for an account (null: the play runs no experiment), with the play's salt. */
+export function playArm(
+  play: {
+    readonly id: string;
+    readonly experiment?: (ExperimentDesign & { readonly salt?: string }) | undefined;
+  },
+  account: string,
+): ExperimentAssignment | null {
+  if (!play.experiment) return null;
+  const salt = play.experiment.salt ?? DEFAULT_EXPERIMENT_SALT;
+  return assignExperiment({ play: play.id, salt, account }, play.experiment);
+}

@@ -8,4 +8,5 @@ export * from "./experiment-stats.ts";
 export * from "./experiments.ts";
 export * from "./explain.ts";
 export * from "./offer-variables.ts";
+export * from "./play-steps.ts";
 export * from "./prompt-state.ts";

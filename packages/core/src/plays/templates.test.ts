@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { renderTemplate, templateVariables } from "./templates.ts";
+import { renderTemplate, renderTemplateText, templateVariables } from "./templates.ts";
 
 describe("templateVariables", () => {
   it("lists the variables a template names, once each, in order", () => {
@@ -62,5 +62,12 @@ describe("renderTemplate", () => {
 
   it("throws on a template it would not validate", () => {
     expect(() => renderTemplate("{{{account.name}}}", { "account.name": "<b>" })).toThrow(/unescaped/);
+    expect(() => renderTemplateText("{{#a}}x{{/a}}", {})).toThrow(/logic-less/);
+  });
+
+  it("renders plain text (an email's text part) with the values as they are", () => {
+    expect(renderTemplateText("Hi {{member.name}}: {{x}}", { "member.name": `Ann & "Bo" <b>`, x: 3 })).toBe(
+      `Hi Ann & "Bo" <b>: 3`,
+    );
   });
 });

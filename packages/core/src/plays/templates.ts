@@ -73,6 +73,22 @@ export function renderTemplate(
   template: string,
   values: Readonly<Record<string, string | number | undefined>>,
 ): string {
+  return render(template, values, escapeHtml);
+}
+
+/** renderTemplate for plain text (an email's text part, its subject): the values as they are. */
+export function renderTemplateText(
+  template: string,
+  values: Readonly<Record<string, string | number | undefined>>,
+): string {
+  return render(template, values, String);
+}
+
+function render(
+  template: string,
+  values: Readonly<Record<string, string | number | undefined>>,
+  escape: (text: string) => string,
+): string {
   const parsed = tokens(template);
   if (!Array.isArray(parsed)) throw new Error(`template: ${parsed.message} at ${parsed.offset}`);
   let out = "";
@@ -80,7 +96,7 @@ export function renderTemplate(
     if (type === "text") out += value;
     else if (type === "name") {
       const v = Object.hasOwn(values, value) ? values[value] : undefined;
-      out += v === undefined ? "" : escapeHtml(String(v));
+      out += v === undefined ? "" : escape(String(v));
     } else if (type !== "!") throw new Error(`template: ${REFUSED[type] ?? type} at ${start}`);
   }
   return out;

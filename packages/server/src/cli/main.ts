@@ -11,6 +11,7 @@ import { DEMO_PLAYBOOK_FILE } from "../demo/playbook-file.ts";
 import { seedDemo } from "../demo/seed.ts";
 import { pruneIdempotencyKeys } from "../http/plugins/idempotency.ts";
 import { BILLING_JOBS, runJobOnce } from "../jobs/billing-jobs.ts";
+import { openStepQueue, playStepsTask, scheduledPlaysJob } from "../jobs/play-jobs.ts";
 import { startJobs } from "../jobs/queue.ts";
 import { parsePlaybookText } from "../playbook-file.ts";
 import { openMigratedDatabase } from "../runtime.ts";
@@ -94,27 +95,43 @@ program
     const gateways = defaultGateways();
     // deliveries are queued on every node and sent where the jobs run
     let webhooks: ReturnType<typeof startWebhookDelivery> | null = null;
+    const steps = await openStepQueue(database);
     const app = await buildApp({
       db: database.db,
       logLevel: config.LOG_LEVEL,
       gateways,
       metering: meteringOptions(config),
       webhooks: webhookPolicy(config),
-      subscribers: [webhookSubscription(() => webhooks?.wake()), playsSubscription(playbookInForce)],
+      subscribers: [webhookSubscription(() => webhooks?.wake()), playsSubscription(playbookInForce, steps)],
     });
     const address = await app.listen({ port: config.PORT, host: config.HOST });
+    const smtp = smtpSettings(config);
+    const mailer = smtp ? smtpMailer(database.db, smtp, { log: app.log }) : null;
     const jobs =
       config.UPTIER_JOBS === "on"
-        ? await startJobs({ database, billing: billingContext(database.db, gateways), log: app.log })
+        ? await startJobs({
+            database,
+            billing: billingContext(database.db, gateways),
+            jobs: [...BILLING_JOBS, scheduledPlaysJob(steps)],
+            tasks: [
+              playStepsTask({
+                db: database.db,
+                clock: () => new Date(),
+                playbook: playbookInForce,
+                appUrl: config.UPTIER_APP_URL ?? null,
+                emailQueued: () => mailer?.wake(),
+              }),
+            ],
+            log: app.log,
+          })
         : null;
     // the outbound channels' workers run where the jobs do
     webhooks = jobs ? startWebhookDelivery({ db: database.db, log: app.log }) : null;
-    const smtp = smtpSettings(config);
-    const mailer = smtp ? smtpMailer(database.db, smtp, { log: app.log }) : null;
     if (jobs) mailer?.start();
     const shutdown = async () => {
       await app.close();
       await jobs?.stop().catch((error: unknown) => app.log.error({ err: error }, "stopping the jobs failed"));
+      await steps.stop();
       await webhooks?.stop();
       await mailer?.stop();
       await database.close();
@@ -129,7 +146,7 @@ program
     );
     process.stdout.write(
       jobs
-        ? `  Background jobs: ${jobs.jobs.map((j) => j.name).join(", ")} (every minute)\n`
+        ? `  Background jobs: ${jobs.jobs.map((j) => `${j.name} (${j.cron})`).join(", ")}\n`
         : "  Background jobs: off (UPTIER_JOBS=off)\n",
     );
     process.stdout.write(

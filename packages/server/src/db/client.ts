@@ -161,3 +161,18 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     close: () => client.close(),
   };
 }
+
+/**
+ * Raw SQL with positional parameters inside an open transaction (pg-boss's `db` option, so a job is
+ * queued in the transaction that decides it). Drizzle has no public handle on a transaction's
+ * connection; its sessions keep it as `client` (a pg PoolClient, or PGlite's transaction), and
+ * both answer `query(text, values)`. Tested on both engines (test/platform/transaction-sql.test.ts).
+ */
+export function sqlExecutorOf(tx: Tx): Pick<Database, "executeSql"> {
+  const client = (tx as unknown as { session?: { client?: unknown } }).session?.client as
+    | { query(text: string, values?: unknown[]): Promise<SqlResult> }
+    | undefined;
+  if (!client || typeof client.query !== "function")
+    throw new Error("this transaction exposes no connection to run raw SQL on");
+  return { executeSql: (text, values) => client.query(text, values) };
+}

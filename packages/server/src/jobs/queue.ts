@@ -17,6 +17,8 @@ export interface JobRunnerOptions {
   readonly database: Pick<Database, "executeSql">;
   readonly billing: BillingContext;
   readonly jobs?: readonly JobDefinition[];
+  /** queues of one-off jobs (delayed, with data) this node works beside the scheduled jobs */
+  readonly tasks?: readonly TaskQueue[];
   /**
    * Registers each job's cron schedule and runs pg-boss's clock (default true). Without it, this
    * node only works jobs that are sent (tests send them by hand).
@@ -27,6 +29,14 @@ export interface JobRunnerOptions {
   readonly pollingIntervalSeconds?: number;
   /** how often scheduled jobs are moved into their queues (pg-boss's default: 5 s; at least 1 s) */
   readonly cronWorkerIntervalSeconds?: number;
+}
+
+/** A queue of one-off jobs with data, sent by the services (e.g. a play's follow-up, delayed 24 h). */
+export interface TaskQueue {
+  readonly name: string;
+  readonly options: Omit<PgBoss.Queue, "name">;
+  /** works one job; a throw is retried as the queue's options say */
+  handle(data: unknown): Promise<unknown>;
 }
 
 export interface JobRunner {
@@ -58,7 +68,7 @@ export const QUEUE_OPTIONS = { policy: "stately", retryLimit: 0, expireInSeconds
 const PG_BOSS_SCHEDULE_QUEUE = "__pgboss__send-it";
 
 export async function startJobs(options: JobRunnerOptions): Promise<JobRunner> {
-  const { database, billing, jobs = BILLING_JOBS, schedule = true, log = silent } = options;
+  const { database, billing, jobs = BILLING_JOBS, tasks = [], schedule = true, log = silent } = options;
   const db = { executeSql: (text: string, values?: unknown[]) => database.executeSql(text, values) };
   // First the queues and the schedules, with pg-boss's clock still stopped: started with it, the
   // clock's first look at the schedules could come before they exist, and the first tick a minute late.
@@ -71,6 +81,7 @@ export async function startJobs(options: JobRunnerOptions): Promise<JobRunner> {
       await ensureQueue(setup, job.name, QUEUE_OPTIONS);
       if (schedule) await setup.schedule(job.name, job.cron, {}, { tz: "UTC" });
     }
+    for (const task of tasks) await ensureQueue(setup, task.name, task.options);
   } finally {
     await setup.stop({ graceful: false });
   }
@@ -112,6 +123,19 @@ export async function startJobs(options: JobRunnerOptions): Promise<JobRunner> {
       );
       workers.set(job.name, worker);
     }
+    for (const task of tasks)
+      await boss.work(
+        task.name,
+        { batchSize: 1, pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2 },
+        async ([queued]) => {
+          try {
+            return await task.handle(queued?.data);
+          } catch (error) {
+            log.error({ queue: task.name, id: queued?.id, err: error }, `job of ${task.name} failed`);
+            throw error;
+          }
+        },
+      );
   } catch (error) {
     await boss.stop({ graceful: false });
     throw error;
@@ -134,7 +158,11 @@ export async function startJobs(options: JobRunnerOptions): Promise<JobRunner> {
  * Creates the queue, or brings an existing one to the current options. Two nodes starting at once
  * can deadlock here (pg-boss adds a partition of its job table per queue): the loser tries again.
  */
-async function ensureQueue(boss: PgBoss, name: string, options: Omit<PgBoss.Queue, "name">): Promise<void> {
+export async function ensureQueue(
+  boss: PgBoss,
+  name: string,
+  options: Omit<PgBoss.Queue, "name">,
+): Promise<void> {
   const queue = { name, ...options };
   for (let attempt = 1; ; attempt++) {
     try {

@@ -230,11 +230,11 @@ describe("scheduled plays", () => {
         .select()
         .from(promptInstances)
         .where(and(eq(promptInstances.accountId, account), eq(promptInstances.play, "welcome-month")));
-    await evaluateScheduledPlays(api.database.db, api.playbook, new Date("2026-06-20T00:00:00Z"));
+    await evaluateScheduledPlays(api.database.db, api.playbook, api.steps, new Date("2026-06-20T00:00:00Z"));
     expect(await made()).toEqual([]); // day 19: before the window
     const at = new Date("2026-07-05T00:00:00Z");
-    expect(await evaluateScheduledPlays(api.database.db, api.playbook, at)).toBe(2);
-    expect(await evaluateScheduledPlays(api.database.db, api.playbook, at)).toBe(0);
+    expect(await evaluateScheduledPlays(api.database.db, api.playbook, api.steps, at)).toBe(2);
+    expect(await evaluateScheduledPlays(api.database.db, api.playbook, api.steps, at)).toBe(0);
     expect((await made()).map((r) => r.userId).sort()).toEqual([admin, `member-${admin.slice(6)}`].sort());
     api.clock.set(at.toISOString());
     const [prompt] = (await prompts(account, admin)).json().data;

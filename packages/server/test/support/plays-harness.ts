@@ -3,8 +3,10 @@ import { afterAll, beforeAll } from "vitest";
 import { buildApp } from "../../src/app.ts";
 import { readCatalogFile } from "../../src/catalog-file.ts";
 import { DEMO_CATALOG_FILE } from "../../src/demo/catalog-file.ts";
+import { type OpenStepQueue, openStepQueue } from "../../src/jobs/play-jobs.ts";
 import { createSecretKey } from "../../src/services/accounts/api-keys.ts";
 import { DomainEventLog } from "../../src/services/events/log-reader.ts";
+import type { StepRunnerContext } from "../../src/services/plays/act.ts";
 import { playsSubscription } from "../../src/services/plays/evaluate.ts";
 import {
   applyDemoCatalog,
@@ -18,6 +20,10 @@ export interface PlaysApi extends TestApi {
   /** the plays subscriber's log; `log.drainDurable("plays")` evaluates what was written */
   readonly log: DomainEventLog;
   readonly playbook: Playbook;
+  /** the queue of the plays' steps (pg-boss's `plays.act`, on the test database) */
+  readonly steps: OpenStepQueue;
+  /** what runs a step: `runDueSteps(api.stepRunner, at)` runs those due by `at` */
+  readonly stepRunner: StepRunnerContext;
 }
 
 /**
@@ -43,12 +49,20 @@ export function usePlaysApi(
     api.secret = (await createSecretKey(database.db, "test", api.clock())).secret;
     api.app = await buildApp({ db: database.db, clock: api.clock, logLevel: "silent", playbook: source });
     api.request = authenticatedRequests(api);
+    api.steps = await openStepQueue(database);
+    api.stepRunner = {
+      db: database.db,
+      clock: api.clock,
+      playbook: source,
+      appUrl: "https://app.acme.test/",
+    };
     api.log = new DomainEventLog(database.db, 60_000);
-    api.log.subscribeDurable(playsSubscription(source));
+    api.log.subscribeDurable(playsSubscription(source, api.steps));
     await api.log.start();
   });
   afterAll(async () => {
     await api.log?.close();
+    await api.steps?.stop();
     await api.app?.close();
     await api.database?.close();
     await dropDatabase?.();

@@ -94,6 +94,13 @@ export const quotes = pgTable(
  * gateway's idempotency key is derived from its id, and the recovery job resolves any left mid-way.
  * States: pending → succeeded | failed | requires_action → (succeeded | failed | canceled) | refunded.
  */
+/** Which prompt led to a checkout: the one whose quote it applies. */
+export interface CheckoutAttribution {
+  readonly prompt: string;
+  readonly play: string;
+  readonly variant: string | null;
+}
+
 export const checkouts = pgTable(
   "checkouts",
   {
@@ -120,6 +127,8 @@ export const checkouts = pgTable(
     /** what else the checkout does when it completes (the invite of a member) */
     effects: jsonb("effects").notNull().default({}),
     invoiceId: text("invoice_id"),
+    /** the prompt whose quote this checkout applies, its play and variant (docs/plays.md, "Attribution") */
+    attribution: jsonb("attribution").$type<CheckoutAttribution | null>(),
     attempts: integer("attempts").notNull().default(0),
     createdAt: created(),
     updatedAt: instant("updated_at").notNull().defaultNow(),

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, index, jsonb, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
 import { created, instant } from "./foundation.ts";
 
 /**
@@ -57,6 +57,8 @@ export const promptInstances = pgTable(
   (t) => [
     uniqueIndex("prompt_instances_cycle").on(t.play, t.accountId, t.userId, t.cycle),
     index("prompt_instances_account").on(t.accountId, t.userId, t.state),
+    // a checkout finds the prompt whose quote it applies (attribution)
+    index("prompt_instances_quote").on(t.quoteId).where(sql`quote_id is not null`),
   ],
 );
 
@@ -90,4 +92,41 @@ export const promptUsageMarks = pgTable(
     updatedAt: instant("updated_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.accountId, t.feature] })],
+);
+
+/**
+ * What a play does beyond the in-app prompt, once per firing (play, account, cycle): step 0 is the
+ * play's own email, webhook and CRM-task channels at the moment it fires; step n is its n-th
+ * follow-up. Each step is a delayed job of the queue `plays.act`; when it runs it checks its
+ * condition again (docs/plays.md, "Follow-ups") and records here what it did.
+ */
+export const playActions = pgTable(
+  "play_actions",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    play: text("play").notNull(),
+    cycle: text("cycle").notNull(),
+    step: integer("step").notNull(),
+    /** the experiment's variant of the firing; null without an experiment */
+    variant: text("variant"),
+    /** when the play fired (the start of the follow-ups' delays) */
+    firedAt: instant("fired_at").notNull(),
+    dueAt: instant("due_at").notNull(),
+    /** scheduled, then done (sent), skipped (its condition was gone) or canceled (the account converted) */
+    status: text("status").notNull(),
+    /** why it was skipped or canceled, in words */
+    reason: text("reason"),
+    /** the channels it used when it was done */
+    sent: jsonb("sent").$type<readonly string[]>(),
+    /** the queue's job that runs it */
+    jobId: text("job_id"),
+    doneAt: instant("done_at"),
+    createdAt: created(),
+  },
+  (t) => [
+    uniqueIndex("play_actions_step").on(t.play, t.accountId, t.cycle, t.step),
+    index("play_actions_scheduled").on(t.accountId).where(sql`status = 'scheduled'`),
+    index("play_actions_due").on(t.dueAt).where(sql`status = 'scheduled'`),
+  ],
 );

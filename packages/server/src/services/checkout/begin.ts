@@ -127,8 +127,12 @@ async function beginCheckouts(
       intents.map((i) => i.begun.checkout),
     );
     for (const { index, begun } of intents) {
-      if (inserted.has(begun.checkout.id)) {
-        results[index] = { status: "fulfilled", value: begun };
+      const attribution = inserted.get(begun.checkout.id);
+      if (attribution !== undefined) {
+        results[index] = {
+          status: "fulfilled",
+          value: { ...begun, checkout: { ...begun.checkout, attribution } },
+        };
         continue;
       }
       // Another checkout of the quote or the subscription went live first: a fresh read says which.
@@ -322,6 +326,8 @@ function pendingCheckout(
     failureMessage: null,
     effects: {},
     invoiceId: null,
+    // the insert (insertUnlessBusy) finds the prompt whose quote this is
+    attribution: null,
     attempts: 0,
     createdAt: at,
     updatedAt: at,
@@ -332,10 +338,14 @@ function pendingCheckout(
 /**
  * Inserts the pending checkouts, each unless its subscription has a live checkout or its quote a
  * checkout already (the unique index). Run with the subscriptions locked, this statement's snapshot
- * sees every checkout begun before ours, so the check is exact. Answers the ids inserted.
+ * sees every checkout begun before ours, so the check is exact. Each records the prompt whose quote
+ * it applies (attribution). Answers the ids inserted, with their attribution.
  */
-async function insertUnlessBusy(tx: Tx, intents: readonly CheckoutRow[]): Promise<Set<string>> {
-  if (intents.length === 0) return new Set();
+async function insertUnlessBusy(
+  tx: Tx,
+  intents: readonly CheckoutRow[],
+): Promise<Map<string, CheckoutRow["attribution"]>> {
+  if (intents.length === 0) return new Map();
   const rows = intents.map((c) => ({
     id: c.id,
     account_id: c.accountId,
@@ -354,15 +364,17 @@ async function insertUnlessBusy(tx: Tx, intents: readonly CheckoutRow[]): Promis
   const result = (await executePrepared(
     tx,
     sql`insert into checkouts (id, account_id, quote_id, subscription_id, status, authorized_by, amount, currency,
-        payment_method_id, gateway, gateway_idempotency_key, created_at, updated_at)
-      select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(id text, account_id text, quote_id text,
+        payment_method_id, gateway, gateway_idempotency_key, created_at, updated_at, attribution)
+      select x.*, (select jsonb_build_object('prompt', p.id, 'play', p.play, 'variant', p.variant)
+          from prompt_instances p where p.quote_id = x.quote_id limit 1)
+      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(id text, account_id text, quote_id text,
         subscription_id text, status text, authorized_by text, amount bigint, currency text, payment_method_id text,
         gateway text, gateway_idempotency_key text, created_at timestamptz, updated_at timestamptz)
       where not exists (select 1 from checkouts where subscription_id = x.subscription_id and ${liveCheckoutStatus})
       on conflict (quote_id) where ${checkoutHoldsQuote} do nothing
-      returning id`,
-  )) as { rows: { id: string }[] };
-  return new Set(result.rows.map((r) => r.id));
+      returning id, attribution`,
+  )) as { rows: { id: string; attribution: CheckoutRow["attribution"] }[] };
+  return new Map(result.rows.map((r) => [r.id, r.attribution]));
 }
 
 /** beginCheckout, and when a non-admin asked, the admins are told (in a transaction of its own). */

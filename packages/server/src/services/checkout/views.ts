@@ -38,6 +38,7 @@ export function checkoutView(row: CheckoutRow) {
           }
         : null,
     failure: row.failureCode ? { code: row.failureCode, message: row.failureMessage ?? "" } : null,
+    attribution: row.attribution ?? null,
     created: row.createdAt.toISOString(),
     completed_at: iso(row.completedAt),
   };

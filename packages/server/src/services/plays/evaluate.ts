@@ -1,10 +1,10 @@
 import {
-  assignExperiment,
   eligiblePrompt,
   evaluateTrigger,
   matchAudience,
   type Play,
   type Playbook,
+  playArm,
   TIME_BASED_KINDS,
 } from "@uptier/core";
 import type { DomainEventType } from "@uptier/core/api";
@@ -14,8 +14,10 @@ import { accounts, promptInstances } from "../../db/schema/index.ts";
 import { newId } from "../../ids.ts";
 import { recordEvent } from "../events/append.ts";
 import type { DurableSubscription } from "../events/durable-subscriber.ts";
+import { recordCheckoutOutcome } from "./attribution.ts";
 import { offeredChange, offerOf } from "./prompts-offer.ts";
 import { type AccountState, loadAccountState, markUsage } from "./signals.ts";
+import { type StepQueue, scheduleSteps } from "./steps.ts";
 
 /**
  * Evaluation: which plays fire for an account, and the prompts they make. It runs as the durable
@@ -25,8 +27,7 @@ import { type AccountState, loadAccountState, markUsage } from "./signals.ts";
  * makes nothing twice.
  */
 
-/** The playbook in force, or null when none is (nothing is evaluated). */
-/** The playbook in force, read through the caller's connection or transaction. */
+/** The playbook in force (null: none, and nothing is evaluated), read through the caller's connection or transaction. */
 export type PlaybookSource = (db: Executor) => Promise<Playbook | null>;
 
 /** The events after which an account's plays are evaluated: usage, refused checks, members, subscriptions. */
@@ -46,18 +47,19 @@ export const EVALUATED_EVENTS: ReadonlySet<DomainEventType> = new Set<DomainEven
   "subscription.cancellation_scheduled",
 ]);
 
-/** Experiment assignment's salt: a new salt would re-draw every account's arm. */
-export const EXPERIMENT_SALT = "v1";
-
 const TIME_KINDS: ReadonlySet<string> = new Set(TIME_BASED_KINDS);
 
-export function playsSubscription(playbook: PlaybookSource): DurableSubscription {
+export function playsSubscription(playbook: PlaybookSource, queue: StepQueue): DurableSubscription {
   return {
     name: "plays",
     from: "now",
     handle: async (events, tx) => {
       const latest = new Map<string, Date>();
       for (const event of events) {
+        if (event.type === "checkout.succeeded" || event.type === "checkout.failed") {
+          await recordCheckoutOutcome(tx, queue, event);
+          continue;
+        }
         if (!EVALUATED_EVENTS.has(event.type)) continue;
         const ids =
           event.type === "usage.recorded" ? event.data.accounts : event.account ? [event.account] : [];
@@ -69,7 +71,7 @@ export function playsSubscription(playbook: PlaybookSource): DurableSubscription
       if (latest.size === 0) return;
       const book = await playbook(tx);
       if (!book) return;
-      for (const [account, at] of latest) await evaluateAccount(tx, book, account, at, "events");
+      for (const [account, at] of latest) await evaluateAccount(tx, book, queue, account, at, "events");
     },
   };
 }
@@ -82,6 +84,7 @@ export function playsSubscription(playbook: PlaybookSource): DurableSubscription
 export async function evaluateAccount(
   tx: Tx,
   playbook: Playbook,
+  queue: StepQueue,
   accountId: string,
   at: Date,
   mode: "events" | "schedule",
@@ -91,20 +94,25 @@ export async function evaluateAccount(
   });
   let made = 0;
   for (const play of playbook.plays) {
-    if (!play.enabled || !play.channels.includes("in_app")) continue;
+    if (!play.enabled) continue;
     if (mode === "schedule" && !TIME_KINDS.has(play.trigger.kind)) continue;
-    made += await firePlay(tx, play, accountId, state, at);
+    made += await firePlay(tx, play, queue, accountId, state, at);
   }
   if (mode === "events") await markUsage(tx, accountId, state, at);
   return made;
 }
 
-async function firePlay(tx: Tx, play: Play, accountId: string, state: AccountState, at: Date) {
+async function firePlay(
+  tx: Tx,
+  play: Play,
+  queue: StepQueue,
+  accountId: string,
+  state: AccountState,
+  at: Date,
+) {
   const result = evaluateTrigger(play.trigger, state.signals);
   if (!result.fired) return 0;
-  const arm = play.experiment
-    ? assignExperiment({ play: play.id, salt: EXPERIMENT_SALT, account: accountId }, play.experiment)
-    : null;
+  const arm = playArm(play, accountId);
   if (arm?.arm === "holdout") return 0;
   const variant = arm?.arm === "variant" ? arm.variant : null;
   const change = offeredChange(offerOf(play, variant).change, state.record, state.catalog);
@@ -144,6 +152,7 @@ async function firePlay(tx: Tx, play: Play, accountId: string, state: AccountSta
     .onConflictDoNothing()
     .returning({ id: promptInstances.id, user: promptInstances.userId, action: promptInstances.action });
   if (made.length === 0) return 0;
+  await scheduleSteps(tx, queue, { play, accountId, cycle: result.cycle, variant, firedAt: at });
   await recordEvent(tx, {
     type: "play.triggered",
     accountId,
@@ -175,7 +184,12 @@ function usageFacts(play: Play, state: AccountState): Record<string, unknown> {
  * at `at`, one transaction per account; answers the prompts made. The scheduler calls it; a late
  * run still fires a window it is inside (docs/plays.md, "Trigger kinds").
  */
-export async function evaluateScheduledPlays(db: Db, playbook: Playbook, at: Date): Promise<number> {
+export async function evaluateScheduledPlays(
+  db: Db,
+  playbook: Playbook,
+  queue: StepQueue,
+  at: Date,
+): Promise<number> {
   if (!playbook.plays.some((p) => p.enabled && TIME_KINDS.has(p.trigger.kind))) return 0;
   let made = 0;
   let after = "";
@@ -187,7 +201,7 @@ export async function evaluateScheduledPlays(db: Db, playbook: Playbook, at: Dat
       .orderBy(asc(accounts.id))
       .limit(500);
     for (const { id } of page)
-      made += await db.transaction((tx) => evaluateAccount(tx, playbook, id, at, "schedule"));
+      made += await db.transaction((tx) => evaluateAccount(tx, playbook, queue, id, at, "schedule"));
     if (page.length < 500) return made;
     after = (page[page.length - 1] as { id: string }).id;
   }

@@ -1,13 +1,7 @@
-import {
-  assignExperiment,
-  evaluateTrigger,
-  explainPrompt,
-  matchAudience,
-  type PromptDecision,
-} from "@uptier/core";
+import { evaluateTrigger, explainPrompt, matchAudience, type PromptDecision, playArm } from "@uptier/core";
 import type { Db } from "../../db/client.ts";
 import { DomainError } from "../errors.ts";
-import { EXPERIMENT_SALT, type PlaybookSource } from "./evaluate.ts";
+import type { PlaybookSource } from "./evaluate.ts";
 import { accountPrompts, selectForUser } from "./prompts.ts";
 import { promptMember } from "./prompts-render.ts";
 import { loadAccountState } from "./signals.ts";
@@ -51,9 +45,7 @@ export async function explainPlay(
       role: member.role === "admin" ? "admin" : "member",
       properties: {},
     }),
-    experiment: play.experiment
-      ? assignExperiment({ play: play.id, salt: EXPERIMENT_SALT, account: query.account }, play.experiment)
-      : null,
+    experiment: playArm(play, query.account),
     cadence: decision,
   });
   return {

@@ -5,6 +5,8 @@ import {
   type Play,
   type QuotePlan,
   renderTemplate,
+  renderTemplateText,
+  stepMessage,
 } from "@uptier/core";
 import { and, eq } from "drizzle-orm";
 import type { Db, Tx } from "../../db/client.ts";
@@ -60,19 +62,25 @@ export async function listPrompts(db: Db, source: PlaybookSource, query: Prompts
   });
 }
 
-/** A variant's copy over the play's own. */
-function messageOf(play: Play, variant: string | null): Message {
-  const own = play.experiment?.variants.find((v) => v.id === variant)?.message;
-  return { ...play.message, ...own };
+/** What a prompt or a play's message says to one member, with the numbers of a quote made now. */
+export interface OfferCopyInput {
+  readonly accountId: string;
+  readonly play: Play;
+  readonly variant: string | null;
+  readonly action: "buy" | "ask_admin";
+  readonly state: AccountState;
+  readonly member: { readonly email: string };
+  readonly message: Message;
 }
 
-async function renderPrompt(
-  tx: Tx,
-  input: { row: PromptRow; play: Play; state: AccountState; member: { email: string } },
-  at: Date,
-) {
-  const { row, play, state } = input;
-  const offer = offerOf(play, row.variant);
+/**
+ * The copy of an offer rendered for a member now: the change it sells, a quote made for it (null
+ * when the subscription cannot take it now), and the title, body and call to action with the
+ * quote's numbers. The quote is stored: accepting the offer is one checkout of it.
+ */
+export async function renderOffer(tx: Tx, input: OfferCopyInput, at: Date) {
+  const { play, state } = input;
+  const offer = offerOf(play, input.variant);
   const change = offeredChange(offer.change, state.record, state.catalog);
   let quote: { quote: QuoteView; plan: QuotePlan } | null = null;
   if (change && state.record) {
@@ -80,7 +88,7 @@ async function renderPrompt(
       quote = await tx.transaction((sp) =>
         createPricedQuote(
           sp,
-          { account: row.accountId, ...change, add_ons: change.add_ons?.map((a) => ({ ...a })) },
+          { account: input.accountId, ...change, add_ons: change.add_ons?.map((a) => ({ ...a })) },
           at,
           { type: "change" },
         ),
@@ -124,13 +132,36 @@ async function renderPrompt(
           }),
         )
       : { "account.name": state.name, "member.name": input.member.email };
-  const message = messageOf(play, row.variant);
+  const { message } = input;
+  const copy = (render: typeof renderTemplate) => ({
+    title: render(message.title, texts),
+    body: render(message.body, texts),
+    cta: input.action === "ask_admin" ? "Ask your admin" : message.cta ? render(message.cta, texts) : null,
+  });
+  // HTML (every value escaped) for the app and an email's HTML part; plain for the text part
+  return { rendered: copy(renderTemplate), plain: copy(renderTemplateText), change, quote };
+}
+
+async function renderPrompt(
+  tx: Tx,
+  input: { row: PromptRow; play: Play; state: AccountState; member: { email: string } },
+  at: Date,
+) {
+  const { row, play, state } = input;
   const askAdmin = row.action === "ask_admin";
-  const rendered = {
-    title: renderTemplate(message.title, texts),
-    body: renderTemplate(message.body, texts),
-    cta: askAdmin ? "Ask your admin" : message.cta ? renderTemplate(message.cta, texts) : null,
-  };
+  const { rendered, change, quote } = await renderOffer(
+    tx,
+    {
+      accountId: row.accountId,
+      play,
+      variant: row.variant,
+      action: askAdmin ? "ask_admin" : "buy",
+      state,
+      member: input.member,
+      message: stepMessage(play, 0, row.variant) as Message,
+    },
+    at,
+  );
   const [updated] = await tx
     .update(promptInstances)
     .set({ rendered, offeredChange: change, quoteId: quote?.quote.id ?? null })
