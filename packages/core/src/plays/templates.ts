@@ -87,7 +87,7 @@ export function renderTemplateText(
 function render(
   template: string,
   values: Readonly<Record<string, string | number | undefined>>,
-  escape: (text: string) => string,
+  escapeValue: (text: string) => string,
 ): string {
   const parsed = tokens(template);
   if (!Array.isArray(parsed)) throw new Error(`template: ${parsed.message} at ${parsed.offset}`);
@@ -96,7 +96,7 @@ function render(
     if (type === "text") out += value;
     else if (type === "name") {
       const v = Object.hasOwn(values, value) ? values[value] : undefined;
-      out += v === undefined ? "" : escape(String(v));
+      out += v === undefined ? "" : escapeValue(String(v));
     } else if (type !== "!") throw new Error(`template: ${REFUSED[type] ?? type} at ${start}`);
   }
   return out;

@@ -53,7 +53,7 @@ export async function runPlayStep(ctx: StepRunnerContext, id: string): Promise<S
   const at = ctx.clock();
   const outcome = await ctx.db.transaction(async (tx): Promise<StepOutcome> => {
     const [row] = await tx.select().from(playActions).where(eq(playActions.id, id)).for("update");
-    if (!row || row.status !== "scheduled") return { status: "not_scheduled" };
+    if (row?.status !== "scheduled") return { status: "not_scheduled" };
     const playbook = await ctx.playbook(tx);
     const play = playbook?.plays.find((p) => p.id === row.play);
     if (!playbook || !play) return finish(tx, row.id, at, skipped("the play is no longer in force"));
