@@ -19,4 +19,5 @@ ALTER TABLE "checkouts" ADD COLUMN "attribution" jsonb;--> statement-breakpoint
 CREATE UNIQUE INDEX "play_actions_step" ON "play_actions" USING btree ("play","account_id","cycle","step");--> statement-breakpoint
 CREATE INDEX "play_actions_scheduled" ON "play_actions" USING btree ("account_id") WHERE status = 'scheduled';--> statement-breakpoint
 CREATE INDEX "play_actions_due" ON "play_actions" USING btree ("due_at") WHERE status = 'scheduled';--> statement-breakpoint
+CREATE INDEX "email_messages_play_recipient" ON "email_messages" USING btree (lower("to_address"),"created_at") WHERE key like 'play-step:%';--> statement-breakpoint
 CREATE INDEX "prompt_instances_quote" ON "prompt_instances" USING btree ("quote_id") WHERE quote_id is not null;

@@ -46,7 +46,8 @@ export async function openStepQueue(database: Pick<Database, "executeSql">): Pro
       const id = await boss.send(
         PLAY_STEPS_QUEUE,
         { step: step.id },
-        { db: sqlExecutorOf(tx), startAfter: step.dueAt, singletonKey: step.id },
+        // among due jobs pg-boss takes the higher priority first: the play's
+        { db: sqlExecutorOf(tx), startAfter: step.dueAt, singletonKey: step.id, priority: step.priority },
       );
       if (!id) throw new Error(`the job of play step ${step.id} was not queued`);
       return id;

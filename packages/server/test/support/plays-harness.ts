@@ -8,6 +8,7 @@ import { createSecretKey } from "../../src/services/accounts/api-keys.ts";
 import { DomainEventLog } from "../../src/services/events/log-reader.ts";
 import type { StepRunnerContext } from "../../src/services/plays/act.ts";
 import { playsSubscription } from "../../src/services/plays/evaluate.ts";
+import { webhookSubscription } from "../../src/services/webhooks/subscriber.ts";
 import {
   applyDemoCatalog,
   authenticatedRequests,
@@ -17,7 +18,10 @@ import {
 } from "./harness.ts";
 
 export interface PlaysApi extends TestApi {
-  /** the plays subscriber's log; `log.drainDurable("plays")` evaluates what was written */
+  /**
+   * The log with the plays and webhooks subscribers: `log.drainDurable("plays")` evaluates what was
+   * written, `log.drainDurable("webhooks")` queues deliveries.
+   */
   readonly log: DomainEventLog;
   readonly playbook: Playbook;
   /** the queue of the plays' steps (pg-boss's `plays.act`, on the test database) */
@@ -58,6 +62,7 @@ export function usePlaysApi(
     };
     api.log = new DomainEventLog(database.db, 60_000);
     api.log.subscribeDurable(playsSubscription(source, api.steps));
+    api.log.subscribeDurable(webhookSubscription(() => {}));
     await api.log.start();
   });
   afterAll(async () => {

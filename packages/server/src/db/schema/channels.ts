@@ -128,5 +128,11 @@ export const emailMessages = pgTable(
     sentAt: instant("sent_at"),
     createdAt: created(),
   },
-  (t) => [index("email_messages_due").on(t.nextAttemptAt).where(sql`status = 'queued'`)],
+  (t) => [
+    index("email_messages_due").on(t.nextAttemptAt).where(sql`status = 'queued'`),
+    // the plays' daily cap counts a recipient's play emails
+    index("email_messages_play_recipient")
+      .on(sql`lower(${t.to})`, t.createdAt)
+      .where(sql`key like 'play-step:%'`),
+  ],
 );

@@ -12,9 +12,9 @@ import {
   triggerHolds,
 } from "@uptier/core";
 import type { PlayStepPayload } from "@uptier/core/api";
-import { and, eq, gt, inArray, lte, sql } from "drizzle-orm";
+import { and, count, eq, gt, inArray, like, lte, sql } from "drizzle-orm";
 import type { Db, Tx } from "../../db/client.ts";
-import { checkouts, playActions, promptInstances } from "../../db/schema/index.ts";
+import { checkouts, emailMessages, playActions, promptInstances } from "../../db/schema/index.ts";
 import { newId } from "../../ids.ts";
 import type { Clock } from "../context.ts";
 import { queueEmail } from "../email/outbox.ts";
@@ -42,6 +42,10 @@ export interface StepRunnerContext {
   /** told after a step queued email, to send it now rather than at the mailer's next poll */
   readonly emailQueued?: () => void;
 }
+
+/** The prefix of a play email's outbox key: `play-step:<step>:<member>`. */
+const PLAY_EMAIL_KEY = "play-step:";
+const DAY_MS = 86_400_000;
 
 export type StepOutcome =
   | { readonly status: "done"; readonly channels: readonly Channel[]; readonly emails: number }
@@ -85,18 +89,26 @@ export async function runPlayStep(ctx: StepRunnerContext, id: string): Promise<S
     });
     if (!verdict.act) return finish(tx, row.id, at, verdict);
     const channels = stepChannels(play, row.step, at);
-    const step = { ...row, play, reason: verdict.reason, prompts, audience, state };
+    const emailCap = playbook.defaults.caps.per_user_per_day;
+    const step = { ...row, play, reason: verdict.reason, prompts, audience, state, emailCap };
     let emails = 0;
+    const sent: Channel[] = [];
     for (const channel of channels) {
-      if (channel === "email") emails += await sendEmails(tx, ctx, step, at);
-      else if (channel === "webhook" || channel === "crm_task") await recordStepEvent(tx, channel, step, at);
+      if (channel === "email") {
+        const queued = await sendEmails(tx, ctx, step, at);
+        emails += queued;
+        if (queued > 0) sent.push(channel);
+        continue;
+      }
+      if (channel === "webhook" || channel === "crm_task") await recordStepEvent(tx, channel, step, at);
       else await keepPromptsOnOffer(tx, step, at);
+      sent.push(channel);
     }
     await tx
       .update(playActions)
-      .set({ status: "done", reason: verdict.reason, sent: channels, doneAt: at })
+      .set({ status: "done", reason: verdict.reason, sent, doneAt: at })
       .where(eq(playActions.id, row.id));
-    return { status: "done", channels, emails };
+    return { status: "done", channels: sent, emails };
   });
   if (outcome.status === "done" && outcome.emails > 0) ctx.emailQueued?.();
   return outcome;
@@ -121,6 +133,8 @@ interface DueStep extends Omit<StepRow, "play"> {
   readonly prompts: readonly { id: string; user: string; state: string }[];
   readonly audience: readonly (PromptMember & { action: "buy" | "ask_admin" })[];
   readonly state: AccountState;
+  /** the most play emails a member gets in 24 hours (the playbook's per-user daily cap) */
+  readonly emailCap: number;
 }
 
 const skipped = (reason: string): StepVerdict => ({ act: false, status: "skipped", reason });
@@ -183,11 +197,16 @@ const copyFor = (tx: Tx, step: DueStep, member: DueStep["audience"][number], at:
     at,
   );
 
-/** One email per buyer (an admin the audience holds), once per step and member. */
+/**
+ * One email per buyer (an admin the audience holds), once per step and member, and no more play
+ * emails to one address in 24 hours than the playbook's per-user daily cap (the steps' jobs run
+ * in the order of their plays' priorities, so the most important message is the one sent).
+ */
 async function sendEmails(tx: Tx, ctx: StepRunnerContext, step: DueStep, at: Date): Promise<number> {
   let sent = 0;
   for (const member of step.audience) {
     if (member.action !== "buy") continue;
+    if ((await playEmailsTo(tx, member.email, at)) >= step.emailCap) continue;
     const copy = await copyFor(tx, step, member, at);
     const prompt = step.prompts.find((p) => p.user === member.user)?.id ?? null;
     const email = playEmail(
@@ -196,12 +215,31 @@ async function sendEmails(tx: Tx, ctx: StepRunnerContext, step: DueStep, at: Dat
     );
     const queued = await queueEmail(
       tx,
-      { key: `play-step:${step.id}:${member.id}`, to: member.email, account: step.accountId, ...email },
+      {
+        key: `${PLAY_EMAIL_KEY}${step.id}:${member.id}`,
+        to: member.email,
+        account: step.accountId,
+        ...email,
+      },
       at,
     );
     if (!queued.duplicate) sent++;
   }
   return sent;
+}
+
+async function playEmailsTo(tx: Tx, address: string, at: Date): Promise<number> {
+  const [row] = await tx
+    .select({ n: count() })
+    .from(emailMessages)
+    .where(
+      and(
+        sql`lower(${emailMessages.to}) = lower(${address})`,
+        like(emailMessages.key, `${PLAY_EMAIL_KEY}%`),
+        gt(emailMessages.createdAt, new Date(at.getTime() - DAY_MS)),
+      ),
+    );
+  return row?.n ?? 0;
 }
 
 async function recordStepEvent(tx: Tx, channel: "webhook" | "crm_task", step: DueStep, at: Date) {

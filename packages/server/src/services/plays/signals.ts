@@ -268,7 +268,11 @@ async function refusedInvites(db: Executor, accountId: string, since: Date, at: 
     ),
   ) as SQL;
   const rows = await accountEvents(db, accountId, refused, since, at, 100);
-  return rows.map((r) => ({ at: r.at, seats }));
+  // the seats when it was refused (an approval request does not say: the seats now)
+  return rows.map((r) => {
+    const then = (r.data as { seats?: unknown }).seats;
+    return { at: r.at, seats: typeof then === "number" ? then : seats };
+  });
 }
 
 /** An account's domain events of the kinds `which` names, after `since` up to `at`, newest first. */

@@ -13,7 +13,10 @@ import { newId } from "../../ids.ts";
 /** Where the steps' jobs go (jobs/play-steps.ts: pg-boss's queue `plays.act`). */
 export interface StepQueue {
   /** queues the step's job for `dueAt`, in `tx`; answers the job's id */
-  enqueue(tx: Tx, step: { readonly id: string; readonly dueAt: Date }): Promise<string>;
+  enqueue(
+    tx: Tx,
+    step: { readonly id: string; readonly dueAt: Date; readonly priority: number },
+  ): Promise<string>;
   /** cancels queued jobs, in `tx` (a job already running finds its step no longer scheduled) */
   cancel(tx: Tx, jobIds: readonly string[]): Promise<void>;
 }
@@ -48,7 +51,7 @@ export async function scheduleSteps(tx: Tx, queue: StepQueue, firing: Firing): P
     .onConflictDoNothing()
     .returning({ id: playActions.id, dueAt: playActions.dueAt });
   for (const step of made) {
-    const jobId = await queue.enqueue(tx, step);
+    const jobId = await queue.enqueue(tx, { ...step, priority: firing.play.priority });
     await tx.update(playActions).set({ jobId }).where(eq(playActions.id, step.id));
   }
   return made.length;
