@@ -1,14 +1,16 @@
-import type { Playbook, ResolvedCatalog } from "@uptier/core";
+import type { Playbook, PlayInput, ResolvedCatalog } from "@uptier/core";
 import { afterAll, beforeAll } from "vitest";
 import { buildApp } from "../../src/app.ts";
 import { readCatalogFile } from "../../src/catalog-file.ts";
 import { DEMO_CATALOG_FILE } from "../../src/demo/catalog-file.ts";
 import { type OpenStepQueue, openStepQueue } from "../../src/jobs/play-jobs.ts";
+import { parsePlaybookText } from "../../src/playbook-file.ts";
 import { createSecretKey } from "../../src/services/accounts/api-keys.ts";
 import { DomainEventLog } from "../../src/services/events/log-reader.ts";
 import type { StepRunnerContext } from "../../src/services/plays/act.ts";
 import { playsSubscription } from "../../src/services/plays/evaluate.ts";
 import { webhookSubscription } from "../../src/services/webhooks/subscriber.ts";
+import { formatIssue } from "../../src/yaml-locate.ts";
 import {
   applyDemoCatalog,
   authenticatedRequests,
@@ -73,4 +75,11 @@ export function usePlaysApi(
     await dropDatabase?.();
   });
   return api as PlaysApi;
+}
+
+/** A playbook of these plays, validated against the catalog (a test's own plays). */
+export function playbookOf(catalog: ResolvedCatalog, plays: readonly PlayInput[]): Playbook {
+  const parsed = parsePlaybookText(JSON.stringify({ version: 1, plays }), catalog, "test.playbook.json");
+  if (!parsed.ok) throw new Error(parsed.issues.map(formatIssue).join("\n"));
+  return parsed.playbook;
 }
