@@ -43,6 +43,16 @@ const holdOf = (selection: PromptSelection, candidate: PromptCandidate) => {
 };
 
 describe("selectPrompts", () => {
+  it("holds a timing variant's prompt until it is eligible, then shows it", () => {
+    const waiting = prompt(usage80, { eligibleAt: at(2 * DAY_MS), expiresAt: at(16 * DAY_MS) });
+    const before = selectPrompts([waiting], [waiting.instance], DEFAULT_CADENCE_CAPS, at(DAY_MS));
+    expect(before.shown).toBeNull();
+    expect(holdOf(before, waiting)).toEqual({ code: "delayed", until: at(2 * DAY_MS) });
+    expect(selectPrompts([waiting], [waiting.instance], DEFAULT_CADENCE_CAPS, at(2 * DAY_MS)).shown).toBe(
+      waiting,
+    );
+  });
+
   it("shows the highest priority and says the others were outranked by it", () => {
     const a = prompt(usage80);
     const b = prompt(crossSell);

@@ -45,6 +45,8 @@ export type HoldReason =
   | { readonly code: "never_again"; readonly at: Date }
   | { readonly code: "expired"; readonly at: Date }
   | { readonly code: "snoozed"; readonly until: Date }
+  /** made by an experiment arm that waits (a timing variant's `delay`): shown from `until` */
+  | { readonly code: "delayed"; readonly until: Date }
   /** the same play was dismissed by this user less than snooze_days ago (another cycle's prompt) */
   | { readonly code: "dismissed_recently"; readonly until: Date }
   /** the play it escalates has not been shown in its latest cycle */
@@ -163,6 +165,7 @@ function ownHold(
       code: "expired",
       at: instance.state === "expired" ? instance.stateAt : (instance.expiresAt as Date),
     };
+  if (now < time(instance.eligibleAt)) return { code: "delayed", until: instance.eligibleAt };
 
   const mine = prompts.filter((p) => p.play === play.id && p.user === instance.user);
   const refused = mine.find((p) => p.state === "never_again");

@@ -77,6 +77,11 @@ export function describeHold(hold: HoldReason): Pick<ExplainStep, "message" | "d
         message: `The user chose "not now": snoozed until ${iso(hold.until)}.`,
         details: { until: iso(hold.until) },
       };
+    case "delayed":
+      return {
+        message: `This arm of the experiment waits: the prompt shows from ${iso(hold.until)}.`,
+        details: { until: iso(hold.until) },
+      };
     case "dismissed_recently":
       return {
         message: `The user dismissed this play recently; it stays hidden until ${iso(hold.until)}.`,

@@ -122,8 +122,7 @@ export interface StepFacts {
  */
 export function stepVerdict(facts: StepFacts): StepVerdict {
   const { play, step } = facts;
-  if (!play?.enabled)
-    return { act: false, status: "skipped", reason: "the play is no longer in force" };
+  if (!play?.enabled) return { act: false, status: "skipped", reason: "the play is no longer in force" };
   if (step === 0) return { act: true, reason: "the play fired" };
   const followUp = followUpOf(play, step);
   if (!followUp) return { act: false, status: "skipped", reason: `the play no longer has follow-up ${step}` };

@@ -56,6 +56,19 @@ describe("eligiblePrompt", () => {
       eligiblePrompt({ id: "x", play: { id: "p", expiresAfterDays: 0 }, user: "u", cycle: "c", at: t0 }),
     ).toThrow(RangeError);
   });
+
+  it("waits a timing variant's delay: eligible and expiring from the delay's end", () => {
+    const p = eligiblePrompt({
+      id: "prm_9",
+      play: { id: "usage-80", expiresAfterDays: 14 },
+      user: "usr_1",
+      cycle: "2026-03-01",
+      at: t0,
+      delaySeconds: 86_400,
+    });
+    expect(p.eligibleAt).toEqual(new Date(t0.getTime() + 86_400_000));
+    expect(p.expiresAt).toEqual(new Date(t0.getTime() + 15 * 86_400_000));
+  });
 });
 
 describe("transitionPrompt", () => {

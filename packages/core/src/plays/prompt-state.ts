@@ -98,8 +98,11 @@ export function eligiblePrompt(input: {
   readonly user: string;
   readonly cycle: string;
   readonly at: Date;
+  /** a timing variant's wait: the prompt becomes eligible this long after the trigger fired */
+  readonly delaySeconds?: number;
 }): PromptInstance {
   const days = input.play.expiresAfterDays ?? null;
+  const from = new Date(input.at.getTime() + (input.delaySeconds ?? 0) * 1000);
   if (days !== null && !(Number.isInteger(days) && days > 0))
     throw new RangeError(`expires_after_days must be a whole number of days > 0, got ${days}`);
   return {
@@ -108,8 +111,8 @@ export function eligiblePrompt(input: {
     user: input.user,
     cycle: input.cycle,
     state: "eligible",
-    eligibleAt: input.at,
-    expiresAt: days === null ? null : new Date(input.at.getTime() + days * DAY_MS),
+    eligibleAt: from,
+    expiresAt: days === null ? null : new Date(from.getTime() + days * DAY_MS),
     shows: [],
     snoozedUntil: null,
     stateAt: input.at,

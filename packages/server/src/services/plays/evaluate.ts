@@ -1,4 +1,5 @@
 import {
+  durationSeconds,
   eligiblePrompt,
   evaluateTrigger,
   matchAudience,
@@ -115,6 +116,9 @@ async function firePlay(
   const arm = playArm(play, accountId);
   if (arm?.arm === "holdout") return 0;
   const variant = arm?.arm === "variant" ? arm.variant : null;
+  // a timing variant waits before its prompt shows and its steps start
+  const delay = play.experiment?.variants.find((v) => v.id === variant)?.delay;
+  const delaySeconds = delay ? durationSeconds(delay) : 0;
   const change = offeredChange(offerOf(play, variant).change, state.record, state.catalog);
   const facts = usageFacts(play, state);
   const rows = [];
@@ -127,6 +131,7 @@ async function firePlay(
       user: member.user,
       cycle: result.cycle,
       at,
+      delaySeconds,
     });
     rows.push({
       id: prompt.id,
@@ -152,7 +157,8 @@ async function firePlay(
     .onConflictDoNothing()
     .returning({ id: promptInstances.id, user: promptInstances.userId, action: promptInstances.action });
   if (made.length === 0) return 0;
-  await scheduleSteps(tx, queue, { play, accountId, cycle: result.cycle, variant, firedAt: at });
+  const firedAt = new Date(at.getTime() + delaySeconds * 1000);
+  await scheduleSteps(tx, queue, { play, accountId, cycle: result.cycle, variant, firedAt });
   await recordEvent(tx, {
     type: "play.triggered",
     accountId,
