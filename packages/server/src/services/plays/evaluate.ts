@@ -111,7 +111,7 @@ async function firePlay(tx: Tx, play: Play, accountId: string, state: AccountSta
   const facts = usageFacts(play, state);
   const rows = [];
   for (const member of state.members) {
-    const audience = matchAudience(play.audience, state.signals, { role: member.role, properties: {} });
+    const audience = matchAudience(play.audience, state.signals, member);
     if (!audience.matched) continue;
     const prompt = eligiblePrompt({
       id: newId("prompt", at),

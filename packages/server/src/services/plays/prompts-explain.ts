@@ -49,7 +49,7 @@ export async function explainPlay(
     trigger,
     audience: matchAudience(play.audience, state.signals, {
       role: member.role === "admin" ? "admin" : "member",
-      properties: {},
+      properties: member.properties as Record<string, unknown>,
     }),
     experiment: play.experiment
       ? assignExperiment({ play: play.id, salt: EXPERIMENT_SALT, account: query.account }, play.experiment)

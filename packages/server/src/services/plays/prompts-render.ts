@@ -1,5 +1,6 @@
 import {
   type Message,
+  memberName,
   offerTexts,
   offerVariables,
   type Play,
@@ -55,7 +56,7 @@ export async function listPrompts(db: Db, source: PlaybookSource, query: Prompts
     const row = prompts.rows.find((r) => r.id === shown.instance.id) as PromptRow;
     const play = playbook.plays.find((p) => p.id === row.play) as Play;
     const state = await loadAccountState(tx, query.account, playbook, at, { usageBefore: "same" });
-    const view = await renderPrompt(tx, { row, play, state, member: { email: member.email } }, at);
+    const view = await renderPrompt(tx, { row, play, state, member: { name: memberName(member) } }, at);
     return { object: "list" as const, data: [view] };
   });
 }
@@ -68,7 +69,7 @@ function messageOf(play: Play, variant: string | null): Message {
 
 async function renderPrompt(
   tx: Tx,
-  input: { row: PromptRow; play: Play; state: AccountState; member: { email: string } },
+  input: { row: PromptRow; play: Play; state: AccountState; member: { name: string } },
   at: Date,
 ) {
   const { row, play, state } = input;
@@ -103,7 +104,7 @@ async function renderPrompt(
           offerVariables({
             catalog: state.catalog,
             account: { name: state.name },
-            member: { name: input.member.email },
+            member: input.member,
             subscription: {
               shape: state.record.shape,
               startedAt: state.record.row.createdAt,
@@ -123,7 +124,7 @@ async function renderPrompt(
             at,
           }),
         )
-      : { "account.name": state.name, "member.name": input.member.email };
+      : { "account.name": state.name, "member.name": input.member.name };
   const message = messageOf(play, row.variant);
   const askAdmin = row.action === "ask_admin";
   const rendered = {
