@@ -1,3 +1,4 @@
+export * from "./accounts/member.ts";
 export * from "./accounts/segment.ts";
 export * from "./catalog/index.ts";
 export * from "./checkout/index.ts";

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { SEGMENT_BOUNDS, type Segment, segmentForAcv } from "./segment.ts";
+import { accountSegment, SEGMENT_BOUNDS, SEGMENTS, type Segment, segmentForAcv } from "./segment.ts";
 
 const ORDER: Record<Segment, number> = { smb: 0, mid_market: 1, enterprise: 2 };
 
@@ -63,6 +63,75 @@ describe("segmentForAcv", () => {
         expect(segmentForAcv(major * 100, "usd")).toBe(segment);
         expect(segmentForAcv(major * 1000, "kwd")).toBe(segment);
       }),
+    );
+  });
+});
+
+describe("accountSegment", () => {
+  const usd = (amount: number) => ({ amount, currency: "usd" });
+
+  it("is the vendor's `segment` property when it names a segment, else the ACV's", () => {
+    expect(accountSegment({}, usd(2_158_800))).toBe("mid_market"); // Business, 125 seats: $21,588
+    expect(accountSegment({ segment: "enterprise" }, usd(2_158_800))).toBe("enterprise");
+    expect(accountSegment({ segment: "smb" }, usd(100_000_000))).toBe("smb");
+    // a value that names no segment (the API refuses it; older rows may hold one) is not the vendor's word
+    expect(accountSegment({ segment: "Enterprise" }, usd(2_158_800))).toBe("mid_market");
+    expect(accountSegment({ segment: 2 }, usd(0))).toBe("smb");
+  });
+
+  it("is SMB for an account with no contract (no live subscription), unless the vendor says otherwise", () => {
+    expect(accountSegment({}, null)).toBe("smb");
+    expect(accountSegment({ segment: "mid_market" }, null)).toBe("mid_market");
+  });
+
+  it("takes other bounds for the ACV", () => {
+    const bounds = { midMarketFrom: 5000, enterpriseAbove: 20_000 };
+    expect(accountSegment({}, usd(500_000), bounds)).toBe("mid_market");
+    expect(accountSegment({}, usd(2_000_001), bounds)).toBe("enterprise");
+  });
+
+  it("never reads an inherited property as the segment", () => {
+    const properties = Object.create({ segment: "enterprise" }) as Record<string, unknown>;
+    expect(accountSegment(properties, usd(0))).toBe("smb");
+  });
+
+  it("is the property whenever it names a segment, and otherwise exactly segmentForAcv", () => {
+    const value = fc.oneof(fc.constantFrom(...SEGMENTS), fc.string(), fc.integer(), fc.boolean());
+    fc.assert(
+      fc.property(
+        fc.option(value, { nil: undefined }),
+        fc.option(fc.nat(100_000_000_000), { nil: null }),
+        fc.constantFrom("usd", "eur", "jpy", "kwd"),
+        (own, amount, currency) => {
+          const properties = own === undefined ? {} : { segment: own, other: "x" };
+          const acv = amount === null ? null : { amount, currency };
+          const expected: Segment = (SEGMENTS as readonly unknown[]).includes(own)
+            ? (own as Segment)
+            : acv
+              ? segmentForAcv(acv.amount, acv.currency)
+              : "smb";
+          expect(accountSegment(properties, acv)).toBe(expected);
+        },
+      ),
+    );
+  });
+
+  it("never moves an account down a segment when its ACV grows, whatever else it holds", () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(
+          fc.string({ minLength: 1 }).filter((k) => k !== "segment"),
+          fc.oneof(fc.string(), fc.integer()),
+        ),
+        fc.nat(100_000_000_000),
+        fc.nat(100_000_000_000),
+        (properties, a, b) => {
+          const [low, high] = a <= b ? [a, b] : [b, a];
+          expect(ORDER[accountSegment(properties, usd(low))]).toBeLessThanOrEqual(
+            ORDER[accountSegment(properties, usd(high))],
+          );
+        },
+      ),
     );
   });
 });

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SEGMENTS } from "../accounts/segment.ts";
 import { Interval } from "../catalog/document.ts";
 import {
   INVOICE_STATUSES,
@@ -24,8 +25,10 @@ export const AccountResponse = z
     subscription: z.string().nullable().describe("The live subscription, if any"),
     annual_contract_value: MoneyAmount.nullable(),
     segment: z
-      .enum(["smb", "mid_market", "enterprise"])
-      .describe("By ACV: SMB < $10k, mid-market $10k–$50k, enterprise > $50k"),
+      .enum(SEGMENTS)
+      .describe(
+        "The account's `segment` property when set, else by ACV: SMB < $10k, mid-market $10k–$50k, enterprise > $50k",
+      ),
     created: Instant,
     updated: Instant,
   })
@@ -38,7 +41,11 @@ export const MemberResponse = z
     account: z.string(),
     user_id: z.string().nullable(),
     email: z.string(),
+    name: z.string().nullable().describe("The person's name; prompts greet them by it, else by email"),
     role: Role,
+    properties: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+      .describe("What the plays' member audience rules test"),
     status: z.enum(MEMBER_STATUSES),
     created: Instant,
     activated_at: Instant.nullable(),

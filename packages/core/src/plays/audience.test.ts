@@ -42,13 +42,14 @@ describe("matchAudience", () => {
     });
   });
 
-  it("segments: the account's segment is one of them; an unknown segment is in none", () => {
+  it("segments: the account's segment is one of them", () => {
     expect(match({ segments: ["smb", "mid_market"] }).matched).toBe(true);
-    expect(match({ segments: ["enterprise"] }).matched).toBe(false);
-    const unknown = { ...facts, account: { ...facts.account, segment: null } };
-    expect(match({ segments: ["smb"] }, admin, unknown)).toMatchObject({
-      reason: "the segment (unknown) is not one of smb",
+    expect(match({ segments: ["enterprise"] })).toEqual({
+      matched: false,
+      reason: "the segment smb is not one of enterprise",
     });
+    const enterprise = { ...facts, account: { ...facts.account, segment: "enterprise" as const } };
+    expect(match({ segments: ["enterprise"] }, admin, enterprise).matched).toBe(true);
   });
 
   it("roles: a play for admins is not shown to members; one for members is not for account-level channels", () => {

@@ -24,7 +24,7 @@ const list = (values: readonly unknown[]) => values.map(String).join(", ");
 /**
  * Whether the account (and the member, when the prompt is for one) is in a play's audience. Every
  * rule named must hold; a rule not named admits everyone. Plans and intervals need a subscription
- * that has not ended; segments need the account's segment.
+ * that has not ended; segments read the account's segment (core's accountSegment).
  */
 export function matchAudience(
   audience: Audience,
@@ -43,11 +43,8 @@ export function matchAudience(
       reason: `the interval ${sub ? `"${sub.interval}"` : "(none)"} is not one of ${list(audience.intervals)}`,
     };
   const segment = facts.account.segment;
-  if (audience.segments && !(segment && audience.segments.includes(segment)))
-    return {
-      matched: false,
-      reason: `the segment ${segment ?? "(unknown)"} is not one of ${list(audience.segments)}`,
-    };
+  if (audience.segments && !audience.segments.includes(segment))
+    return { matched: false, reason: `the segment ${segment} is not one of ${list(audience.segments)}` };
   const account = propertiesMismatch(audience.account, facts.account.properties);
   if (account) return { matched: false, reason: `account ${account}` };
   if (member) {

@@ -29,7 +29,8 @@ export interface AccountSignals {
 export interface AccountFacts {
   readonly createdAt: Date;
   readonly properties: Readonly<Record<string, unknown>>;
-  readonly segment: Segment | null;
+  /** core's accountSegment: the `segment` property when it names one, else by annual contract value */
+  readonly segment: Segment;
 }
 
 export interface SubscriptionFacts {

@@ -161,7 +161,7 @@ describe("account_age: seed 001's cross-sell windows", () => {
   const aged = (d: number) =>
     accountSignals({
       at: new Date(created.getTime() + days(d)),
-      account: { createdAt: created, properties: {}, segment: null },
+      account: { createdAt: created, properties: {}, segment: "smb" },
     });
   const windows = [
     { kind: "account_age", from_days: 30, to_days: 90 },

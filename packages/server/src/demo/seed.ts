@@ -123,6 +123,7 @@ export async function seedDemo(db: Db, now: Date, total = 300): Promise<DemoSeed
             email: `${p === 0 ? "admin" : `user${p}`}@${domain}`,
             role: p === 0 ? "admin" : "member",
             status: active ? "active" : "invited",
+            properties: {},
             ...(active ? { user_id: `${account.external_id}_u${p}` } : {}),
           },
           createdAt,

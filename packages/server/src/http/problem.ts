@@ -77,6 +77,7 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   seat_quantity_above_plan_maximum: 422,
   seat_quantity_below_usage: 422,
   too_many_add_ons: 422,
+  too_many_properties: 422,
   unknown_add_on: 422,
   unknown_plan: 422,
   webhook_url_not_https: 422,

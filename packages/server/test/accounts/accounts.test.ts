@@ -68,6 +68,32 @@ describe("accounts", () => {
     expect(segments[1].annual_contract_value).toEqual({ amount: 2_158_800, currency: "usd" });
   });
 
+  it("takes the vendor's `segment` property over the ACV, and refuses one that names no segment", async () => {
+    const { account } = await accountOnPlan(api, "business"); // $7,188 a year: SMB by its ACV
+    const set = await api.request("PATCH", `/v1/accounts/${account}`, {
+      properties: { segment: "enterprise" },
+    });
+    expect(set.statusCode, set.body).toBe(200);
+    expect(set.json()).toMatchObject({ segment: "enterprise", annual_contract_value: { amount: 718_800 } });
+    for (const segment of ["Enterprise", "large", 3, true]) {
+      const refused = await api.request("PATCH", `/v1/accounts/${account}`, { properties: { segment } });
+      expect([refused.statusCode, refused.json().code, refused.json().param]).toEqual([
+        400,
+        "invalid_request",
+        "properties.segment",
+      ]);
+      const created = await api.request("POST", "/v1/accounts", {
+        external_id: `bad-segment-${String(segment)}`,
+        name: "Bad",
+        properties: { segment },
+      });
+      expect([created.statusCode, created.json().param]).toEqual([400, "properties.segment"]);
+    }
+    expect((await api.request("GET", `/v1/accounts/${account}`)).json().segment).toBe("enterprise");
+    const cleared = await api.request("PATCH", `/v1/accounts/${account}`, { properties: { segment: null } });
+    expect(cleared.json().segment).toBe("smb");
+  });
+
   it("pages through accounts newest first with an opaque cursor, without repeats or gaps", async () => {
     for (let i = 0; i < 7; i++) {
       api.clock.advance(1000);

@@ -1,5 +1,6 @@
+import { MEMBER_PROPERTY_BOUNDS } from "@uptier/core";
 import { describe, expect, it } from "vitest";
-import { accountOnPlan, useTestApi } from "../support/harness.ts";
+import { accountOnPlan, tableSnapshot, useTestApi } from "../support/harness.ts";
 
 const api = useTestApi();
 
@@ -114,5 +115,103 @@ describe("members and seats", () => {
     const member = (await invite(one.account, "mine@one.test")).json();
     const response = await api.request("GET", `/v1/accounts/${two.account}/members/${member.id}`);
     expect(response.statusCode).toBe(404);
+  });
+});
+
+describe("a member's name and properties", () => {
+  const patch = (account: string, member: string, body: object) =>
+    api.request("PATCH", `/v1/accounts/${account}/members/${member}`, body);
+
+  it("keeps the name and properties given; an update merges properties and null removes a key or the name", async () => {
+    const { account } = await accountOnPlan(api, "starter");
+    const made = await invite(account, "ada@acme.test", {
+      name: "Ada Lovelace",
+      properties: { title: "CTO", seniority: 3, beta: true, dropped: null },
+    });
+    expect(made.statusCode, made.body).toBe(201);
+    const member = made.json();
+    expect(member).toMatchObject({
+      name: "Ada Lovelace",
+      properties: { title: "CTO", seniority: 3, beta: true },
+    });
+    expect(member.properties).not.toHaveProperty("dropped");
+    const plain = (await invite(account, "bob@acme.test")).json();
+    expect(plain).toMatchObject({ name: null, properties: {} });
+
+    const updated = await patch(account, member.id, {
+      properties: { seniority: 4, beta: null, team: "core" },
+    });
+    expect(updated.statusCode, updated.body).toBe(200);
+    expect(updated.json()).toMatchObject({ name: "Ada Lovelace", role: "member" });
+    expect(updated.json().properties).toEqual({ title: "CTO", seniority: 4, team: "core" });
+    const renamed = (await patch(account, member.id, { name: "Ada King" })).json();
+    expect(renamed).toMatchObject({
+      name: "Ada King",
+      properties: { title: "CTO", seniority: 4, team: "core" },
+    });
+    const nameless = (await patch(account, member.id, { name: null })).json();
+    expect(nameless.name).toBeNull();
+    const read = (await api.request("GET", `/v1/accounts/${account}/members/${member.id}`)).json();
+    expect(read).toMatchObject({ name: null, properties: { title: "CTO", seniority: 4, team: "core" } });
+
+    // the member events carry them, so webhooks do too
+    const events = await api.database.db.query.domainEvents.findMany({
+      where: (e, { and, eq }) => and(eq(e.accountId, account), eq(e.type, "member.updated")),
+      orderBy: (e, { asc }) => asc(e.seq),
+    });
+    expect(events[0]?.data).toMatchObject({
+      member: { properties: { seniority: 4, team: "core" } },
+      previous: { properties: { seniority: 3, beta: true } },
+    });
+  });
+
+  it("refuses a bad name or bad properties with a 4xx and its code, changing nothing", async () => {
+    const { account } = await accountOnPlan(api, "starter");
+    const member = (
+      await invite(account, "kept@acme.test", { name: "Kept", properties: { title: "CTO" } })
+    ).json();
+    const many = (n: number, prefix = "k") =>
+      Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, i]));
+    const long = "x".repeat(MEMBER_PROPERTY_BOUNDS.stringLength + 1);
+    const cases: [object, string][] = [
+      [{ name: "   " }, "name"],
+      [{ name: "" }, "name"],
+      [{ name: 42 }, "name"],
+      [{ name: "x".repeat(501) }, "name"],
+      [{ properties: { nested: { a: 1 } } }, "properties.nested"],
+      [{ properties: { list: [1, 2] } }, "properties.list"],
+      [{ properties: { text: long } }, "properties.text"],
+      [{ properties: { ["k".repeat(MEMBER_PROPERTY_BOUNDS.keyLength + 1)]: 1 } }, "properties"],
+      [{ properties: { "": 1 } }, "properties"],
+      [{ properties: many(MEMBER_PROPERTY_BOUNDS.keys + 1) }, "properties"],
+      [{ properties: "title=CTO" }, "properties"],
+    ];
+    const before = await tableSnapshot(api.database);
+    for (const [body, param] of cases) {
+      for (const response of [
+        await invite(account, "new@acme.test", body as Record<string, unknown>),
+        await patch(account, member.id, body),
+      ]) {
+        expect(response.statusCode, `${JSON.stringify(body).slice(0, 80)}: ${response.body}`).toBe(400);
+        expect(response.json().code).toBe("invalid_request");
+        expect(response.json().param).toMatch(new RegExp(`^${param.replace(".", "\\.")}`));
+      }
+    }
+    expect(await tableSnapshot(api.database)).toEqual(before);
+    // each update within bounds, but the merged properties would hold one too many
+    const full = await patch(account, member.id, { properties: many(MEMBER_PROPERTY_BOUNDS.keys - 1) });
+    expect(full.statusCode, full.body).toBe(200);
+    const atBound = await tableSnapshot(api.database);
+    const over = await patch(account, member.id, { properties: { one: 1, more: 2 } });
+    expect([over.statusCode, over.json().code, over.json().param]).toEqual([
+      422,
+      "too_many_properties",
+      "properties",
+    ]);
+    expect(await tableSnapshot(api.database)).toEqual(atBound);
+    // replacing a key and removing another stays within the bound
+    const swapped = await patch(account, member.id, { properties: { title: null, one: 1 } });
+    expect(swapped.statusCode, swapped.body).toBe(200);
+    expect(Object.keys(swapped.json().properties)).toHaveLength(MEMBER_PROPERTY_BOUNDS.keys);
   });
 });

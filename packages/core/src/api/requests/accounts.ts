@@ -1,11 +1,35 @@
 import { z } from "zod";
+import { MEMBER_PROPERTY_BOUNDS } from "../../accounts/member.ts";
+import { isSegment, SEGMENT_PROPERTY, SEGMENTS } from "../../accounts/segment.ts";
 import { MEMBER_STATUSES, Role } from "../fields.ts";
 import { AuthorizeInput } from "./billing.ts";
 import { ListQuery, ResourceId } from "./common.ts";
 
 const Properties = z
   .record(z.string().min(1).max(100), z.union([z.string().max(10_000), z.number(), z.boolean(), z.null()]))
-  .refine((p) => Object.keys(p).length <= 100, "at most 100 properties");
+  .refine((p) => Object.keys(p).length <= 100, "at most 100 properties")
+  .refine((p) => p[SEGMENT_PROPERTY] == null || isSegment(p[SEGMENT_PROPERTY]), {
+    message: `the segment is one of ${SEGMENTS.join(", ")} (null removes it)`,
+    path: [SEGMENT_PROPERTY],
+  });
+
+/**
+ * A member's properties (title, department, seniority…): scalars the plays' `member:` audience
+ * rules test. A null value removes the key on update (Stripe's metadata rule); the stored object
+ * holds at most MEMBER_PROPERTY_BOUNDS.keys keys after the merge too.
+ */
+const MemberProperties = z
+  .record(
+    z.string().min(1).max(MEMBER_PROPERTY_BOUNDS.keyLength),
+    z.union([z.string().max(MEMBER_PROPERTY_BOUNDS.stringLength), z.number(), z.boolean(), z.null()]),
+  )
+  .refine(
+    (p) => Object.keys(p).length <= MEMBER_PROPERTY_BOUNDS.keys,
+    `at most ${MEMBER_PROPERTY_BOUNDS.keys} properties`,
+  );
+
+/** A person's name as the copy greets them: not blank. */
+const MemberName = z.string().max(500).regex(/\S/, "a name is not blank");
 
 export const CreateAccountInput = z
   .object({
@@ -30,8 +54,12 @@ const Email = z.string().max(320).pipe(z.email());
 export const CreateMemberInput = z
   .object({
     email: Email,
+    name: MemberName.optional().describe("The person's name, as prompts greet them (member.name)"),
     role: Role.default("member"),
     user_id: z.string().min(1).max(255).optional().describe("The person's user id in your product"),
+    properties: MemberProperties.default({}).describe(
+      "Scalars the plays' member audience rules test (title, department…); null values are dropped",
+    ),
     status: z.enum(["invited", "active"]).default("invited"),
     invited_by: z
       .string()
@@ -49,9 +77,14 @@ export const CreateMemberInput = z
 
 export const UpdateMemberInput = z
   .object({
+    name: MemberName.nullable().optional().describe("null removes the name"),
     role: Role.optional(),
     status: z.enum(MEMBER_STATUSES).optional(),
     user_id: z.string().min(1).max(255).optional(),
+    /** merged into the stored properties; a null value removes the key */
+    properties: MemberProperties.optional().describe(
+      "Merged into the stored properties; a null value removes the key",
+    ),
   })
   .strict();
 

@@ -125,8 +125,12 @@ export const members = pgTable(
     /** the vendor's user id; null while an invite has not been accepted */
     externalUserId: text("external_user_id"),
     email: text("email").notNull(),
+    /** the person's name, as prompts greet them; null when none was given */
+    name: text("name"),
     role: text("role").notNull(),
     status: text("status").notNull(),
+    /** scalars the plays' member audience rules test (core/accounts/member.ts bounds them) */
+    properties: jsonb("properties").notNull().default({}),
     createdAt: created(),
     updatedAt: instant("updated_at").notNull().defaultNow(),
     activatedAt: instant("activated_at"),

@@ -1,4 +1,4 @@
-import { annualContractValue, segmentForAcv } from "@uptier/core";
+import { accountSegment, annualContractValue } from "@uptier/core";
 import type { CreateAccountInput, ListAccountsQuery, UpdateAccountInput } from "@uptier/core/api";
 import { and, desc, eq, lt } from "drizzle-orm";
 import type { z } from "zod";
@@ -13,17 +13,17 @@ import { liveSubscriptionsOf, type SubscriptionRecord } from "../subscriptions/r
 type AccountRow = typeof accounts.$inferSelect;
 
 export function accountView(row: AccountRow, live: SubscriptionRecord | undefined) {
-  const acv = live ? annualContractValue(live.shape) : 0;
-  const currency = live?.currency ?? null;
+  const acv = live ? { amount: annualContractValue(live.shape), currency: live.currency } : null;
+  const properties = row.properties as Record<string, unknown>;
   return {
     id: row.id,
     object: "account" as const,
     external_id: row.externalId,
     name: row.name,
-    properties: row.properties as Record<string, unknown>,
+    properties,
     subscription: live?.id ?? null,
-    annual_contract_value: currency ? { amount: acv, currency } : null,
-    segment: currency ? segmentForAcv(acv, currency) : ("smb" as const),
+    annual_contract_value: acv,
+    segment: accountSegment(properties, acv),
     created: row.createdAt.toISOString(),
     updated: row.updatedAt.toISOString(),
   };

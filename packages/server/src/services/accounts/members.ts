@@ -1,4 +1,11 @@
-import { hasFreeSeat, type InviteRefusalReason, inviteRefusalReason } from "@uptier/core";
+import {
+  hasFreeSeat,
+  type InviteRefusalReason,
+  inviteRefusalReason,
+  MEMBER_PROPERTY_BOUNDS,
+  mergeProperties,
+  type PropertyValue,
+} from "@uptier/core";
 import type { CreateMemberInput, ListMembersQuery, UpdateMemberInput } from "@uptier/core/api";
 import { and, desc, eq, lt, ne, sql } from "drizzle-orm";
 import type { z } from "zod";
@@ -22,7 +29,9 @@ export function memberView(row: MemberRow) {
     account: row.accountId,
     user_id: row.externalUserId,
     email: row.email,
+    name: row.name,
     role: row.role as "admin" | "member",
+    properties: row.properties as Record<string, PropertyValue>,
     status: row.status as "invited" | "active" | "removed",
     created: row.createdAt.toISOString(),
     activated_at: row.activatedAt?.toISOString() ?? null,
@@ -155,8 +164,10 @@ export async function createMember(tx: Tx, accountId: string, input: CreateMembe
       id: newId("member", at),
       accountId,
       email: input.email,
+      name: input.name ?? null,
       role: input.role,
       status: input.status,
+      properties: mergeProperties({}, input.properties),
       externalUserId: input.user_id ?? null,
       createdAt: at,
       updatedAt: at,
@@ -205,9 +216,21 @@ export async function updateMember(
     throw new DomainError("invalid_status_transition", "An active member cannot go back to invited.", {
       param: "status",
     });
+  const properties = input.properties
+    ? mergeProperties(current.properties as Record<string, PropertyValue>, input.properties)
+    : (current.properties as Record<string, PropertyValue>);
+  const count = Object.keys(properties).length;
+  if (count > MEMBER_PROPERTY_BOUNDS.keys)
+    throw new DomainError(
+      "too_many_properties",
+      `A member holds at most ${MEMBER_PROPERTY_BOUNDS.keys} properties; this update would leave ${count}. Remove some with null values.`,
+      { param: "properties" },
+    );
   const [row] = await tx
     .update(members)
     .set({
+      name: input.name === undefined ? current.name : input.name,
+      properties,
       role: input.role ?? current.role,
       status,
       externalUserId: userId,

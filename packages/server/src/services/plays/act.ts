@@ -168,7 +168,7 @@ async function checkoutSucceededSince(tx: Tx, accountId: string, since: Date, at
 /** The members the play speaks to now, buyers (admins) first. */
 function audienceOf(play: Play, state: AccountState) {
   const matched = state.members.flatMap((m) => {
-    const match = matchAudience(play.audience, state.signals, { role: m.role, properties: {} });
+    const match = matchAudience(play.audience, state.signals, m);
     return match.matched ? [{ ...m, action: match.action }] : [];
   });
   return matched.sort((a, b) => Number(a.action !== "buy") - Number(b.action !== "buy"));

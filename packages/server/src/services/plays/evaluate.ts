@@ -123,7 +123,7 @@ async function firePlay(
   const facts = usageFacts(play, state);
   const rows = [];
   for (const member of state.members) {
-    const audience = matchAudience(play.audience, state.signals, { role: member.role, properties: {} });
+    const audience = matchAudience(play.audience, state.signals, member);
     if (!audience.matched) continue;
     const prompt = eligiblePrompt({
       id: newId("prompt", at),

@@ -43,7 +43,7 @@ export async function explainPlay(
     trigger,
     audience: matchAudience(play.audience, state.signals, {
       role: member.role === "admin" ? "admin" : "member",
-      properties: {},
+      properties: member.properties as Record<string, unknown>,
     }),
     experiment: playArm(play, query.account),
     cadence: decision,

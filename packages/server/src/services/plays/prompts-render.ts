@@ -1,5 +1,6 @@
 import {
   type Message,
+  memberName,
   offerTexts,
   offerVariables,
   type Play,
@@ -57,7 +58,7 @@ export async function listPrompts(db: Db, source: PlaybookSource, query: Prompts
     const row = prompts.rows.find((r) => r.id === shown.instance.id) as PromptRow;
     const play = playbook.plays.find((p) => p.id === row.play) as Play;
     const state = await loadAccountState(tx, query.account, playbook, at, { usageBefore: "same" });
-    const view = await renderPrompt(tx, { row, play, state, member: { email: member.email } }, at);
+    const view = await renderPrompt(tx, { row, play, state, member }, at);
     return { object: "list" as const, data: [view] };
   });
 }
@@ -69,7 +70,7 @@ export interface OfferCopyInput {
   readonly variant: string | null;
   readonly action: "buy" | "ask_admin";
   readonly state: AccountState;
-  readonly member: { readonly email: string };
+  readonly member: { readonly name: string | null; readonly email: string };
   readonly message: Message;
 }
 
@@ -111,7 +112,7 @@ export async function renderOffer(tx: Tx, input: OfferCopyInput, at: Date) {
           offerVariables({
             catalog: state.catalog,
             account: { name: state.name },
-            member: { name: input.member.email },
+            member: { name: memberName(input.member) },
             subscription: {
               shape: state.record.shape,
               startedAt: state.record.row.createdAt,
@@ -131,7 +132,7 @@ export async function renderOffer(tx: Tx, input: OfferCopyInput, at: Date) {
             at,
           }),
         )
-      : { "account.name": state.name, "member.name": input.member.email };
+      : { "account.name": state.name, "member.name": memberName(input.member) };
   const { message } = input;
   const copy = (render: typeof renderTemplate) => ({
     title: render(message.title, texts),
@@ -144,7 +145,7 @@ export async function renderOffer(tx: Tx, input: OfferCopyInput, at: Date) {
 
 async function renderPrompt(
   tx: Tx,
-  input: { row: PromptRow; play: Play; state: AccountState; member: { email: string } },
+  input: { row: PromptRow; play: Play; state: AccountState; member: OfferCopyInput["member"] },
   at: Date,
 ) {
   const { row, play, state } = input;

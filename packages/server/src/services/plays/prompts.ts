@@ -75,14 +75,13 @@ export async function accountPrompts(db: Executor, accountId: string, at: Date):
   const shows = new Map<string, Date[]>();
   for (const s of shown) shows.set(s.prompt, [...(shows.get(s.prompt) ?? []), s.at]);
   const instances = new Map<string, PromptInstance>();
-  for (const row of rows)
-    instances.set(
-      row.id,
-      promptInstance(
-        row,
-        (shows.get(row.id) ?? []).sort((a, b) => a.getTime() - b.getTime()),
-      ),
-    );
+  for (const row of rows) {
+    // the first show, kept on the row, outlives the window: month 6 escalates a month-3 nudge seen
+    // more than 91 days before
+    const first = row.shownAt && row.shownAt.getTime() <= since.getTime() ? [row.shownAt] : [];
+    const recent = (shows.get(row.id) ?? []).sort((a, b) => a.getTime() - b.getTime());
+    instances.set(row.id, promptInstance(row, [...first, ...recent]));
+  }
   return { rows, instances };
 }
 

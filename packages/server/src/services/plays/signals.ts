@@ -1,14 +1,17 @@
-import type {
-  AccountSignals,
-  DeniedCheck,
-  Entitlement,
-  Playbook,
-  ProductEvent,
-  ResolvedCatalog,
-  Role,
-  SubscriptionFacts,
-  SubscriptionStatus,
-  UsageReading,
+import {
+  type AccountSignals,
+  accountSegment,
+  annualContractValue,
+  type DeniedCheck,
+  type Entitlement,
+  type Playbook,
+  type ProductEvent,
+  type PropertyValue,
+  type ResolvedCatalog,
+  type Role,
+  type SubscriptionFacts,
+  type SubscriptionStatus,
+  type UsageReading,
 } from "@uptier/core";
 import { and, desc, eq, gt, lte, or, type SQL, sql } from "drizzle-orm";
 import type { Db, Executor } from "../../db/client.ts";
@@ -32,6 +35,9 @@ export interface PromptMember {
   readonly user: string;
   readonly role: Role;
   readonly email: string;
+  readonly name: string | null;
+  /** what the audience's `member:` rules test */
+  readonly properties: Readonly<Record<string, PropertyValue>>;
 }
 
 export interface AccountState {
@@ -88,6 +94,7 @@ export async function loadAccountState(
           : { used: 0, limit: after.limit };
     usage[f.feature] = { before, after, windowStart };
   }
+  const properties = (account.properties ?? {}) as Record<string, unknown>;
   const since = new Date(at.getTime() - SIGNAL_HISTORY_DAYS * DAY_MS);
   const [events, denied, invitesRefused, planSince, people, seats] = await Promise.all([
     productEvents(db, accountId, playbook, at),
@@ -113,13 +120,18 @@ export async function loadAccountState(
         user: m.externalUserId as string,
         role: m.role === "admin" ? "admin" : "member",
         email: m.email,
+        name: m.name,
+        properties: m.properties as Record<string, PropertyValue>,
       })),
     signals: {
       at,
       account: {
         createdAt: account.createdAt,
-        properties: (account.properties ?? {}) as Record<string, unknown>,
-        segment: null,
+        properties,
+        segment: accountSegment(
+          properties,
+          record ? { amount: annualContractValue(record.shape), currency: record.currency } : null,
+        ),
       },
       subscription: record && planSince ? subscriptionFacts(record, planSince) : null,
       usage,
