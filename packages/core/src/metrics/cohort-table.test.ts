@@ -3,6 +3,7 @@ import { rational } from "../pricing/rational.ts";
 import { day, WORKED_HISTORY } from "../testing/revenue-histories.ts";
 import { cohortTable } from "./cohort-table.ts";
 import { revenueHistory } from "./history.ts";
+import { percentOf } from "./retention.ts";
 
 describe("cohortTable over the worked history (docs/metrics.md)", () => {
   const rows = cohortTable(revenueHistory(WORKED_HISTORY), day("2026-01-01"), day("2026-06-01"));
@@ -20,6 +21,9 @@ describe("cohortTable over the worked history (docs/metrics.md)", () => {
       [3, rational(22_800), rational(22_800, 62_600), 2, rational(1, 2)],
       // acme came back in May on another subscription: the logo returns to its start cohort
       [4, rational(25_700), rational(25_700, 62_600), 3, rational(3, 4)],
+    ]);
+    expect(january?.cells.map((c) => percentOf(c.revenueRetention ?? rational(0)))).toEqual([
+      100, 100, 31.63, 36.42, 41.05,
     ]);
   });
 
