@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { rational } from "../pricing/rational.ts";
 import { day, WORKED_HISTORY } from "../testing/revenue-histories.ts";
 import { cohortTable } from "./cohort-table.ts";
+import { percentOf } from "./display.ts";
 import { revenueHistory } from "./history.ts";
-import { percentOf } from "./retention.ts";
 
 describe("cohortTable over the worked history (docs/metrics.md)", () => {
   const rows = cohortTable(revenueHistory(WORKED_HISTORY), day("2026-01-01"), day("2026-06-01"));

@@ -1,6 +1,6 @@
 import { type Segment, type SegmentBounds, segmentForAcv } from "../accounts/segment.ts";
 import { compareRational, multiplyRational, roundToSafeInteger, signRational } from "../pricing/rational.ts";
-import { bucketStart } from "./buckets.ts";
+import { type Bucket, bucketStart } from "./buckets.ts";
 import { type CustomerHistory, customerMrrBefore, stateBefore } from "./history.ts";
 import { subscriptionMrr } from "./mrr.ts";
 
@@ -37,4 +37,12 @@ export function customerPlanBefore(customer: CustomerHistory, at: Date): string 
 export function startCohort(customer: CustomerHistory): string | null {
   if (!customer.firstRevenueAt) return null;
   return bucketStart(customer.firstRevenueAt, "month").toISOString().slice(0, 7);
+}
+
+/**
+ * The instant a customer's group is read at for a bucket: its opening, or its closing when it had
+ * no MRR at the opening (a new customer belongs to the segment it starts in, not to "no revenue").
+ */
+export function groupInstant(customer: CustomerHistory, bucket: Bucket): Date {
+  return signRational(customerMrrBefore(customer, bucket.start).total) > 0 ? bucket.start : bucket.end;
 }

@@ -9,6 +9,7 @@ import {
 } from "../pricing/rational.ts";
 import { day, timelinesArb, WORKED_HISTORY } from "../testing/revenue-histories.ts";
 import { customerPlanBefore, customerSegmentBefore, startCohort } from "./customer-attributes.ts";
+import { decimalOf, percentOf } from "./display.ts";
 import { revenueHistory } from "./history.ts";
 import { nrrBand } from "./nrr-bands.ts";
 import {
@@ -16,7 +17,6 @@ import {
   cohortRetentionBy,
   grossRevenueRetention,
   netRevenueRetention,
-  percentOf,
   trailingWindow,
 } from "./retention.ts";
 
@@ -41,6 +41,8 @@ describe("the seeds' NRR formula (seed 001)", () => {
     expect(nrr).toEqual(rational(215_000, 198_000));
     expect(percentOf(nrr)).toBe(108.59);
     expect(percentOf(nrr, 1)).toBe(108.6);
+    expect(decimalOf(nrr)).toBe(1.09);
+    expect(decimalOf(nrr, 4)).toBe(1.0859);
     const before = parts(198_000, 4000, 3000, 11_000);
     expect(percentOf(netRevenueRetention(before) ?? RATIONAL_ZERO)).toBe(94.95);
     expect(percentOf(netRevenueRetention(before) ?? RATIONAL_ZERO, 0)).toBe(95);

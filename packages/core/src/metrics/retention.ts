@@ -3,10 +3,8 @@ import {
   addRational,
   compareRational,
   divideRational,
-  multiplyRational,
   RATIONAL_ZERO,
   type Rational,
-  roundHalfAwayFromZero,
   signRational,
   subtractRational,
 } from "../pricing/rational.ts";
@@ -38,12 +36,6 @@ export function grossRevenueRetention(parts: RetentionParts): Rational | null {
     subtractRational(parts.start, addRational(parts.contraction, parts.churn)),
     parts.start,
   );
-}
-
-/** A ratio as a percentage rounded half away from zero at `decimals` places: 215000/198000 → 108.59. */
-export function percentOf(ratio: Rational, decimals = 2): number {
-  const scale = 10 ** decimals;
-  return Number(roundHalfAwayFromZero(multiplyRational(ratio, 100 * scale))) / scale;
 }
 
 export interface CohortRetention extends RetentionParts {
