@@ -103,6 +103,12 @@ describe("revenueTimelinesFromEvents (docs/metrics.md, From the event log)", () 
     expect(mrrAt(events, "2026-04-01", "2026-03-01T00:00:00Z")).toEqual(rational(9900));
     expect(mrrAt(events, "2026-04-01", "2026-03-01T00:00:01Z")).toEqual(rational(0));
     const [timeline] = revenueTimelinesFromEvents(events, day("2026-04-01"));
+    // the request itself is no change of revenue
+    expect(timeline?.changes.map((c) => [c.at.toISOString().slice(0, 10), c.state.status])).toEqual([
+      ["2026-01-01", "active"],
+      ["2026-02-01", "active"],
+      ["2026-03-01", "canceled"],
+    ]);
     expect(timeline?.changes.at(-1)?.state).toMatchObject({ status: "canceled", endedBecause: "voluntary" });
   });
 

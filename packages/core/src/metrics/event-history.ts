@@ -119,8 +119,8 @@ export function revenueTimelinesFromEvents(events: readonly LoggedEvent[], asOf:
     const changes: RevenueChange[] = [];
     let current: Current = { view: null, state: null, usage: 0, cancelAt: null };
     const push = (at: number, state: RevenueState | null) => {
-      if (!state || at > limit) return;
       const last = changes.at(-1);
+      if (!state || at > limit || last?.state === state) return;
       if (last && last.at.getTime() === at) changes.pop();
       changes.push({ at: new Date(at), state });
     };

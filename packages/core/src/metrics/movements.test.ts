@@ -8,9 +8,9 @@ import {
   rational,
   subtractRational,
 } from "../pricing/rational.ts";
-import { day, timelinesArb, WORKED_HISTORY } from "../testing/revenue-histories.ts";
+import { day, revenueState, timelinesArb, WORKED_HISTORY } from "../testing/revenue-histories.ts";
 import { type BucketSize, bucketsBetween } from "./buckets.ts";
-import { customerSegmentBefore } from "./customer-attributes.ts";
+import { customerSegmentBefore, groupInstant } from "./customer-attributes.ts";
 import { sumSourceParts } from "./expansion-sources.ts";
 import { type RevenueTimeline, revenueHistory } from "./history.ts";
 import { customerMovement, type MovementTotals, movementsByBucket } from "./movements.ts";
@@ -106,6 +106,38 @@ describe("movements over the worked history (docs/metrics.md)", () => {
   });
 });
 
+describe("churn reasons", () => {
+  it("a move to a free plan is churn with reason free_plan; an ending keeps its own reason", () => {
+    const history = revenueHistory([
+      {
+        customer: "free",
+        subscription: "s1",
+        changes: [
+          { at: day("2026-01-01"), state: revenueState() },
+          { at: day("2026-02-01"), state: revenueState({ plan: "free", base: 0 }) },
+        ],
+      },
+      {
+        customer: "late",
+        subscription: "s2",
+        changes: [
+          { at: day("2026-01-01"), state: revenueState() },
+          { at: day("2026-02-03"), state: revenueState({ status: "canceled", endedBecause: "delinquent" }) },
+        ],
+      },
+    ]);
+    const [february] = movementsByBucket(
+      history,
+      bucketsBetween(day("2026-02-01"), day("2026-03-01"), "month"),
+    );
+    expect(february?.movements.map((m) => [m.customer, m.kind, m.amount, m.churnReason])).toEqual([
+      ["free", "churn", r(9900), "free_plan"],
+      ["late", "churn", r(9900), "delinquent"],
+    ]);
+    expect(february?.movements[0]?.sources.plan).toEqual(r(-9900));
+  });
+});
+
 /** The customer's MRR in force just before `t`, recomputed by scanning the raw changes. */
 function bruteForceMrr(timelines: readonly RevenueTimeline[], customer: string, t: Date): Rational {
   let total = RATIONAL_ZERO;
@@ -140,7 +172,8 @@ describe("movement properties", () => {
           const bySegment = movementsByBucket(
             history,
             buckets,
-            (customer, bucket) => customerSegmentBefore(customer, bucket.start, "usd") === segment,
+            (customer, bucket) =>
+              customerSegmentBefore(customer, groupInstant(customer, bucket), "usd") === segment,
           );
           for (const bucket of bySegment) expectIdentity(bucket);
         }
