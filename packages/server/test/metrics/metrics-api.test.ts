@@ -76,6 +76,16 @@ describe("GET /v1/metrics/mrr", () => {
     expect(body.data.at(-1)).toMatchObject({ start: "2026-05-01T00:00:00.000Z", mrr: 42_300 });
   });
 
+  it("agrees with billing: today's MRR is the recurring amount of every subscription in force", async () => {
+    const list = await get("/v1/subscriptions?limit=100");
+    const billed = list.data
+      .filter((sub: { status: string }) => sub.status === "active" || sub.status === "past_due")
+      .reduce((sum: number, sub: { recurring: { amount: number } }) => sum + sub.recurring.amount, 0);
+    expect(billed).toBe(42_300);
+    const today = await get("/v1/metrics/mrr?from=2026-05-03T00:00:00Z&interval=day");
+    expect(today.data.at(-1)).toMatchObject({ mrr: billed, customers: 2 });
+  });
+
   it("a trial is no revenue until it ends", async () => {
     const body = await get("/v1/metrics/mrr?from=2026-01-29T00:00:00Z&to=2026-02-01T00:00:00Z&interval=day");
     expect(body.data.map((p: { mrr: number }) => p.mrr)).toEqual([39_700, 39_700, 49_600]);
