@@ -5,6 +5,7 @@ export * from "./checkout/index.ts";
 export * from "./entitlements/index.ts";
 export * from "./invoices/index.ts";
 export * from "./metering/index.ts";
+export * from "./metrics/index.ts";
 export * from "./money/index.ts";
 export * from "./periods/index.ts";
 export * from "./plays/index.ts";

@@ -25,6 +25,7 @@ import { unsubscribeRoutes } from "./http/routes/email-unsubscribe.ts";
 import { entitlementRoutes } from "./http/routes/entitlements.ts";
 import { invoiceRoutes } from "./http/routes/invoices.ts";
 import { memberRoutes } from "./http/routes/members.ts";
+import { metricsRoutes } from "./http/routes/metrics.ts";
 import { playbookRoutes } from "./http/routes/playbook.ts";
 import { promptRoutes } from "./http/routes/prompts.ts";
 import { schemaRoutes } from "./http/routes/schemas.ts";
@@ -144,6 +145,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     playbookRoutes(v1, ctx);
     billingRoutes(v1, ctx, metering, options.gateways);
     invoiceRoutes(v1, ctx);
+    metricsRoutes(v1, ctx);
     webhookRoutes(v1, ctx, options.webhooks ?? { allowHttp: false });
     promptRoutes(v1, ctx, options.playbook ?? playbookInForce);
   });

@@ -42,10 +42,13 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   // 400: the request itself is malformed
   actor_required: 400,
   card_number_not_accepted: 400,
+  currency_required: 400,
   duplicate_add_on: 400,
   invalid_billing_cycle_anchor: 400,
   invalid_cursor: 400,
+  invalid_range: 400,
   invalid_request: 400,
+  range_too_large: 400,
   // 402: the payment did not go through
   payment_declined: 402,
   payment_processing: 402,

@@ -4,6 +4,7 @@ export * from "./billing.ts";
 export * from "./catalog.ts";
 export * from "./common.ts";
 export * from "./metering.ts";
+export * from "./metrics.ts";
 export * from "./playbook.ts";
 export * from "./prompts.ts";
 export * from "./subscriptions.ts";
