@@ -75,6 +75,7 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   invalid_payment_method: 422,
   not_a_limit_feature: 422,
   playbook_invalid: 422,
+  catalog_breaks_playbook: 409,
   quote_mismatch: 422,
   record_not_supported: 422,
   seat_quantity_above_plan_maximum: 422,

@@ -1,7 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { desc, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { domainEvents } from "../../src/db/schema/index.ts";
+import { DEMO_CATALOG_FILE } from "../../src/demo/catalog-file.ts";
 import { DEMO_PLAYBOOK_FILE } from "../../src/demo/playbook-file.ts";
 import { tableSnapshot, useTestApi } from "../support/harness.ts";
 
@@ -184,6 +186,28 @@ describe("the playbook over the API", () => {
     expect((await playbookEvents()).map((e) => (e.data as { version: number }).version).sort()).toEqual([
       1, 2,
     ]);
+  });
+
+  it("refuses a catalog that would leave the playbook in force invalid, applying nothing", async () => {
+    const locked = await api.request("PUT", "/v1/playbook", {
+      version: 1,
+      plays: [play("audit-log", { kind: "feature_locked", feature: "audit_log" })],
+    });
+    expect(locked.statusCode, locked.body).toBe(200);
+    const catalog = parse(await readFile(DEMO_CATALOG_FILE, "utf8")) as {
+      features: Record<string, unknown>;
+      plans: Record<string, { grants?: Record<string, unknown> }>;
+    };
+    delete catalog.features.audit_log;
+    for (const plan of Object.values(catalog.plans)) delete plan.grants?.audit_log;
+    const before = await tableSnapshot(api.database);
+    const response = await api.request("POST", "/v1/catalog", catalog);
+    expect(response.statusCode, response.body).toBe(409);
+    expect(response.json()).toMatchObject({
+      code: "catalog_breaks_playbook",
+      errors: [{ param: "playbook.plays[0].trigger.feature" }],
+    });
+    expect(await tableSnapshot(api.database)).toEqual(before);
   });
 
   it("serves the published JSON Schema without a key", async () => {

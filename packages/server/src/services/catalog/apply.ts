@@ -14,6 +14,7 @@ import {
 import { newId } from "../../ids.ts";
 import { canonicalJson } from "../../lib/canonical-json.ts";
 import { recordEvent } from "../events/append.ts";
+import { requirePlaybookStillValid } from "./playbook-guard.ts";
 
 export interface CatalogChange {
   readonly kind: "feature" | "meter" | "plan" | "add_on";
@@ -34,9 +35,11 @@ const hashOf = (value: unknown) => createHash("sha256").update(canonicalJson(val
  * Applies a validated catalog. Prices, plans, add-ons and meters are versioned, never edited in place:
  * a changed definition becomes a new version and the old one stays for the subscriptions that bought
  * it (grandfathering). Keys missing from the file are archived, not deleted. Applying the same
- * catalog twice changes nothing.
+ * catalog twice changes nothing. A catalog the playbook in force would not validate against is
+ * refused (catalog_breaks_playbook), nothing applied.
  */
 export async function applyCatalog(tx: Tx, catalog: ResolvedCatalog, at: Date): Promise<CatalogApplyResult> {
+  await requirePlaybookStillValid(tx, catalog);
   const hash = hashOf(catalog);
   const [latest] = await tx.select().from(catalogVersions).orderBy(desc(catalogVersions.version)).limit(1);
   if (latest?.hash === hash) return { version: latest.version, changed: false, changes: [] };
