@@ -342,3 +342,43 @@ describe("PDFs", () => {
     expect(missing.statusCode).toBe(404);
   });
 });
+
+describe("credit notes on a checkout's invoice", () => {
+  it("refunds the checkout's charge; two credit notes at once for the rest: one is issued, the other refused", async () => {
+    api.clock.set("2027-03-01T00:00:00Z");
+    const c = await customer(api, "pro", { seats: 12, billing_cycle_anchor: "2027-03-01T00:00:00Z" });
+    api.clock.set("2027-03-16T00:00:00Z");
+    const quote = (await api.request("POST", "/v1/quotes", { account: c.account, seats: 14 })).json();
+    const done = await api.request("POST", "/v1/checkout", { quote: quote.id, member: c.admin });
+    expect(done.statusCode, done.body).toBe(200);
+    const invoice = await invoiceJson(api, done.json().invoice);
+    expect(invoice).toMatchObject({ status: "paid", checkout: done.json().id });
+    expect(invoice.amount_paid).toBeGreaterThan(0);
+    const [line] = invoice.lines;
+
+    const first = await creditNote({
+      invoice: invoice.id,
+      outcome: "refund",
+      lines: [{ line: line.id, amount: 100 }],
+    });
+    expect(first.statusCode, first.body).toBe(201);
+    expect(refundedOn(invoice.payment)).toBe(100);
+
+    const rest = invoice.amount_paid - 100;
+    const raced = await Promise.all([
+      creditNote({ invoice: invoice.id, outcome: "refund", amount: rest }),
+      creditNote({ invoice: invoice.id, outcome: "credit", amount: rest }),
+    ]);
+    expect(raced.map((r) => r.statusCode).sort()).toEqual([201, 422]);
+    expect(raced.find((r) => r.statusCode === 422)?.json()).toMatchObject({
+      code: "credit_note_exceeds_paid",
+    });
+    const notes = (await api.request("GET", `/v1/credit_notes?account=${c.account}`)).json().data;
+    expect(notes.reduce((s: number, n: { amount: number }) => s + n.amount, 0)).toBe(invoice.amount_paid);
+    // the numbers of the two issued ones are consecutive: the refused one took none
+    const sequences = notes
+      .map((n: { number: string }) => Number(n.number.slice(-6)))
+      .sort((a: number, b: number) => a - b);
+    expect(sequences[1] - sequences[0]).toBe(1);
+  });
+});

@@ -44,11 +44,8 @@ export async function invoicePdf(db: Executor, vendor: VendorProfile, id: string
   const totals: [string, string][] = [["Subtotal", money(invoice.subtotal)]];
   if (invoice.credit_applied) totals.push(["Credit balance applied", money(-invoice.credit_applied)]);
   if (invoice.credit_to_balance) totals.push(["Credited to your balance", money(invoice.credit_to_balance)]);
-  totals.push(["Amount paid", money(invoice.amount_paid)]);
-  totals.push([
-    invoice.status === "open" ? "Amount remaining" : "Amount due",
-    money(invoice.status === "open" ? invoice.amount_remaining : invoice.amount_due),
-  ]);
+  totals.push(["Amount due", money(invoice.amount_due)], ["Amount paid", money(invoice.amount_paid)]);
+  if (invoice.status === "open") totals.push(["Amount remaining", money(invoice.amount_remaining)]);
   const pdf = await renderPdf({
     title: "Invoice",
     number: invoice.number,
