@@ -57,7 +57,7 @@ export async function createCreditNote(
     assertCreditable(invoice);
     const creditable = await creditableOf(tx, invoice);
     const request: CreditRequest = input.lines ? { lines: input.lines } : { amount: input.amount as number };
-    const allocation = allocateCredit(creditable.invoice, request, input.outcome);
+    const allocation = allocateCredit(creditable, request, input.outcome);
     if (!allocation.ok)
       throw new DomainError(allocation.code, allocation.message, { param: allocation.param });
     const payment = input.outcome === "refund" ? await paymentOf(tx, invoice) : null;
@@ -169,7 +169,7 @@ function assertCreditable(invoice: InvoiceRow) {
 }
 
 /** The invoice as core's allocation reads it: what was paid, and what earlier credit notes took. */
-async function creditableOf(tx: Tx, invoice: InvoiceRow): Promise<{ invoice: CreditableInvoice }> {
+async function creditableOf(tx: Tx, invoice: InvoiceRow): Promise<CreditableInvoice> {
   const lines = await linesOf(tx, invoice.id);
   const earlier = await tx.select().from(creditNotes).where(eq(creditNotes.invoiceId, invoice.id));
   const taken = await linesOfNotes(
@@ -177,22 +177,20 @@ async function creditableOf(tx: Tx, invoice: InvoiceRow): Promise<{ invoice: Cre
     earlier.map((n) => n.id),
   );
   return {
-    invoice: {
-      amountPaid: invoice.amountPaid,
-      creditApplied: invoice.creditApplied,
-      credited: earlier.reduce((s, n) => s + n.amount, 0),
-      refunded: earlier.filter((n) => n.outcome === "refund").reduce((s, n) => s + n.amount, 0),
-      lines: lines.map((l) => {
-        const on = taken.filter((t) => t.invoiceLineId === l.id);
-        return {
-          id: l.id,
-          amount: l.amount,
-          quantity: l.quantity,
-          creditedAmount: on.reduce((s, t) => s + t.amount, 0),
-          creditedQuantity: on.reduce((s, t) => s + (t.quantity ?? 0), 0),
-        };
-      }),
-    },
+    amountPaid: invoice.amountPaid,
+    creditApplied: invoice.creditApplied,
+    credited: earlier.reduce((s, n) => s + n.amount, 0),
+    refunded: earlier.filter((n) => n.outcome === "refund").reduce((s, n) => s + n.amount, 0),
+    lines: lines.map((l) => {
+      const on = taken.filter((t) => t.invoiceLineId === l.id);
+      return {
+        id: l.id,
+        amount: l.amount,
+        quantity: l.quantity,
+        creditedAmount: on.reduce((s, t) => s + t.amount, 0),
+        creditedQuantity: on.reduce((s, t) => s + (t.quantity ?? 0), 0),
+      };
+    }),
   };
 }
 
