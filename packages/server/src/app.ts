@@ -8,6 +8,7 @@ import {
   serializerCompiler,
   validatorCompiler,
 } from "fastify-type-provider-zod";
+import { vendorFromEnv } from "./config.ts";
 import type { Db } from "./db/client.ts";
 import type { Gateways } from "./gateways/gateway.ts";
 import { authenticate, cachedCaller } from "./http/plugins/auth.ts";
@@ -21,6 +22,7 @@ import { accountRoutes } from "./http/routes/accounts.ts";
 import { billingRoutes } from "./http/routes/billing.ts";
 import { catalogRoutes } from "./http/routes/catalog.ts";
 import { checkRoutes } from "./http/routes/check.ts";
+import { creditNoteRoutes } from "./http/routes/credit-notes.ts";
 import { unsubscribeRoutes } from "./http/routes/email-unsubscribe.ts";
 import { entitlementRoutes } from "./http/routes/entitlements.ts";
 import { invoiceRoutes } from "./http/routes/invoices.ts";
@@ -34,6 +36,7 @@ import { subscriptionRoutes } from "./http/routes/subscriptions.ts";
 import { usageRoutes } from "./http/routes/usage.ts";
 import { eventRoutes } from "./http/routes/usage-events.ts";
 import { webhookRoutes } from "./http/routes/webhooks.ts";
+import type { VendorProfile } from "./services/documents/vendor.ts";
 import type { DurableSubscription } from "./services/events/durable-subscriber.ts";
 import { DomainEventLog } from "./services/events/log-reader.ts";
 import { DEFAULT_METERING, type MeteringOptions, MeteringState } from "./services/metering/metering-state.ts";
@@ -54,6 +57,8 @@ export interface AppOptions {
   readonly subscribers?: readonly DurableSubscription[];
   /** the playbook the prompt routes read (default: the one in force, `uptier playbook apply`) */
   readonly playbook?: PlaybookSource;
+  /** the vendor its invoices' and credit notes' PDFs name (default: UPTIER_VENDOR_* of the environment) */
+  readonly vendor?: VendorProfile;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -144,7 +149,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     catalogRoutes(v1, ctx);
     playbookRoutes(v1, ctx);
     billingRoutes(v1, ctx, metering, options.gateways);
-    invoiceRoutes(v1, ctx);
+    const vendor = options.vendor ?? vendorFromEnv();
+    invoiceRoutes(v1, ctx, vendor);
+    creditNoteRoutes(v1, ctx, vendor);
     metricsRoutes(v1, ctx);
     webhookRoutes(v1, ctx, options.webhooks ?? { allowHttp: false });
     promptRoutes(v1, ctx, options.playbook ?? playbookInForce);

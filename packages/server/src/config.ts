@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { addressLines, type VendorProfile } from "./services/documents/vendor.ts";
 import type { SmtpSettings } from "./services/email/mailer.ts";
 import type { MeteringOptions } from "./services/metering/metering-state.ts";
 import type { WebhookUrlPolicy } from "./services/webhooks/endpoints.ts";
@@ -48,6 +49,14 @@ const ConnectionTimeout = z.preprocess(
     }),
 );
 
+/** The vendor as its invoices and credit notes name it (their PDFs). */
+const VendorEnv = z.object({
+  UPTIER_VENDOR_NAME: z.preprocess(unsetWhenEmpty, z.string().max(200).default("Uptier")),
+  // lines separated by newlines or by the two characters \n
+  UPTIER_VENDOR_ADDRESS: z.preprocess(unsetWhenEmpty, z.string().max(1000).optional()),
+  UPTIER_VENDOR_TAX_ID: z.preprocess(unsetWhenEmpty, z.string().max(100).optional()),
+});
+
 /** Everything Uptier reads from the environment, validated once at start. */
 const Env = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(4000),
@@ -75,6 +84,7 @@ const Env = z.object({
   UPTIER_APP_URL: z.preprocess(unsetWhenEmpty, z.url({ protocol: /^https?$/ }).optional()),
   // "on" accepts plain-http webhook URLs to any host (development); https or localhost otherwise
   UPTIER_WEBHOOK_ALLOW_HTTP: z.preprocess(unsetWhenEmpty, z.enum(["on", "off"]).default("off")),
+  ...VendorEnv.shape,
 });
 
 export type Config = z.infer<typeof Env>;
@@ -111,4 +121,20 @@ export function smtpSettings(config: Config): SmtpSettings | null {
       config.UPTIER_PUBLIC_URL ??
       `http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${config.PORT}`,
   };
+}
+
+/** The vendor the invoices and credit notes name. */
+export function vendorProfile(config: z.infer<typeof VendorEnv>): VendorProfile {
+  return {
+    name: config.UPTIER_VENDOR_NAME,
+    address: addressLines(config.UPTIER_VENDOR_ADDRESS),
+    taxId: config.UPTIER_VENDOR_TAX_ID ?? null,
+  };
+}
+
+/** The vendor from the environment alone (buildApp's default when it is given none). */
+export function vendorFromEnv(env: NodeJS.ProcessEnv = process.env): VendorProfile {
+  const parsed = VendorEnv.safeParse(env);
+  if (!parsed.success) throw new Error(`invalid configuration: ${parsed.error.issues[0]?.message}`);
+  return vendorProfile(parsed.data);
 }

@@ -29,6 +29,7 @@ export const ID_PREFIXES = {
   checkout: "co",
   invoice: "inv",
   invoiceLine: "il",
+  creditNote: "cn",
   invoicePayment: "inpay",
   paymentMethod: "pm",
   scheduledChange: "sch",

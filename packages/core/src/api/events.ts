@@ -1,6 +1,7 @@
 import type { ChangeComponent } from "../quotes/change-rules.ts";
 import type {
   CheckoutView,
+  CreditNoteView,
   InvoiceView,
   MemberView,
   PaymentMethodView,
@@ -75,6 +76,8 @@ export interface DomainEventPayloads {
   "checkout.succeeded": { checkout: CheckoutView };
   "checkout.failed": { checkout: CheckoutView };
   "checkout.refunded": { checkout: CheckoutView };
+  /** a credit note issued: its credit given to the balance, or its refund made by the gateway */
+  "credit_note.created": { credit_note: CreditNoteView };
   "entitlement.denied": {
     feature: string;
     reason: string;
@@ -184,6 +187,7 @@ export const DOMAIN_EVENT_TYPES = [
   "checkout.succeeded",
   "checkout.failed",
   "checkout.refunded",
+  "credit_note.created",
   "entitlement.denied",
   "invoice.created",
   "invoice.finalized",

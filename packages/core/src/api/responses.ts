@@ -259,8 +259,41 @@ export const InvoiceResponse = z
     voided_at: Instant.nullable(),
     marked_uncollectible_at: Instant.nullable(),
     html_url: z.string(),
+    pdf_url: z.string().describe("The PDF (once finalized: a draft has none)"),
   })
   .meta({ id: "Invoice" });
+
+export const CreditNoteResponse = z
+  .object({
+    id: z.string(),
+    object: z.literal("credit_note"),
+    number: z.string().describe("Gap-free per vendor, in its own sequence apart from invoices"),
+    account: z.string(),
+    invoice: z.string(),
+    invoice_number: z.string().nullable(),
+    status: z
+      .enum(["refund_pending", "issued"])
+      .describe("refund_pending until the gateway has refunded the card; a credit is issued at once"),
+    outcome: z.enum(["refund", "credit"]),
+    currency: z.string(),
+    amount: z.number().int().describe("Minor units credited: Σ lines"),
+    lines: z
+      .array(
+        z.object({
+          invoice_line: z.string(),
+          description: z.string(),
+          quantity: z.number().int().nullable().describe("Units credited, when credited by units"),
+          amount: z.number().int(),
+        }),
+      )
+      .readonly(),
+    memo: z.string().nullable(),
+    refund: z.string().nullable().describe("The gateway's refund id"),
+    created: Instant,
+    issued_at: Instant.nullable(),
+    pdf_url: z.string(),
+  })
+  .meta({ id: "CreditNote" });
 
 export const PaymentMethodResponse = z
   .object({
@@ -285,3 +318,4 @@ export type QuoteView = z.infer<typeof QuoteResponse>;
 export type CheckoutView = z.infer<typeof CheckoutResponse>;
 export type InvoiceView = z.infer<typeof InvoiceResponse>;
 export type PaymentMethodView = z.infer<typeof PaymentMethodResponse>;
+export type CreditNoteView = z.infer<typeof CreditNoteResponse>;

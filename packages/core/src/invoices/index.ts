@@ -1,3 +1,4 @@
+export * from "./credit-notes.ts";
 export * from "./dunning.ts";
 export * from "./renewal.ts";
 export * from "./totals.ts";

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { Command } from "commander";
 import { buildApp } from "../app.ts";
 import { formatIssue, type LocatedIssue, readCatalogFile } from "../catalog-file.ts";
-import { loadConfig, meteringOptions, smtpSettings, webhookPolicy } from "../config.ts";
+import { loadConfig, meteringOptions, smtpSettings, vendorProfile, webhookPolicy } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { DEMO_CATALOG_FILE as DEMO_CATALOG } from "../demo/catalog-file.ts";
 import { type DemoKey, ensureDemoKey } from "../demo/demo-key.ts";
@@ -102,6 +102,7 @@ program
       gateways,
       metering: meteringOptions(config),
       webhooks: webhookPolicy(config),
+      vendor: vendorProfile(config),
       subscribers: [webhookSubscription(() => webhooks?.wake()), playsSubscription(playbookInForce, steps)],
     });
     const address = await app.listen({ port: config.PORT, host: config.HOST });

@@ -1,5 +1,6 @@
 import { type RecoveryReport, recoverCheckouts } from "../services/checkout/index.ts";
 import type { BillingContext } from "../services/context.ts";
+import { refundPendingCreditNotes } from "../services/credit-notes/credit-notes.ts";
 import { type DunningReport, retryInvoicePayments } from "../services/invoices/collection.ts";
 import { type RenewalReport, renewSubscriptions } from "../services/invoices/renewals.ts";
 import { applyScheduledChanges } from "../services/subscriptions/scheduled-changes.ts";
@@ -72,11 +73,22 @@ export const retryInvoicePaymentsJob: JobDefinition<DunningReport> = {
   didWork: (r) => r.attempted + r.resumed > 0,
 };
 
+export const refundCreditNotesJob: JobDefinition<{ refunded: number; pending: number }> = {
+  name: "billing.refund-credit-notes",
+  cron: "* * * * *",
+  description:
+    "Finish the refunds of credit notes left pending for over a minute (a gateway that failed, a crash) by asking the gateway again with the same key",
+  run: (billing) => refundPendingCreditNotes(billing),
+  describe: (r) => `Refunded ${plural(r.refunded, "credit note")}; ${r.pending} still pending.`,
+  didWork: (r) => r.refunded + r.pending > 0,
+};
+
 export const BILLING_JOBS: readonly JobDefinition[] = [
   recoverCheckoutsJob,
   applyScheduledChangesJob,
   renewSubscriptionsJob,
   retryInvoicePaymentsJob,
+  refundCreditNotesJob,
 ];
 
 /** Runs a job once, in this process, and says what it did (the CLI's `uptier billing …`). */

@@ -79,6 +79,7 @@ const VALID_BODIES: Record<string, (f: Fixtures) => unknown> = {
   "POST /v1/invoices/{id}/pay": () => ({}),
   "POST /v1/invoices/{id}/void": () => ({}),
   "POST /v1/invoices/{id}/mark_uncollectible": () => ({}),
+  "POST /v1/credit_notes": () => ({ invoice: "inv_0valid", outcome: "credit", amount: 100 }),
   "POST /v1/webhook_endpoints": () => ({ url: "https://hooks.valid.test/in", event_types: ["invoice.paid"] }),
   "PATCH /v1/webhook_endpoints/{id}": () => ({ description: "valid" }),
   "POST /v1/webhook_endpoints/{id}/rotate_secret": () => ({}),

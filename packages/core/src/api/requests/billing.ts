@@ -87,3 +87,56 @@ export const ListInvoicesQuery = ListQuery.extend({
   account: z.string().max(64).optional(),
   status: z.enum(INVOICE_STATUSES).optional(),
 }).strict();
+
+/** The largest amount a credit note may name: a trillion minor units, far past any invoice. */
+const MAX_CREDIT_AMOUNT = 1_000_000_000_000;
+
+export const CreditNoteLineInput = z
+  .object({
+    line: ResourceId.describe("The invoice line to credit (il_…)"),
+    quantity: z.number().int().min(1).max(1_000_000).optional().describe("Units of the line to credit"),
+    amount: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_CREDIT_AMOUNT)
+      .optional()
+      .describe("Minor units of the line to credit"),
+  })
+  .strict()
+  .refine((l) => l.quantity === undefined || l.amount === undefined, {
+    message: "give a line's quantity or its amount, not both",
+    path: ["amount"],
+  })
+  .describe("A line credited whole (neither field), by some of its units, or by an amount");
+
+/**
+ * A credit note on a paid invoice (docs/credit-notes.md): lines of it, or an amount spread over its
+ * lines; refunded to the card that paid, or credited to the customer's balance.
+ */
+export const CreateCreditNoteInput = z
+  .object({
+    invoice: ResourceId.describe("The paid invoice (inv_…)"),
+    outcome: z
+      .enum(["refund", "credit"])
+      .describe("refund: to the card that paid; credit: to the customer's balance"),
+    lines: z.array(CreditNoteLineInput).min(1).max(100).optional(),
+    amount: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_CREDIT_AMOUNT)
+      .optional()
+      .describe("Minor units, spread over the lines"),
+    memo: z.string().max(500).optional().describe("Why, as the credit note shows it"),
+  })
+  .strict()
+  .refine((b) => (b.lines === undefined) !== (b.amount === undefined), {
+    message: "give either lines or an amount",
+    path: ["amount"],
+  });
+
+export const ListCreditNotesQuery = ListQuery.extend({
+  invoice: z.string().max(64).optional(),
+  account: z.string().max(64).optional(),
+}).strict();

@@ -331,7 +331,8 @@ export const ledgerEntries = pgTable(
     accountId: text("account_id").notNull(),
     /**
      * "invoice:<id>", "payment:<checkout id>", "refund:<checkout id>", "invoice_payment:<attempt id>",
-     * "void:<invoice id>", "write_off:<invoice id>", "write_off_reversal:<invoice id>"
+     * "void:<invoice id>", "write_off:<invoice id>", "write_off_reversal:<invoice id>",
+     * "credit_note:<credit note id>"
      */
     source: text("source").notNull(),
     invoiceId: text("invoice_id"),

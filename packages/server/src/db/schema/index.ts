@@ -3,6 +3,7 @@
 
 export * from "./billing.ts";
 export * from "./channels.ts";
+export * from "./credit-notes.ts";
 export * from "./foundation.ts";
 export * from "./metering.ts";
 export * from "./plays.ts";

@@ -1,18 +1,22 @@
 import { EmptyBody, IdParams, InvoiceResponse, NoQuery, PayInvoiceInput } from "@uptier/core/api";
 import type { FastifyInstance } from "fastify";
 import { billingOf } from "../../services/context.ts";
+import { invoicePdf } from "../../services/documents/billing-pdfs.ts";
+import type { VendorProfile } from "../../services/documents/vendor.ts";
 import { markUncollectible, voidInvoice } from "../../services/invoices/actions.ts";
 import { attemptsOf, collectInvoice, resumePendingAttempt } from "../../services/invoices/collection.ts";
 import { getInvoice } from "../../services/invoices/issue.ts";
 import { ApiError } from "../problem.ts";
 import { type RouteContext, respondClaimed, respondIdempotent, typed } from "../route-kit.ts";
+import { sendPdf } from "./pdf-reply.ts";
 
 /**
  * Invoice actions (Stripe's names): pay an open (or uncollectible) invoice now, void an open one,
  * mark an open one uncollectible; and its payment attempts. Each answers a wrong state with
- * `invoice_not_open` (409). Handlers are thin.
+ * `invoice_not_open` (409), a paid invoice with `invoice_paid` (a credit note is the way). Its PDF
+ * (a draft has none: `invoice_draft`). Handlers are thin.
  */
-export function invoiceRoutes(app: FastifyInstance, ctx: RouteContext) {
+export function invoiceRoutes(app: FastifyInstance, ctx: RouteContext, vendor: VendorProfile) {
   const billing = billingOf(ctx);
   const r = typed(app);
 
@@ -89,6 +93,19 @@ export function invoiceRoutes(app: FastifyInstance, ctx: RouteContext) {
         await markUncollectible(tx, request.params.id, ctx.clock());
         return { status: 200, body: await getInvoice(tx, request.params.id) };
       }),
+  );
+
+  r.get(
+    "/v1/invoices/:id/pdf",
+    {
+      schema: {
+        tags: ["billing"],
+        summary: "A finalized invoice as a PDF, with the vendor's name, address and tax id",
+        params: IdParams,
+        querystring: NoQuery,
+      },
+    },
+    async (request, reply) => sendPdf(reply, await invoicePdf(ctx.db, vendor, request.params.id)),
   );
 
   r.get(

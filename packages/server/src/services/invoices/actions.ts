@@ -42,6 +42,12 @@ export async function markUncollectible(tx: Tx, id: string, at: Date): Promise<I
 }
 
 async function assertSettleable(tx: Tx, invoice: InvoiceRow, action: string) {
+  if (invoice.status === "paid")
+    throw new DomainError(
+      "invoice_paid",
+      `Invoice ${invoice.id} is paid: it cannot be ${action}. Issue a credit note (POST /v1/credit_notes) to refund or credit it.`,
+      { param: "id" },
+    );
   if (invoice.status !== "open") throw notOpen(invoice, action);
   if (await pendingAttempt(tx, invoice.id))
     throw new DomainError(

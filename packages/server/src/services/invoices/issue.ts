@@ -261,6 +261,7 @@ export function invoiceView(row: InvoiceRow, lines: readonly LineRow[]) {
     voided_at: iso(row.voidedAt),
     marked_uncollectible_at: iso(row.markedUncollectibleAt),
     html_url: `/v1/invoices/${row.id}/html`,
+    pdf_url: `/v1/invoices/${row.id}/pdf`,
   };
 }
 export type InvoiceView = ReturnType<typeof invoiceView>;

@@ -1,7 +1,7 @@
 import { creditBalanceOf, type LedgerAccount } from "@uptier/core";
 import { asc, eq, inArray, sql } from "drizzle-orm";
 import type { Executor } from "../../db/client.ts";
-import { checkouts, invoicePayments, invoices, ledgerEntries } from "../../db/schema/index.ts";
+import { checkouts, creditNotes, invoicePayments, invoices, ledgerEntries } from "../../db/schema/index.ts";
 import { findAccount } from "../accounts/accounts.ts";
 
 /**
@@ -9,11 +9,13 @@ import { findAccount } from "../accounts/accounts.ts";
  * (checked by the tests after every scenario and by the checkout benchmark after its run):
  * - every posting (source) sums to 0, so the whole ledger sums to 0;
  * - revenue = −Σ subtotals of the invoices that count (finalized: open, paid, uncollectible; a
- *   draft has posted nothing yet and a void one is reversed);
+ *   draft has posted nothing yet and a void one is reversed) + Σ issued credit notes;
  * - receivable = Σ (amount due − amount paid) of the open invoices; bad_debt = the same of the
  *   uncollectible ones (written off);
- * - cash = Σ amounts of succeeded checkouts and succeeded invoice payments = what the gateway collected;
- * - customer_credit = −(credit carried − credit applied), never positive (we owe, never the reverse).
+ * - cash = Σ amounts of succeeded checkouts and succeeded invoice payments − Σ issued refund credit
+ *   notes = what the gateway collected, net of refunds;
+ * - customer_credit = −(credit carried − credit applied + Σ issued credit notes to the balance),
+ *   never positive (we owe, never the reverse).
  */
 export async function accountLedger(db: Executor, accountId: string) {
   await findAccount(db, accountId);
@@ -106,18 +108,31 @@ export async function checkLedger(db: Executor): Promise<LedgerCheck> {
     })
     .from(checkouts)
     .where(eq(checkouts.status, "succeeded"));
-  if (totals.revenue !== -Number(inv?.subtotal))
-    problems.push(`revenue ${totals.revenue} ≠ −Σ subtotals ${inv?.subtotal}`);
+  const [notes] = await db
+    .select({
+      total: sql<string>`coalesce(sum(${creditNotes.amount}), 0)`,
+      refunded: sql<string>`coalesce(sum(${creditNotes.amount}) filter (where ${creditNotes.outcome} = 'refund'), 0)`,
+    })
+    .from(creditNotes)
+    .where(eq(creditNotes.status, "issued"));
+  const credited = Number(notes?.total ?? 0);
+  const refunded = Number(notes?.refunded ?? 0);
+  if (totals.revenue !== -Number(inv?.subtotal) + credited)
+    problems.push(`revenue ${totals.revenue} ≠ −Σ subtotals ${inv?.subtotal} + Σ credit notes ${credited}`);
   if (totals.receivable !== Number(inv?.open))
     problems.push(`receivable ${totals.receivable} ≠ Σ open ${inv?.open}`);
-  if (totals.cash !== Number(inv?.paid))
-    problems.push(`cash ${totals.cash} ≠ Σ invoice payments ${inv?.paid}`);
-  if (totals.cash !== Number(paid?.total))
-    problems.push(`cash ${totals.cash} ≠ Σ succeeded checkouts and invoice payments ${paid?.total}`);
+  if (totals.cash !== Number(inv?.paid) - refunded)
+    problems.push(`cash ${totals.cash} ≠ Σ invoice payments ${inv?.paid} − Σ refunds ${refunded}`);
+  if (totals.cash !== Number(paid?.total) - refunded)
+    problems.push(
+      `cash ${totals.cash} ≠ Σ succeeded checkouts and invoice payments ${paid?.total} − Σ refunds ${refunded}`,
+    );
   if (totals.badDebt !== Number(inv?.writtenOff))
     problems.push(`bad_debt ${totals.badDebt} ≠ Σ written off ${inv?.writtenOff}`);
-  if (totals.customerCredit !== -Number(inv?.carried))
-    problems.push(`customer_credit ${totals.customerCredit} ≠ −Σ carried credit ${inv?.carried}`);
+  if (totals.customerCredit !== -(Number(inv?.carried) + credited - refunded))
+    problems.push(
+      `customer_credit ${totals.customerCredit} ≠ −(Σ carried credit ${inv?.carried} + Σ credit notes to the balance ${credited - refunded})`,
+    );
   if (totals.customerCredit > 0) problems.push(`customer_credit is ${totals.customerCredit} > 0`);
   return { ok: problems.length === 0, problems, totals };
 }
