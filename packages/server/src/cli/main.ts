@@ -20,12 +20,8 @@ import { billingContext, defaultGateways } from "../services/context.ts";
 import { smtpMailer } from "../services/email/mailer.ts";
 import { DomainError } from "../services/errors.ts";
 import { playsSubscription } from "../services/plays/evaluate.ts";
-import {
-  applyPlaybook,
-  checkPlaybook,
-  currentPlaybook,
-  playbookInForce,
-} from "../services/plays/playbook.ts";
+import { applyPlaybook, checkPlaybook, currentPlaybook } from "../services/plays/playbook.ts";
+import { PlaybookCache } from "../services/plays/playbook-cache.ts";
 import { startWebhookDelivery } from "../services/webhooks/deliver.ts";
 import { webhookSubscription } from "../services/webhooks/subscriber.ts";
 
@@ -94,13 +90,16 @@ program
     const gateways = defaultGateways();
     // deliveries are queued on every node and sent where the jobs run
     let webhooks: ReturnType<typeof startWebhookDelivery> | null = null;
+    // one playbook in memory for the prompt routes and the evaluation, fresh by the app's event log
+    const playbooks = new PlaybookCache(database.db);
     const app = await buildApp({
       db: database.db,
       logLevel: config.LOG_LEVEL,
       gateways,
       metering: meteringOptions(config),
       webhooks: webhookPolicy(config),
-      subscribers: [webhookSubscription(() => webhooks?.wake()), playsSubscription(playbookInForce)],
+      playbook: playbooks,
+      subscribers: [webhookSubscription(() => webhooks?.wake()), playsSubscription(playbooks.inForce)],
     });
     const address = await app.listen({ port: config.PORT, host: config.HOST });
     const jobs =

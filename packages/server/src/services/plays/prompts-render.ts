@@ -8,18 +8,22 @@ import {
 } from "@uptier/core";
 import { and, eq } from "drizzle-orm";
 import type { Db, Tx } from "../../db/client.ts";
-import { members, promptInstances } from "../../db/schema/index.ts";
-import { DomainError, notFound } from "../errors.ts";
+import { members, type OfferedChange, promptInstances, type RenderedCopy } from "../../db/schema/index.ts";
+import { canonicalJson } from "../../lib/canonical-json.ts";
+import { DomainError } from "../errors.ts";
 import { createPricedQuote, type QuoteView } from "../quotes/quotes.ts";
 import type { PlaybookSource } from "./evaluate.ts";
 import { accountPrompts, type PromptRow, selectForUser } from "./prompts.ts";
 import { offeredChange, offerOf } from "./prompts-offer.ts";
+import { promptQuote } from "./prompts-quote.ts";
 import { type AccountState, loadAccountState } from "./signals.ts";
 
 /**
  * GET /v1/prompts: the prompt a placement shows a user now (cadence decides among the user's
- * prompts), its copy rendered with the numbers of a quote made now for the offered change, so the
- * prompt says exactly what accepting it (one checkout of that quote) charges.
+ * prompts), its copy rendered with the numbers of the quote it offers for the offered change, so
+ * the prompt says exactly what accepting it (one checkout of that quote) charges. The prompt row
+ * keeps the copy and the quote last shown (attribution reads its quote_id); a request that finds
+ * both unchanged writes nothing (prompts-quote.ts says when a quote is kept).
  */
 
 export interface PromptsQuery {
@@ -43,21 +47,39 @@ export async function promptMember(db: Db | Tx, account: string, user: string) {
   return member;
 }
 
+const NONE = { object: "list" as const, data: [] };
+/** a request that lost a race to save the prompt asks again this many times, then saves anyway */
+const ATTEMPTS = 3;
+
 export async function listPrompts(db: Db, source: PlaybookSource, query: PromptsQuery, at: Date) {
   const member = await promptMember(db, query.account, query.user);
   const playbook = await source(db);
-  if (!playbook) return { object: "list" as const, data: [] };
-  return db.transaction(async (tx) => {
-    const prompts = await accountPrompts(tx, query.account, at);
-    const selection = selectForUser(playbook, prompts, query.user, query.placement, at);
-    const shown = selection.shown;
-    if (!shown) return { object: "list" as const, data: [] };
+  if (!playbook) return NONE;
+  for (let attempt = 1; ; attempt++) {
+    const prompts = await accountPrompts(db, query.account, at);
+    const shown = selectForUser(playbook, prompts, query.user, query.placement, at).shown;
+    if (!shown) return NONE;
     const row = prompts.rows.find((r) => r.id === shown.instance.id) as PromptRow;
     const play = playbook.plays.find((p) => p.id === row.play) as Play;
-    const state = await loadAccountState(tx, query.account, playbook, at, { usageBefore: "same" });
-    const view = await renderPrompt(tx, { row, play, state, member: { email: member.email } }, at);
-    return { object: "list" as const, data: [view] };
-  });
+    const state = await loadAccountState(db, query.account, playbook, at, { usageBefore: "same" });
+    const copy = { row, play, state, member: { email: member.email } };
+    const change = offeredChange(offerOf(play, row.variant).change, state.record, state.catalog);
+    const quote = await promptQuote(db, row, change, at);
+    if (quote.kind !== "new") {
+      const kept = quote.kind === "kept" ? quote : null;
+      const rendered = renderCopy(copy, kept?.plan ?? null, at);
+      if (
+        (row.quoteId ?? null) === (kept?.quote.id ?? null) &&
+        canonicalJson(row.rendered) === canonicalJson(rendered) &&
+        canonicalJson(row.offeredChange) === canonicalJson(change)
+      )
+        return { object: "list" as const, data: [promptView(row, rendered, kept?.quote ?? null)] };
+    }
+    const saved = await db.transaction((tx) =>
+      savePrompt(tx, copy, change, quote.kind === "kept" ? quote : null, attempt < ATTEMPTS, at),
+    );
+    if (saved) return { object: "list" as const, data: [saved] };
+  }
 }
 
 /** A variant's copy over the play's own. */
@@ -66,16 +88,34 @@ function messageOf(play: Play, variant: string | null): Message {
   return { ...play.message, ...own };
 }
 
-async function renderPrompt(
+interface CopyInput {
+  readonly row: PromptRow;
+  readonly play: Play;
+  readonly state: AccountState;
+  readonly member: { readonly email: string };
+}
+
+/**
+ * Stores the prompt's copy, change and quote — a new quote unless `kept` is given — unless
+ * `onlyIfUnmoved` and another request changed its quote since it was read (null: ask again).
+ */
+async function savePrompt(
   tx: Tx,
-  input: { row: PromptRow; play: Play; state: AccountState; member: { email: string } },
+  input: CopyInput,
+  change: OfferedChange | null,
+  kept: { quote: QuoteView; plan: QuotePlan } | null,
+  onlyIfUnmoved: boolean,
   at: Date,
 ) {
-  const { row, play, state } = input;
-  const offer = offerOf(play, row.variant);
-  const change = offeredChange(offer.change, state.record, state.catalog);
-  let quote: { quote: QuoteView; plan: QuotePlan } | null = null;
-  if (change && state.record) {
+  const { row } = input;
+  const [locked] = await tx
+    .select({ quoteId: promptInstances.quoteId })
+    .from(promptInstances)
+    .where(eq(promptInstances.id, row.id))
+    .for("update");
+  if (!locked || (onlyIfUnmoved && locked.quoteId !== row.quoteId)) return null;
+  let quote = kept;
+  if (!quote && change && input.state.record) {
     try {
       quote = await tx.transaction((sp) =>
         createPricedQuote(
@@ -86,10 +126,22 @@ async function renderPrompt(
         ),
       );
     } catch (error) {
-      // an offer this subscription cannot take now (refused by the quote's rules) shows no price
       if (!(error instanceof DomainError)) throw error;
     }
   }
+  const rendered = renderCopy(input, quote?.plan ?? null, at);
+  const [updated] = await tx
+    .update(promptInstances)
+    .set({ rendered, offeredChange: change, quoteId: quote?.quote.id ?? null })
+    .where(eq(promptInstances.id, row.id))
+    .returning();
+  return updated ? promptView(updated, rendered, quote?.quote ?? null) : null;
+}
+
+/** The copy, rendered (HTML-escaped) from the numbers of the account now and of the quote offered. */
+function renderCopy(input: CopyInput, quote: QuotePlan | null, at: Date): RenderedCopy {
+  const { row, play, state } = input;
+  const offer = offerOf(play, row.variant);
   const feature =
     play.trigger.kind === "usage_ratio" ||
     play.trigger.kind === "limit_reached" ||
@@ -118,43 +170,40 @@ async function renderPrompt(
                 ? { feature, used: reading.reading.used }
                 : null,
             feature,
-            quote: quote?.plan ?? null,
+            quote,
             bonus: offer.bonus ?? null,
             at,
           }),
         )
       : { "account.name": state.name, "member.name": input.member.email };
   const message = messageOf(play, row.variant);
-  const askAdmin = row.action === "ask_admin";
-  const rendered = {
+  return {
     title: renderTemplate(message.title, texts),
     body: renderTemplate(message.body, texts),
-    cta: askAdmin ? "Ask your admin" : message.cta ? renderTemplate(message.cta, texts) : null,
+    cta:
+      row.action === "ask_admin" ? "Ask your admin" : message.cta ? renderTemplate(message.cta, texts) : null,
   };
-  const [updated] = await tx
-    .update(promptInstances)
-    .set({ rendered, offeredChange: change, quoteId: quote?.quote.id ?? null })
-    .where(eq(promptInstances.id, row.id))
-    .returning();
-  if (!updated) throw notFound("prompt", row.id);
+}
+
+function promptView(row: PromptRow, rendered: RenderedCopy, quote: QuoteView | null) {
   return {
-    id: updated.id,
+    id: row.id,
     object: "prompt" as const,
-    account: updated.accountId,
-    user: updated.userId,
-    play: updated.play,
-    cycle: updated.cycle,
-    placement: updated.placement,
-    state: updated.state,
-    variant: updated.variant,
-    action: askAdmin ? ("ask_admin" as const) : ("buy" as const),
+    account: row.accountId,
+    user: row.userId,
+    play: row.play,
+    cycle: row.cycle,
+    placement: row.placement,
+    state: row.state,
+    variant: row.variant,
+    action: row.action === "ask_admin" ? ("ask_admin" as const) : ("buy" as const),
     ...rendered,
-    quote: quote?.quote ?? null,
-    eligible_at: updated.eligibleAt.toISOString(),
-    expires_at: updated.expiresAt?.toISOString() ?? null,
-    shown_at: updated.shownAt?.toISOString() ?? null,
-    clicked_at: updated.clickedAt?.toISOString() ?? null,
-    dismissed_at: updated.dismissedAt?.toISOString() ?? null,
-    snoozed_until: updated.snoozedUntil?.toISOString() ?? null,
+    quote,
+    eligible_at: row.eligibleAt.toISOString(),
+    expires_at: row.expiresAt?.toISOString() ?? null,
+    shown_at: row.shownAt?.toISOString() ?? null,
+    clicked_at: row.clickedAt?.toISOString() ?? null,
+    dismissed_at: row.dismissedAt?.toISOString() ?? null,
+    snoozed_until: row.snoozedUntil?.toISOString() ?? null,
   };
 }
