@@ -151,7 +151,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     billingRoutes(v1, ctx, metering, options.gateways);
     invoiceRoutes(v1, ctx);
     webhookRoutes(v1, ctx, options.webhooks ?? { allowHttp: false });
-    promptRoutes(v1, ctx, playbooks instanceof PlaybookCache ? playbooks.inForce : playbooks);
+    promptRoutes(v1, ctx, playbooks instanceof PlaybookCache ? playbooks.inForce : playbooks, metering);
   });
   // opened from an email by its recipient, who has no API key: the link's token is the authority;
   // the published JSON Schemas describe file formats, not the deployment's data

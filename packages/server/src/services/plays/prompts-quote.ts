@@ -4,7 +4,7 @@ import type { Executor } from "../../db/client.ts";
 import { type OfferedChange, quotes } from "../../db/schema/index.ts";
 import { canonicalJson } from "../../lib/canonical-json.ts";
 import { DomainError } from "../errors.ts";
-import { catalogIn, loadQuoteSetup } from "../quotes/billing-state.ts";
+import type { CatalogResolver, QuoteSetup } from "../quotes/billing-state.ts";
 import { linesView, priceChange, type QuoteView, quoteView, resolveTarget } from "../quotes/quotes.ts";
 import type { PromptRow } from "./prompts.ts";
 
@@ -13,7 +13,8 @@ import type { PromptRow } from "./prompts.ts";
  * it — the checkout's own tests: not expired, the subscription at the same revision, the quote's
  * period not over, and the same change priced again at the quote's instant from the billing state
  * as it is now giving the same lines and amount — so a page load that finds nothing changed writes
- * nothing. Otherwise the offer is priced now, and a new quote is to be stored.
+ * nothing. Otherwise the offer is priced now, and a new quote is to be stored. The setup priced
+ * from may be a cached one (prompts-numbers.ts): the new quote itself is priced again when stored.
  */
 export type PromptQuote =
   /** the quote the prompt shows already: nothing to store */
@@ -28,14 +29,15 @@ const KEEP_MARGIN_MS = 60_000;
 
 export async function promptQuote(
   db: Executor,
+  priced: { readonly setup: QuoteSetup | null; readonly catalog: CatalogResolver },
   row: PromptRow,
   change: OfferedChange | null,
   at: Date,
 ): Promise<PromptQuote> {
-  if (!change) return { kind: "none" };
+  if (!change || !priced.setup) return { kind: "none" };
   try {
-    const { record, state } = (await loadQuoteSetup(db, row.accountId, at)).setup;
-    const { shape, target } = await resolveTarget(catalogIn(db), record, {
+    const { record, state } = priced.setup;
+    const { shape, target } = await resolveTarget(priced.catalog, record, {
       ...change,
       add_ons: change.add_ons?.map((a) => ({ ...a })),
     });

@@ -11,12 +11,13 @@ import type { Db, Tx } from "../../db/client.ts";
 import { members, type OfferedChange, promptInstances, type RenderedCopy } from "../../db/schema/index.ts";
 import { canonicalJson } from "../../lib/canonical-json.ts";
 import { DomainError } from "../errors.ts";
+import { catalogOf } from "../quotes/billing-state.ts";
 import { createPricedQuote, type QuoteView } from "../quotes/quotes.ts";
 import type { PlaybookSource } from "./evaluate.ts";
 import { accountPrompts, type PromptRow, selectForUser } from "./prompts.ts";
+import { type PromptNumbers, type PromptReads, promptNumbers } from "./prompts-numbers.ts";
 import { offeredChange, offerOf } from "./prompts-offer.ts";
 import { promptQuote } from "./prompts-quote.ts";
-import { type AccountState, loadAccountState } from "./signals.ts";
 
 /**
  * GET /v1/prompts: the prompt a placement shows a user now (cadence decides among the user's
@@ -51,9 +52,14 @@ const NONE = { object: "list" as const, data: [] };
 /** a request that lost a race to save the prompt asks again this many times, then saves anyway */
 const ATTEMPTS = 3;
 
-export async function listPrompts(db: Db, source: PlaybookSource, query: PromptsQuery, at: Date) {
-  const member = await promptMember(db, query.account, query.user);
-  const playbook = await source(db);
+export async function listPrompts(
+  db: Db,
+  source: PlaybookSource,
+  reads: PromptReads,
+  query: PromptsQuery,
+  at: Date,
+) {
+  const [member, playbook] = await Promise.all([promptMember(db, query.account, query.user), source(db)]);
   if (!playbook) return NONE;
   for (let attempt = 1; ; attempt++) {
     const prompts = await accountPrompts(db, query.account, at);
@@ -61,10 +67,20 @@ export async function listPrompts(db: Db, source: PlaybookSource, query: Prompts
     if (!shown) return NONE;
     const row = prompts.rows.find((r) => r.id === shown.instance.id) as PromptRow;
     const play = playbook.plays.find((p) => p.id === row.play) as Play;
-    const state = await loadAccountState(db, query.account, playbook, at, { usageBefore: "same" });
-    const copy = { row, play, state, member: { email: member.email } };
-    const change = offeredChange(offerOf(play, row.variant).change, state.record, state.catalog);
-    const quote = await promptQuote(db, row, change, at);
+    const numbers = await promptNumbers(db, reads, query.account, at);
+    const copy = { row, play, numbers, member: { email: member.email } };
+    const change = offeredChange(
+      offerOf(play, row.variant).change,
+      numbers.setup?.record ?? null,
+      numbers.catalog,
+    );
+    const quote = await promptQuote(
+      db,
+      { setup: numbers.setup, catalog: catalogOf(reads.setups) },
+      row,
+      change,
+      at,
+    );
     if (quote.kind !== "new") {
       const kept = quote.kind === "kept" ? quote : null;
       const rendered = renderCopy(copy, kept?.plan ?? null, at);
@@ -91,7 +107,7 @@ function messageOf(play: Play, variant: string | null): Message {
 interface CopyInput {
   readonly row: PromptRow;
   readonly play: Play;
-  readonly state: AccountState;
+  readonly numbers: PromptNumbers;
   readonly member: { readonly email: string };
 }
 
@@ -115,7 +131,7 @@ async function savePrompt(
     .for("update");
   if (!locked || (onlyIfUnmoved && locked.quoteId !== row.quoteId)) return null;
   let quote = kept;
-  if (!quote && change && input.state.record) {
+  if (!quote && change && input.numbers.setup) {
     try {
       quote = await tx.transaction((sp) =>
         createPricedQuote(
@@ -140,7 +156,7 @@ async function savePrompt(
 
 /** The copy, rendered (HTML-escaped) from the numbers of the account now and of the quote offered. */
 function renderCopy(input: CopyInput, quote: QuotePlan | null, at: Date): RenderedCopy {
-  const { row, play, state } = input;
+  const { row, play, numbers } = input;
   const offer = offerOf(play, row.variant);
   const feature =
     play.trigger.kind === "usage_ratio" ||
@@ -148,26 +164,27 @@ function renderCopy(input: CopyInput, quote: QuotePlan | null, at: Date): Render
     play.trigger.kind === "feature_locked"
       ? play.trigger.feature
       : null;
-  const reading = feature ? state.readings.get(feature) : undefined;
+  const used = feature ? numbers.used.get(feature) : undefined;
+  const record = numbers.setup?.record ?? null;
   const texts =
-    state.record && state.catalog
+    record && numbers.catalog
       ? offerTexts(
           offerVariables({
-            catalog: state.catalog,
-            account: { name: state.name },
+            catalog: numbers.catalog,
+            account: { name: numbers.name },
             member: { name: input.member.email },
             subscription: {
-              shape: state.record.shape,
-              startedAt: state.record.row.createdAt,
+              shape: record.shape,
+              startedAt: record.row.createdAt,
               period: {
-                start: state.signals.subscription?.periodStart ?? state.record.row.createdAt,
-                end: state.signals.subscription?.periodEnd ?? at,
+                start: record.state.currentPeriodStart ?? record.row.createdAt,
+                end: record.state.currentPeriodEnd ?? record.row.createdAt,
               },
             },
-            seatsInUse: state.seatsInUse,
+            seatsInUse: numbers.seatsInUse,
             usage:
-              feature && reading && play.trigger.kind !== "feature_locked"
-                ? { feature, used: reading.reading.used }
+              feature && used !== undefined && play.trigger.kind !== "feature_locked"
+                ? { feature, used }
                 : null,
             feature,
             quote,
@@ -175,7 +192,7 @@ function renderCopy(input: CopyInput, quote: QuotePlan | null, at: Date): Render
             at,
           }),
         )
-      : { "account.name": state.name, "member.name": input.member.email };
+      : { "account.name": numbers.name, "member.name": input.member.email };
   const message = messageOf(play, row.variant);
   return {
     title: renderTemplate(message.title, texts),
