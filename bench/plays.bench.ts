@@ -401,7 +401,7 @@ export default async function playsBenchmark(): Promise<string> {
       `| POST /v1/events (same run) | ${fetched.post.p50} | ${fetched.post.p99} | | ${fmt(latencyAccounts.length)} |`,
       `| POST answered → prompt in GET /v1/prompts | ${fetched.fetch.p50} | ${fetched.fetch.p99} | ${fetched.fetch.max} | ${fmt(fetched.fetch.n)} |`,
       "",
-      `Sent at ${fetched.rate.toFixed(0)} events/s; ${fetched.post.non2xx} failed POSTs; ${fetched.fetch.missing} prompts not seen within ${FOLLOW_LIMIT_MS / 1000} s. Target p99 < ${TARGET_FETCH_P99_MS} ms: **${fetchMet ? "met" : "not met"}** (${fetched.fetch.p99} ms, beside the POST's own p99 of ${fetched.post.p99} ms). The evaluation's backlog was drained ${backlogSeconds.toFixed(1)} s after the last answer.`,
+      `Sent at ${fetched.rate.toFixed(0)} events/s; ${fetched.post.non2xx} failed POSTs; ${fetched.fetch.missing} prompts not seen within ${FOLLOW_LIMIT_MS / 1000} s. Target p99 < ${TARGET_FETCH_P99_MS} ms: **${fetchMet ? "met" : "not met"}** (${fetched.fetch.p99} ms, beside the POST's own p99 of ${fetched.post.p99} ms). The evaluation's backlog was drained ${backlogSeconds.toFixed(1)} s after the load generator finished (the last followed prompt seen).`,
       "",
       "### b) GET /v1/prompts against a trivial GET",
       "",

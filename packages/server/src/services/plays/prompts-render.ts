@@ -142,6 +142,7 @@ async function savePrompt(
         ),
       );
     } catch (error) {
+      // an offer this subscription cannot take now (refused by the quote's rules) shows no price
       if (!(error instanceof DomainError)) throw error;
     }
   }
