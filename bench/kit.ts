@@ -61,6 +61,14 @@ export async function benchDatabase(poolSize: number): Promise<BenchDatabase> {
   }
 }
 
+export const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
 export interface Run {
   rps: number;
   p50: number;
@@ -173,8 +181,30 @@ export async function pacedLoad(
   return runInChild("the paced load", script, { url, ...options });
 }
 
-/** Runs a load generator's script in a child process: its input as JSON on stdin, its Run on stdout. */
-async function runInChild(name: string, script: string, input: object): Promise<Run> {
+/** autocannon GETs (in a child process, through its API) cycling through `paths` of one server. */
+export async function autocannonPaths(
+  base: string,
+  options: { connections: number; seconds: number; headers: Record<string, string>; paths: string[] },
+): Promise<Run> {
+  const script = `
+    const autocannon = require(${JSON.stringify(AUTOCANNON.replace(/autocannon\.js$/, ""))});
+    let input = "";
+    process.stdin.on("data", (c) => (input += c)).on("end", () => {
+      const { base, connections, seconds, headers, paths } = JSON.parse(input);
+      let next = 0;
+      autocannon({ url: base, connections, duration: seconds, method: "GET", headers,
+        requests: [{ setupRequest: (req) => ({ ...req, path: paths[next++ % paths.length] }) }] },
+        (error, result) => {
+          if (error) throw error;
+          process.stdout.write(JSON.stringify({ rps: result.requests.average, p50: result.latency.p50,
+            p99: result.latency.p99, non2xx: result.non2xx }));
+        });
+    });`;
+  return runInChild("autocannon", script, { base, ...options });
+}
+
+/** Runs a load generator's script in a child process: its input as JSON on stdin, its output on stdout. */
+export async function runInChild<T = Run>(name: string, script: string, input: object): Promise<T> {
   const child = spawn(process.execPath, ["-e", script], { stdio: ["pipe", "pipe", "inherit"] });
   child.stdin.end(JSON.stringify(input));
   let out = "";
@@ -183,7 +213,7 @@ async function runInChild(name: string, script: string, input: object): Promise<
   });
   const [code] = (await once(child, "close")) as [number];
   if (code !== 0) throw new Error(`${name} exited with ${code}`);
-  return JSON.parse(out) as Run;
+  return JSON.parse(out) as T;
 }
 
 /**

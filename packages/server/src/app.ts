@@ -41,7 +41,7 @@ import type { DurableSubscription } from "./services/events/durable-subscriber.t
 import { DomainEventLog } from "./services/events/log-reader.ts";
 import { DEFAULT_METERING, type MeteringOptions, MeteringState } from "./services/metering/metering-state.ts";
 import type { PlaybookSource } from "./services/plays/evaluate.ts";
-import { playbookInForce } from "./services/plays/playbook.ts";
+import { PlaybookCache } from "./services/plays/playbook-cache.ts";
 import type { WebhookUrlPolicy } from "./services/webhooks/endpoints.ts";
 
 export interface AppOptions {
@@ -55,8 +55,12 @@ export interface AppOptions {
   readonly webhooks?: WebhookUrlPolicy;
   /** durable consumers of the domain-event log this node drains (webhooks, …); none by default */
   readonly subscribers?: readonly DurableSubscription[];
-  /** the playbook the prompt routes read (default: the one in force, `uptier playbook apply`) */
-  readonly playbook?: PlaybookSource;
+  /**
+   * the playbook the prompt routes read (default: the one in force, `uptier playbook apply`, held in
+   * memory); a PlaybookCache given here is kept fresh by this app's domain-event log, so the plays'
+   * evaluation (among `subscribers`) can share it
+   */
+  readonly playbook?: PlaybookSource | PlaybookCache;
   /** the vendor its invoices' and credit notes' PDFs name (default: UPTIER_VENDOR_* of the environment) */
   readonly vendor?: VendorProfile;
 }
@@ -131,6 +135,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     );
     const metering = new MeteringState(ctx.db, ctx.clock, options.metering);
     metering.follow(log);
+    const playbooks = options.playbook ?? new PlaybookCache(options.db);
+    if (playbooks instanceof PlaybookCache) playbooks.follow(log);
     for (const subscriber of options.subscribers ?? []) log.subscribeDurable(subscriber);
     await log.start();
     v1.addHook("onClose", async () => {
@@ -154,7 +160,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     creditNoteRoutes(v1, ctx, vendor);
     metricsRoutes(v1, ctx);
     webhookRoutes(v1, ctx, options.webhooks ?? { allowHttp: false });
-    promptRoutes(v1, ctx, options.playbook ?? playbookInForce);
+    promptRoutes(v1, ctx, playbooks instanceof PlaybookCache ? playbooks.inForce : playbooks, metering);
   });
   // opened from an email by its recipient, who has no API key: the link's token is the authority;
   // the published JSON Schemas describe file formats, not the deployment's data

@@ -21,12 +21,8 @@ import { billingContext, defaultGateways } from "../services/context.ts";
 import { smtpMailer } from "../services/email/mailer.ts";
 import { DomainError } from "../services/errors.ts";
 import { playsSubscription } from "../services/plays/evaluate.ts";
-import {
-  applyPlaybook,
-  checkPlaybook,
-  currentPlaybook,
-  playbookInForce,
-} from "../services/plays/playbook.ts";
+import { applyPlaybook, checkPlaybook, currentPlaybook } from "../services/plays/playbook.ts";
+import { PlaybookCache } from "../services/plays/playbook-cache.ts";
 import { startWebhookDelivery } from "../services/webhooks/deliver.ts";
 import { webhookSubscription } from "../services/webhooks/subscriber.ts";
 
@@ -96,6 +92,8 @@ program
     // deliveries are queued on every node and sent where the jobs run
     let webhooks: ReturnType<typeof startWebhookDelivery> | null = null;
     const steps = await openStepQueue(database);
+    // one playbook in memory for the prompt routes and the evaluation, fresh by the app's event log
+    const playbooks = new PlaybookCache(database.db);
     const app = await buildApp({
       db: database.db,
       logLevel: config.LOG_LEVEL,
@@ -103,7 +101,8 @@ program
       metering: meteringOptions(config),
       webhooks: webhookPolicy(config),
       vendor: vendorProfile(config),
-      subscribers: [webhookSubscription(() => webhooks?.wake()), playsSubscription(playbookInForce, steps)],
+      playbook: playbooks,
+      subscribers: [webhookSubscription(() => webhooks?.wake()), playsSubscription(playbooks.inForce, steps)],
     });
     const address = await app.listen({ port: config.PORT, host: config.HOST });
     const smtp = smtpSettings(config);
@@ -118,7 +117,7 @@ program
               playStepsTask({
                 db: database.db,
                 clock: () => new Date(),
-                playbook: playbookInForce,
+                playbook: playbooks.inForce,
                 appUrl: config.UPTIER_APP_URL ?? null,
                 emailQueued: () => mailer?.wake(),
               }),

@@ -62,6 +62,13 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   resource_not_found: 404,
   unknown_unsubscribe_token: 404,
   unknown_feature: 404,
+  // 409: the prompt's state does not allow the move (core's transitionPrompt)
+  prompt_converted: 409,
+  prompt_dismissed: 409,
+  prompt_expired: 409,
+  prompt_never_again: 409,
+  prompt_not_shown: 409,
+  prompt_snoozed: 409,
   // 413
   batch_too_large: 413,
   // 422: well-formed, but not something the catalog or the rules allow
@@ -85,6 +92,7 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   record_not_supported: 422,
   seat_quantity_above_plan_maximum: 422,
   seat_quantity_below_usage: 422,
+  snooze_not_in_future: 422,
   too_many_add_ons: 422,
   too_many_properties: 422,
   unknown_add_on: 422,

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { and, eq } from "drizzle-orm";
+import { and, count, eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { domainEvents, promptInstances } from "../../src/db/schema/index.ts";
+import { domainEvents, promptInstances, quotes } from "../../src/db/schema/index.ts";
 import { parsePlaybookText } from "../../src/playbook-file.ts";
 import { evaluateScheduledPlays } from "../../src/services/plays/evaluate.ts";
 import { formatIssue } from "../../src/yaml-locate.ts";
@@ -46,6 +46,11 @@ plays:
     name: Account age
     trigger: { kind: account_age, from_days: 30, to_days: 60 }
     message: { title: "A month with us", body: "Thanks, {{account.name}}" }
+  - id: reports-by-email
+    name: Reports, by email only
+    trigger: { kind: event_count, event: report.viewed, count: 1 }
+    message: { title: "Reports for {{account.name}}", body: "Hello" }
+    channels: [email]
 `;
 
 const api = usePlaysApi((catalog) => {
@@ -61,6 +66,7 @@ async function customer(plan: string, name = `Customer ${randomBytes(3).toString
     .id as string;
   const sub = await api.request("POST", "/v1/subscriptions", { account, plan });
   expect(sub.statusCode).toBe(201);
+  const subscription = sub.json().id as string;
   const admin = `admin-${external}`;
   const member = `member-${external}`;
   for (const [user, role] of [
@@ -75,7 +81,7 @@ async function customer(plan: string, name = `Customer ${randomBytes(3).toString
     });
     expect(made.statusCode).toBe(201);
   }
-  return { account, admin, member };
+  return { account, subscription, admin, member };
 }
 
 async function useCalls(account: string, quantity: number) {
@@ -211,6 +217,21 @@ describe("the usage ceiling, end to end", () => {
     expect([after.statusCode, after.json().code]).toEqual([409, "prompt_never_again"]);
   });
 
+  it("refuses a snooze that ends in the past as invalid input: 422 snooze_not_in_future", async () => {
+    api.clock.set("2026-04-12T09:00:00Z");
+    const { account, admin } = await customer("starter");
+    await useCalls(account, 8_000);
+    const [prompt] = (await prompts(account, admin)).json().data;
+    await answer(account, prompt.id, "shown");
+    const refused = await answer(account, prompt.id, "snoozed", { until: "2026-04-12T08:00:00Z" });
+    expect([refused.statusCode, refused.json().code]).toEqual([422, "snooze_not_in_future"]);
+    const [row] = await api.database.db
+      .select()
+      .from(promptInstances)
+      .where(eq(promptInstances.id, prompt.id));
+    expect(row).toMatchObject({ state: "shown", snoozedUntil: null });
+  });
+
   it("escapes an account named with <script> in the copy", async () => {
     api.clock.set("2026-05-02T09:00:00Z");
     const { account, admin } = await customer("starter", "<script>alert(1)</script>");
@@ -218,6 +239,95 @@ describe("the usage ceiling, end to end", () => {
     const [prompt] = (await prompts(account, admin)).json().data;
     expect(prompt.title).toBe("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;: 80% of your Starter API calls");
     expect(prompt.title).not.toContain("<script>");
+  });
+});
+
+describe("channels", () => {
+  it("shows in the app only the prompts of plays whose channels include in_app", async () => {
+    api.clock.set("2026-08-03T09:00:00Z");
+    const { account, admin } = await customer("starter");
+    const at = api.clock();
+    // prompts as evaluation makes them, for a play sent by email only and for an in-app one
+    const prompt = (play: string) => ({
+      id: `prm_${play}_${randomBytes(4).toString("hex")}`,
+      accountId: account,
+      play,
+      userId: admin,
+      cycle: "lifetime",
+      placement: "banner",
+      action: "buy",
+      state: "eligible",
+      eligibleAt: at,
+      stateAt: at,
+      expiresAt: new Date(at.getTime() + 14 * 86_400_000),
+    });
+    await api.database.db.insert(promptInstances).values(prompt("reports-by-email"));
+    expect((await prompts(account, admin)).json().data).toEqual([]);
+    await api.database.db.insert(promptInstances).values(prompt("exports-2"));
+    const shown = (await prompts(account, admin)).json().data;
+    expect(shown.map((p: { play: string }) => p.play)).toEqual(["exports-2"]);
+  });
+});
+
+describe("a repeated GET", () => {
+  it("writes nothing when nothing changed; keeps the quote while it is valid; the row names the quote shown", async () => {
+    api.clock.set("2026-09-08T09:00:00Z");
+    const { account, subscription, admin } = await customer("starter");
+    await useCalls(account, 8_000);
+    // the row's version (xmin moves with every update, even one writing the same values)
+    const row = async (id: string) => {
+      const result = (await api.database.db.execute(
+        sql`select xmin::text as version, quote_id from prompt_instances where id = ${id}`,
+      )) as unknown as { rows: { version: string; quote_id: string | null }[] };
+      return result.rows[0];
+    };
+    const quoteCount = async () =>
+      (await api.database.db.select({ n: count() }).from(quotes).where(eq(quotes.accountId, account)))[0]
+        ?.n ?? 0;
+    const get = async () => (await prompts(account, admin)).json().data[0];
+
+    const first = await get();
+    expect(first.quote.id).toMatch(/^qt_/);
+    const stored = await row(first.id);
+    expect(stored?.quote_id).toBe(first.quote.id);
+    const quotesMade = await quoteCount();
+
+    expect(await get()).toEqual(first);
+    expect(await row(first.id)).toEqual(stored);
+    expect(await quoteCount()).toBe(quotesMade);
+
+    // minutes later the quote still holds: the same answer, nothing written
+    api.clock.advance(5 * 60_000);
+    const later = await get();
+    expect(later.quote.id).toBe(first.quote.id);
+    expect(later.body).toBe(first.body);
+    expect(await row(first.id)).toEqual(stored);
+
+    // usage moved: the copy changes and is stored; the quote, whose price did not move, stays
+    await useCalls(account, 100);
+    const moved = await get();
+    expect(moved.body).toMatch(/^8,100 of 10,000 used\./);
+    expect(moved.quote.id).toBe(first.quote.id);
+    const movedRow = await row(first.id);
+    expect(movedRow?.version).not.toBe(stored?.version);
+    expect(movedRow?.quote_id).toBe(first.quote.id);
+    expect(await quoteCount()).toBe(quotesMade);
+
+    // the subscription changed (a third seat): the quote no longer holds; a new one, and the row names it
+    const patched = await api.request("PATCH", `/v1/subscriptions/${subscription}`, { seats: 3 });
+    expect(patched.statusCode).toBe(200);
+    const repriced = await get();
+    expect(repriced.quote.id).not.toBe(first.quote.id);
+    expect((await row(first.id))?.quote_id).toBe(repriced.quote.id);
+    expect(await quoteCount()).toBe(quotesMade + 1);
+    expect(await get()).toEqual(repriced);
+
+    // the quote expired (15 minutes): a new one
+    api.clock.advance(15 * 60_000);
+    const renewed = await get();
+    expect(renewed.quote.id).not.toBe(repriced.quote.id);
+    expect(renewed.quote.status).toBe("open");
+    expect((await row(first.id))?.quote_id).toBe(renewed.quote.id);
   });
 });
 

@@ -20,8 +20,9 @@ import type { Clock } from "../context.ts";
 import { queueEmail } from "../email/outbox.ts";
 import { recordEvent } from "../events/append.ts";
 import type { PlaybookSource } from "./evaluate.ts";
+import { type CopyFacts, offerCopy, priceOffer } from "./offer-copy.ts";
 import { playEmail } from "./play-email.ts";
-import { renderOffer } from "./prompts-render.ts";
+import { offeredChange, offerOf } from "./prompts-offer.ts";
 import { type AccountState, loadAccountState, type PromptMember } from "./signals.ts";
 
 /**
@@ -182,20 +183,27 @@ function stepChannels(play: Play, step: number, at: Date): readonly Channel[] {
   return followUpOf(play, step)?.channels ?? [];
 }
 
-const copyFor = (tx: Tx, step: DueStep, member: DueStep["audience"][number], at: Date) =>
-  renderOffer(
-    tx,
-    {
-      accountId: step.accountId,
-      play: step.play,
-      variant: step.variant,
-      action: member.action,
-      state: step.state,
-      member,
-      message: stepMessage(step.play, step.step, step.variant) ?? step.play.message,
-    },
+/** The step's copy for a member, priced by a quote made now for the play's offer. */
+async function copyFor(tx: Tx, step: DueStep, member: DueStep["audience"][number], at: Date) {
+  const { state, play } = step;
+  const change = offeredChange(offerOf(play, step.variant).change, state.record, state.catalog);
+  const quote = state.record ? await priceOffer(tx, step.accountId, change, at) : null;
+  const facts: CopyFacts = {
+    name: state.name,
+    catalog: state.catalog,
+    record: state.record,
+    seatsInUse: state.seatsInUse,
+    used: (feature) => state.readings.get(feature)?.reading.used,
+  };
+  const message = stepMessage(play, step.step, step.variant) ?? play.message;
+  const copy = offerCopy(
+    { play, variant: step.variant, action: member.action, message, member },
+    facts,
+    quote?.plan ?? null,
     at,
   );
+  return { ...copy, quote };
+}
 
 /**
  * One email per buyer (an admin the audience holds), once per step and member, and no more play
@@ -209,10 +217,7 @@ async function sendEmails(tx: Tx, ctx: StepRunnerContext, step: DueStep, at: Dat
     if ((await playEmailsTo(tx, member.email, at)) >= step.emailCap) continue;
     const copy = await copyFor(tx, step, member, at);
     const prompt = step.prompts.find((p) => p.user === member.user)?.id ?? null;
-    const email = playEmail(
-      { html: copy.rendered, plain: copy.plain },
-      { appUrl: ctx.appUrl ?? null, prompt },
-    );
+    const email = playEmail(copy, { appUrl: ctx.appUrl ?? null, prompt });
     const queued = await queueEmail(
       tx,
       {

@@ -103,10 +103,13 @@ export async function applyPlaybook(tx: Tx, input: PlaybookInput, at: Date): Pro
   return { ...versionOf(row), changed: true };
 }
 
-/** The playbook in force: the last version applied, or null before the first. */
-/** The playbook in force, for the plays' evaluation and the prompt routes (PlaybookSource). */
+/**
+ * The playbook in force read from the database, as a PlaybookSource; the server reads it through a
+ * PlaybookCache (playbook-cache.ts).
+ */
 export const playbookInForce = async (db: Executor) => (await currentPlaybook(db))?.playbook ?? null;
 
+/** The playbook in force: the last version applied, or null before the first. */
 export async function currentPlaybook(db: Executor): Promise<PlaybookVersion | null> {
   const [latest] = await db.select().from(playbookVersions).orderBy(desc(playbookVersions.version)).limit(1);
   return latest ? versionOf(latest) : null;

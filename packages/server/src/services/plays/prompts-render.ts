@@ -1,28 +1,24 @@
-import {
-  type Message,
-  memberName,
-  offerTexts,
-  offerVariables,
-  type Play,
-  type QuotePlan,
-  renderTemplate,
-  renderTemplateText,
-  stepMessage,
-} from "@uptier/core";
+import { type Message, type Play, type QuotePlan, stepMessage } from "@uptier/core";
 import { and, eq } from "drizzle-orm";
 import type { Db, Tx } from "../../db/client.ts";
-import { members, promptInstances } from "../../db/schema/index.ts";
-import { DomainError, notFound } from "../errors.ts";
-import { createPricedQuote, type QuoteView } from "../quotes/quotes.ts";
+import { members, type OfferedChange, promptInstances, type RenderedCopy } from "../../db/schema/index.ts";
+import { canonicalJson } from "../../lib/canonical-json.ts";
+import { DomainError } from "../errors.ts";
+import { catalogOf } from "../quotes/billing-state.ts";
+import type { QuoteView } from "../quotes/quotes.ts";
 import type { PlaybookSource } from "./evaluate.ts";
+import { type CopyFacts, offerCopy, priceOffer } from "./offer-copy.ts";
 import { accountPrompts, type PromptRow, selectForUser } from "./prompts.ts";
+import { type PromptNumbers, type PromptReads, promptNumbers } from "./prompts-numbers.ts";
 import { offeredChange, offerOf } from "./prompts-offer.ts";
-import { type AccountState, loadAccountState } from "./signals.ts";
+import { promptQuote } from "./prompts-quote.ts";
 
 /**
  * GET /v1/prompts: the prompt a placement shows a user now (cadence decides among the user's
- * prompts), its copy rendered with the numbers of a quote made now for the offered change, so the
- * prompt says exactly what accepting it (one checkout of that quote) charges.
+ * prompts), its copy rendered with the numbers of the quote it offers for the offered change, so
+ * the prompt says exactly what accepting it (one checkout of that quote) charges. The prompt row
+ * keeps the copy and the quote last shown (attribution reads its quote_id); a request that finds
+ * both unchanged writes nothing (prompts-quote.ts says when a quote is kept).
  */
 
 export interface PromptsQuery {
@@ -46,147 +42,127 @@ export async function promptMember(db: Db | Tx, account: string, user: string) {
   return member;
 }
 
-export async function listPrompts(db: Db, source: PlaybookSource, query: PromptsQuery, at: Date) {
-  const member = await promptMember(db, query.account, query.user);
-  const playbook = await source(db);
-  if (!playbook) return { object: "list" as const, data: [] };
-  return db.transaction(async (tx) => {
-    const prompts = await accountPrompts(tx, query.account, at);
-    const selection = selectForUser(playbook, prompts, query.user, query.placement, at);
-    const shown = selection.shown;
-    if (!shown) return { object: "list" as const, data: [] };
+const NONE = { object: "list" as const, data: [] };
+/** a request that lost a race to save the prompt asks again this many times, then saves anyway */
+const ATTEMPTS = 3;
+
+export async function listPrompts(
+  db: Db,
+  source: PlaybookSource,
+  reads: PromptReads,
+  query: PromptsQuery,
+  at: Date,
+) {
+  const [member, playbook] = await Promise.all([promptMember(db, query.account, query.user), source(db)]);
+  if (!playbook) return NONE;
+  for (let attempt = 1; ; attempt++) {
+    const prompts = await accountPrompts(db, query.account, at);
+    const shown = selectForUser(playbook, prompts, query.user, query.placement, at).shown;
+    if (!shown) return NONE;
     const row = prompts.rows.find((r) => r.id === shown.instance.id) as PromptRow;
     const play = playbook.plays.find((p) => p.id === row.play) as Play;
-    const state = await loadAccountState(tx, query.account, playbook, at, { usageBefore: "same" });
-    const view = await renderPrompt(tx, { row, play, state, member }, at);
-    return { object: "list" as const, data: [view] };
-  });
+    const numbers = await promptNumbers(db, reads, query.account, at);
+    const copy = { row, play, numbers, member };
+    const change = offeredChange(
+      offerOf(play, row.variant).change,
+      numbers.setup?.record ?? null,
+      numbers.catalog,
+    );
+    const quote = await promptQuote(
+      db,
+      { setup: numbers.setup, catalog: catalogOf(reads.setups) },
+      row,
+      change,
+      at,
+    );
+    if (quote.kind !== "new") {
+      const kept = quote.kind === "kept" ? quote : null;
+      const rendered = renderCopy(copy, kept?.plan ?? null, at);
+      if (
+        (row.quoteId ?? null) === (kept?.quote.id ?? null) &&
+        canonicalJson(row.rendered) === canonicalJson(rendered) &&
+        canonicalJson(row.offeredChange) === canonicalJson(change)
+      )
+        return { object: "list" as const, data: [promptView(row, rendered, kept?.quote ?? null)] };
+    }
+    const saved = await db.transaction((tx) =>
+      savePrompt(tx, copy, change, quote.kind === "kept" ? quote : null, attempt < ATTEMPTS, at),
+    );
+    if (saved) return { object: "list" as const, data: [saved] };
+  }
 }
 
-/** What a prompt or a play's message says to one member, with the numbers of a quote made now. */
-export interface OfferCopyInput {
-  readonly accountId: string;
+interface CopyInput {
+  readonly row: PromptRow;
   readonly play: Play;
-  readonly variant: string | null;
-  readonly action: "buy" | "ask_admin";
-  readonly state: AccountState;
+  readonly numbers: PromptNumbers;
   readonly member: { readonly name: string | null; readonly email: string };
-  readonly message: Message;
 }
 
 /**
- * The copy of an offer rendered for a member now: the change it sells, a quote made for it (null
- * when the subscription cannot take it now), and the title, body and call to action with the
- * quote's numbers. The quote is stored: accepting the offer is one checkout of it.
+ * Stores the prompt's copy, change and quote — a new quote unless `kept` is given — unless
+ * `onlyIfUnmoved` and another request changed its quote since it was read (null: ask again).
  */
-export async function renderOffer(tx: Tx, input: OfferCopyInput, at: Date) {
-  const { play, state } = input;
-  const offer = offerOf(play, input.variant);
-  const change = offeredChange(offer.change, state.record, state.catalog);
-  let quote: { quote: QuoteView; plan: QuotePlan } | null = null;
-  if (change && state.record) {
-    try {
-      quote = await tx.transaction((sp) =>
-        createPricedQuote(
-          sp,
-          { account: input.accountId, ...change, add_ons: change.add_ons?.map((a) => ({ ...a })) },
-          at,
-          { type: "change" },
-        ),
-      );
-    } catch (error) {
-      // an offer this subscription cannot take now (refused by the quote's rules) shows no price
-      if (!(error instanceof DomainError)) throw error;
-    }
-  }
-  const feature =
-    play.trigger.kind === "usage_ratio" ||
-    play.trigger.kind === "limit_reached" ||
-    play.trigger.kind === "feature_locked"
-      ? play.trigger.feature
-      : null;
-  const reading = feature ? state.readings.get(feature) : undefined;
-  const texts =
-    state.record && state.catalog
-      ? offerTexts(
-          offerVariables({
-            catalog: state.catalog,
-            account: { name: state.name },
-            member: { name: memberName(input.member) },
-            subscription: {
-              shape: state.record.shape,
-              startedAt: state.record.row.createdAt,
-              period: {
-                start: state.signals.subscription?.periodStart ?? state.record.row.createdAt,
-                end: state.signals.subscription?.periodEnd ?? at,
-              },
-            },
-            seatsInUse: state.seatsInUse,
-            usage:
-              feature && reading && play.trigger.kind !== "feature_locked"
-                ? { feature, used: reading.reading.used }
-                : null,
-            feature,
-            quote: quote?.plan ?? null,
-            bonus: offer.bonus ?? null,
-            at,
-          }),
-        )
-      : { "account.name": state.name, "member.name": memberName(input.member) };
-  const { message } = input;
-  const copy = (render: typeof renderTemplate) => ({
-    title: render(message.title, texts),
-    body: render(message.body, texts),
-    cta: input.action === "ask_admin" ? "Ask your admin" : message.cta ? render(message.cta, texts) : null,
-  });
-  // HTML (every value escaped) for the app and an email's HTML part; plain for the text part
-  return { rendered: copy(renderTemplate), plain: copy(renderTemplateText), change, quote };
-}
-
-async function renderPrompt(
+async function savePrompt(
   tx: Tx,
-  input: { row: PromptRow; play: Play; state: AccountState; member: OfferCopyInput["member"] },
+  input: CopyInput,
+  change: OfferedChange | null,
+  kept: { quote: QuoteView; plan: QuotePlan } | null,
+  onlyIfUnmoved: boolean,
   at: Date,
 ) {
-  const { row, play, state } = input;
-  const askAdmin = row.action === "ask_admin";
-  const { rendered, change, quote } = await renderOffer(
-    tx,
-    {
-      accountId: row.accountId,
-      play,
-      variant: row.variant,
-      action: askAdmin ? "ask_admin" : "buy",
-      state,
-      member: input.member,
-      message: stepMessage(play, 0, row.variant) as Message,
-    },
-    at,
-  );
+  const { row } = input;
+  const [locked] = await tx
+    .select({ quoteId: promptInstances.quoteId })
+    .from(promptInstances)
+    .where(eq(promptInstances.id, row.id))
+    .for("update");
+  if (!locked || (onlyIfUnmoved && locked.quoteId !== row.quoteId)) return null;
+  const quote = kept ?? (input.numbers.setup ? await priceOffer(tx, row.accountId, change, at) : null);
+  const rendered = renderCopy(input, quote?.plan ?? null, at);
   const [updated] = await tx
     .update(promptInstances)
     .set({ rendered, offeredChange: change, quoteId: quote?.quote.id ?? null })
     .where(eq(promptInstances.id, row.id))
     .returning();
-  if (!updated) throw notFound("prompt", row.id);
+  return updated ? promptView(updated, rendered, quote?.quote ?? null) : null;
+}
+
+/** The copy, rendered (HTML-escaped) from the numbers of the account now and of the quote offered. */
+function renderCopy(input: CopyInput, quote: QuotePlan | null, at: Date): RenderedCopy {
+  const { row, play, numbers } = input;
+  const facts: CopyFacts = {
+    name: numbers.name,
+    catalog: numbers.catalog,
+    record: numbers.setup?.record ?? null,
+    seatsInUse: numbers.seatsInUse,
+    used: (feature) => numbers.used.get(feature),
+  };
+  const action = row.action === "ask_admin" ? "ask_admin" : "buy";
+  const message = stepMessage(play, 0, row.variant) as Message;
+  return offerCopy({ play, variant: row.variant, action, message, member: input.member }, facts, quote, at)
+    .html;
+}
+
+function promptView(row: PromptRow, rendered: RenderedCopy, quote: QuoteView | null) {
   return {
-    id: updated.id,
+    id: row.id,
     object: "prompt" as const,
-    account: updated.accountId,
-    user: updated.userId,
-    play: updated.play,
-    cycle: updated.cycle,
-    placement: updated.placement,
-    state: updated.state,
-    variant: updated.variant,
-    action: askAdmin ? ("ask_admin" as const) : ("buy" as const),
+    account: row.accountId,
+    user: row.userId,
+    play: row.play,
+    cycle: row.cycle,
+    placement: row.placement,
+    state: row.state,
+    variant: row.variant,
+    action: row.action === "ask_admin" ? ("ask_admin" as const) : ("buy" as const),
     ...rendered,
-    quote: quote?.quote ?? null,
-    eligible_at: updated.eligibleAt.toISOString(),
-    expires_at: updated.expiresAt?.toISOString() ?? null,
-    shown_at: updated.shownAt?.toISOString() ?? null,
-    clicked_at: updated.clickedAt?.toISOString() ?? null,
-    dismissed_at: updated.dismissedAt?.toISOString() ?? null,
-    snoozed_until: updated.snoozedUntil?.toISOString() ?? null,
+    quote,
+    eligible_at: row.eligibleAt.toISOString(),
+    expires_at: row.expiresAt?.toISOString() ?? null,
+    shown_at: row.shownAt?.toISOString() ?? null,
+    clicked_at: row.clickedAt?.toISOString() ?? null,
+    dismissed_at: row.dismissedAt?.toISOString() ?? null,
+    snoozed_until: row.snoozedUntil?.toISOString() ?? null,
   };
 }

@@ -85,7 +85,11 @@ export async function accountPrompts(db: Executor, accountId: string, at: Date):
   return { rows, instances };
 }
 
-/** The user's candidates for a placement (plays of the playbook in force only), with cadence's answer. */
+/**
+ * The user's candidates for a placement, with cadence's answer: prompts of enabled plays of the
+ * playbook in force that speak in the app (a play only emailed or sent to a webhook has prompts
+ * too, which no placement shows).
+ */
 export function selectForUser(
   playbook: Playbook,
   prompts: AccountPrompts,
@@ -93,7 +97,9 @@ export function selectForUser(
   placement: string | null,
   at: Date,
 ) {
-  const plays = new Map(playbook.plays.filter((p) => p.enabled).map((p) => [p.id, p]));
+  const plays = new Map(
+    playbook.plays.filter((p) => p.enabled && p.channels.includes("in_app")).map((p) => [p.id, p]),
+  );
   const candidates: PromptCandidate[] = [];
   for (const row of prompts.rows) {
     const play = plays.get(row.play);
