@@ -91,8 +91,8 @@ program
     }
     await pruneIdempotencyKeys(database.db, now);
     const playbook = await currentPlaybook(database.db);
-    // one set of gateways for the API and the jobs (the sandbox keeps its payments in memory)
-    const gateways = defaultGateways();
+    // one set of gateways for the API and the jobs
+    const gateways = defaultGateways(database.db);
     // deliveries are queued on every node and sent where the jobs run
     let webhooks: ReturnType<typeof startWebhookDelivery> | null = null;
     const steps = await openStepQueue(database);

@@ -7,3 +7,4 @@ export * from "./foundation.ts";
 export * from "./metering.ts";
 export * from "./plays.ts";
 export * from "./prompts.ts";
+export * from "./sandbox.ts";
