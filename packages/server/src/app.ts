@@ -31,6 +31,7 @@ import { promptRoutes } from "./http/routes/prompts.ts";
 import { schemaRoutes } from "./http/routes/schemas.ts";
 import { segmentRoutes } from "./http/routes/segment.ts";
 import { subscriptionRoutes } from "./http/routes/subscriptions.ts";
+import { testClockRoutes } from "./http/routes/test-clocks.ts";
 import { usageRoutes } from "./http/routes/usage.ts";
 import { eventRoutes } from "./http/routes/usage-events.ts";
 import { webhookRoutes } from "./http/routes/webhooks.ts";
@@ -148,6 +149,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     metricsRoutes(v1, ctx);
     webhookRoutes(v1, ctx, options.webhooks ?? { allowHttp: false });
     promptRoutes(v1, ctx, options.playbook ?? playbookInForce);
+    testClockRoutes(v1, ctx, options.playbook ?? playbookInForce);
   });
   // opened from an email by its recipient, who has no API key: the link's token is the authority;
   // the published JSON Schemas describe file formats, not the deployment's data

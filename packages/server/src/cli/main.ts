@@ -13,6 +13,7 @@ import { pruneIdempotencyKeys } from "../http/plugins/idempotency.ts";
 import { BILLING_JOBS, runJobOnce } from "../jobs/billing-jobs.ts";
 import { openStepQueue, playStepsTask, scheduledPlaysJob } from "../jobs/play-jobs.ts";
 import { startJobs } from "../jobs/queue.ts";
+import { resumeTestClocksJob } from "../jobs/test-clock-jobs.ts";
 import { parsePlaybookText } from "../playbook-file.ts";
 import { openMigratedDatabase } from "../runtime.ts";
 import { createSecretKey, listKeys, revokeKey } from "../services/accounts/api-keys.ts";
@@ -112,7 +113,14 @@ program
         ? await startJobs({
             database,
             billing: billingContext(database.db, gateways),
-            jobs: [...BILLING_JOBS, scheduledPlaysJob(steps)],
+            jobs: [
+              ...BILLING_JOBS,
+              scheduledPlaysJob(steps),
+              resumeTestClocksJob(playbookInForce, {
+                appUrl: config.UPTIER_APP_URL ?? null,
+                emailQueued: () => mailer?.wake(),
+              }),
+            ],
             tasks: [
               playStepsTask({
                 db: database.db,

@@ -22,6 +22,11 @@ export interface BillingContext {
   readonly invoicePrefix: string;
   /** dunning: retry days after an invoice's first failed attempt (default: core's DEFAULT_RETRY_DAYS) */
   readonly retryDays?: readonly number[];
+  /**
+   * The test clock whose accounts the jobs act on, as of `clock` (its advance); absent, the jobs act
+   * on the accounts on no test clock, in real time (db/queries/test-clock-scope.ts).
+   */
+  readonly testClock?: string;
 }
 
 /**

@@ -8,3 +8,4 @@ export * from "./metering.ts";
 export * from "./plays.ts";
 export * from "./prompts.ts";
 export * from "./sandbox.ts";
+export * from "./test-clocks.ts";

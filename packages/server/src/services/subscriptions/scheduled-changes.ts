@@ -4,6 +4,7 @@ import { and, eq, lte } from "drizzle-orm";
 import type { z } from "zod";
 import { type Executor, isTransaction, type Tx } from "../../db/client.ts";
 import { seatsInUse } from "../../db/queries/seats-in-use.ts";
+import { accountInScope } from "../../db/queries/test-clock-scope.ts";
 import { scheduledChanges, subscriptionAddOns, subscriptions } from "../../db/schema/index.ts";
 import type { BillingContext } from "../context.ts";
 import { DomainError } from "../errors.ts";
@@ -245,7 +246,13 @@ export async function applyScheduledChanges(billing: BillingContext): Promise<nu
   const due = await billing.db
     .select({ subscriptionId: scheduledChanges.subscriptionId })
     .from(scheduledChanges)
-    .where(and(eq(scheduledChanges.status, "scheduled"), lte(scheduledChanges.effectiveAt, at)));
+    .where(
+      and(
+        eq(scheduledChanges.status, "scheduled"),
+        lte(scheduledChanges.effectiveAt, at),
+        accountInScope(scheduledChanges.accountId, billing.testClock),
+      ),
+    );
   let applied = 0;
   for (const { subscriptionId } of due)
     if (await billing.db.transaction((tx) => applyDueScheduledChange(tx, subscriptionId, at))) applied++;
