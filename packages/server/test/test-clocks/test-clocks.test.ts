@@ -157,6 +157,19 @@ describe("a year on a test clock", () => {
       plan: "pro",
       scheduled_change: { effective_at: "2026-08-01T00:00:00.000Z" },
     });
+    // reads happen at the clock's time, and none applies the change early, however late the server's
+    api.clock.set("2026-12-01T00:00:00Z");
+    try {
+      expect((await api.request("GET", `/v1/subscriptions/${c.subscription.id}`)).json()).toMatchObject({
+        plan: "pro",
+        current_period_start: "2026-07-01T00:00:00.000Z",
+        scheduled_change: { effective_at: "2026-08-01T00:00:00.000Z" },
+      });
+      const listed = (await api.request("GET", `/v1/subscriptions?account=${c.account.id}`)).json().data;
+      expect(listed.map((s: { plan: string }) => s.plan)).toEqual(["pro"]);
+    } finally {
+      api.clock.set("2026-01-17T00:00:00Z");
+    }
 
     const done = await advance(clock, "2027-01-01T00:00:00Z");
     expect(done).toMatchObject({ status: "ready", frozen_time: "2027-01-01T00:00:00.000Z" });

@@ -64,7 +64,12 @@ export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
         response: { 200: SubscriptionResponse },
       },
     },
-    (request) => subscriptionInForce(ctx.db, request.params.id, ctx.clock()),
+    async (request) =>
+      subscriptionInForce(
+        ctx.db,
+        request.params.id,
+        await accountTimesOf(ctx).ofSubscription(ctx.db, request.params.id, ctx.clock()),
+      ),
   );
   r.patch(
     "/v1/subscriptions/:id",

@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import type { Executor } from "../../db/client.ts";
-import { accounts, checkouts, quotes, testClocks } from "../../db/schema/index.ts";
+import { accounts, checkouts, quotes, subscriptions, testClocks } from "../../db/schema/index.ts";
 
 const MAX_REMEMBERED = 100_000;
 
@@ -12,6 +12,8 @@ const MAX_REMEMBERED = 100_000;
  */
 export class AccountTimes {
   private readonly onNoClock = new Set<string>();
+  /** a subscription's account never changes */
+  private readonly accountOf = new Map<string, string>();
 
   async of(db: Executor, accountId: string, now: Date): Promise<Date> {
     if (this.onNoClock.has(accountId)) return now;
@@ -33,6 +35,22 @@ export class AccountTimes {
   async ofQuote(db: Executor, quoteId: string, now: Date): Promise<Date> {
     const [row] = await db.select({ account: quotes.accountId }).from(quotes).where(eq(quotes.id, quoteId));
     return row ? this.of(db, row.account, now) : now;
+  }
+
+  /** The time of a subscription's account (a read of it); its account is remembered, as is its clock. */
+  async ofSubscription(db: Executor, subscriptionId: string, now: Date): Promise<Date> {
+    let account = this.accountOf.get(subscriptionId);
+    if (account === undefined) {
+      const [row] = await db
+        .select({ account: subscriptions.accountId })
+        .from(subscriptions)
+        .where(eq(subscriptions.id, subscriptionId));
+      if (!row) return now;
+      account = row.account;
+      if (this.accountOf.size >= MAX_REMEMBERED) this.accountOf.clear();
+      this.accountOf.set(subscriptionId, account);
+    }
+    return this.of(db, account, now);
   }
 
   /** The time of a checkout's account (its confirmation). */
