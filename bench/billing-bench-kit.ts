@@ -30,7 +30,7 @@ export interface BenchServer {
 
 export async function startBenchServer(poolSize = 20): Promise<BenchServer> {
   const { database, secret, drop } = await benchDatabase(poolSize);
-  const sandbox = new SandboxGateway();
+  const sandbox = new SandboxGateway(database.db);
   const app = await buildApp({ db: database.db, logLevel: "silent", gateways: gatewaySet(sandbox) });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

@@ -64,7 +64,7 @@ export default async function checkoutBench(): Promise<string> {
       .from(checkouts)
       .where(eq(checkouts.status, "succeeded"));
     if (done.length !== N) problems.push(`${done.length} succeeded checkouts for ${N} quotes`);
-    const charges = server.sandbox.collected();
+    const charges = await server.sandbox.collected();
     if (charges.length !== N) problems.push(`${charges.length} gateway charges for ${N} quotes`);
     const collected = charges.reduce((s, p) => s + p.amount, 0);
     if (collected !== ledger.totals.cash)

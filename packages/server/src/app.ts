@@ -33,6 +33,7 @@ import { promptRoutes } from "./http/routes/prompts.ts";
 import { schemaRoutes } from "./http/routes/schemas.ts";
 import { segmentRoutes } from "./http/routes/segment.ts";
 import { subscriptionRoutes } from "./http/routes/subscriptions.ts";
+import { testClockRoutes } from "./http/routes/test-clocks.ts";
 import { usageRoutes } from "./http/routes/usage.ts";
 import { eventRoutes } from "./http/routes/usage-events.ts";
 import { webhookRoutes } from "./http/routes/webhooks.ts";
@@ -161,6 +162,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     metricsRoutes(v1, ctx);
     webhookRoutes(v1, ctx, options.webhooks ?? { allowHttp: false });
     promptRoutes(v1, ctx, playbooks instanceof PlaybookCache ? playbooks.inForce : playbooks, metering);
+    testClockRoutes(v1, ctx, playbooks instanceof PlaybookCache ? playbooks.inForce : playbooks);
   });
   // opened from an email by its recipient, who has no API key: the link's token is the authority;
   // the published JSON Schemas describe file formats, not the deployment's data

@@ -41,6 +41,7 @@ export const ID_PREFIXES = {
   promptEvent: "pev",
   playAction: "pact",
   crmTask: "task",
+  testClock: "clock",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -29,10 +29,31 @@ export const AccountResponse = z
       .describe(
         "The account's `segment` property when set, else by ACV: SMB < $10k, mid-market $10k–$50k, enterprise > $50k",
       ),
+    test_clock: z.string().nullable().describe("The test clock the account lives by, if any"),
     created: Instant,
     updated: Instant,
   })
   .meta({ id: "Account" });
+
+export const TestClockResponse = z
+  .object({
+    id: z.string(),
+    object: z.literal("test_clock"),
+    name: z.string().nullable(),
+    frozen_time: Instant.describe("The clock's time: its accounts' billing and plays have run up to it"),
+    status: z
+      .enum(["ready", "advancing"])
+      .describe("advancing until everything due up to `advancing_to` has run"),
+    advancing_to: Instant.nullable(),
+    steps: z.number().int().describe("Due instants stopped at by all advances so far"),
+    accounts: z.number().int().describe("Accounts on the clock"),
+    created: Instant,
+  })
+  .meta({ id: "TestClock" });
+
+export const DeletedTestClockResponse = z
+  .object({ id: z.string(), object: z.literal("test_clock"), deleted: z.literal(true) })
+  .meta({ id: "DeletedTestClock" });
 
 export const MemberResponse = z
   .object({
@@ -312,6 +333,7 @@ export const PaymentMethodResponse = z
   .meta({ id: "PaymentMethod" });
 
 export type AccountView = z.infer<typeof AccountResponse>;
+export type TestClockView = z.infer<typeof TestClockResponse>;
 export type MemberView = z.infer<typeof MemberResponse>;
 export type SubscriptionView = z.infer<typeof SubscriptionResponse>;
 export type QuoteView = z.infer<typeof QuoteResponse>;

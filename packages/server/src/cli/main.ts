@@ -13,6 +13,7 @@ import { pruneIdempotencyKeys } from "../http/plugins/idempotency.ts";
 import { BILLING_JOBS, runJobOnce } from "../jobs/billing-jobs.ts";
 import { openStepQueue, playStepsTask, scheduledPlaysJob } from "../jobs/play-jobs.ts";
 import { startJobs } from "../jobs/queue.ts";
+import { resumeTestClocksJob } from "../jobs/test-clock-jobs.ts";
 import { parsePlaybookText } from "../playbook-file.ts";
 import { openMigratedDatabase } from "../runtime.ts";
 import { createSecretKey, listKeys, revokeKey } from "../services/accounts/api-keys.ts";
@@ -87,8 +88,8 @@ program
     }
     await pruneIdempotencyKeys(database.db, now);
     const playbook = await currentPlaybook(database.db);
-    // one set of gateways for the API and the jobs (the sandbox keeps its payments in memory)
-    const gateways = defaultGateways();
+    // one set of gateways for the API and the jobs
+    const gateways = defaultGateways(database.db);
     // deliveries are queued on every node and sent where the jobs run
     let webhooks: ReturnType<typeof startWebhookDelivery> | null = null;
     const steps = await openStepQueue(database);
@@ -112,7 +113,14 @@ program
         ? await startJobs({
             database,
             billing: billingContext(database.db, gateways),
-            jobs: [...BILLING_JOBS, scheduledPlaysJob(steps)],
+            jobs: [
+              ...BILLING_JOBS,
+              scheduledPlaysJob(steps),
+              resumeTestClocksJob(playbooks.inForce, {
+                appUrl: config.UPTIER_APP_URL ?? null,
+                emailQueued: () => mailer?.wake(),
+              }),
+            ],
             tasks: [
               playStepsTask({
                 db: database.db,

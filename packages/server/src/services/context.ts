@@ -22,14 +22,19 @@ export interface BillingContext {
   readonly invoicePrefix: string;
   /** dunning: retry days after an invoice's first failed attempt (default: core's DEFAULT_RETRY_DAYS) */
   readonly retryDays?: readonly number[];
+  /**
+   * The test clock whose accounts the jobs act on, as of `clock` (its advance); absent, the jobs act
+   * on the accounts on no test clock, in real time (db/queries/test-clock-scope.ts).
+   */
+  readonly testClock?: string;
 }
 
 /**
  * The gateways a deployment uses: the sandbox always (the default unless Stripe is configured), and
  * Stripe when STRIPE_SECRET_KEY is set.
  */
-export function defaultGateways(env: NodeJS.ProcessEnv = process.env): Gateways {
-  const sandbox = new SandboxGateway();
+export function defaultGateways(db: Db, env: NodeJS.ProcessEnv = process.env): Gateways {
+  const sandbox = new SandboxGateway(db);
   if (!env.STRIPE_SECRET_KEY) return gatewaySet(sandbox);
   return gatewaySet(new StripeGateway({ secretKey: env.STRIPE_SECRET_KEY }), sandbox);
 }
@@ -37,7 +42,7 @@ export function defaultGateways(env: NodeJS.ProcessEnv = process.env): Gateways 
 /** A deployment's billing context (the API, the jobs and the CLI build theirs here). */
 export function billingContext(
   db: Db,
-  gateways: Gateways = defaultGateways(),
+  gateways: Gateways = defaultGateways(db),
   clock: Clock = () => new Date(),
 ): BillingContext {
   return {
@@ -60,7 +65,7 @@ export function retryDaysFromEnv(env: NodeJS.ProcessEnv): readonly number[] {
 const contexts = new WeakMap<AppContext, BillingContext>();
 
 /** Attaches the billing context to a route context (app.ts does it once). */
-export function attachBilling(ctx: AppContext, gateways: Gateways = defaultGateways()): BillingContext {
+export function attachBilling(ctx: AppContext, gateways: Gateways = defaultGateways(ctx.db)): BillingContext {
   const billing = billingContext(ctx.db, gateways, ctx.clock);
   contexts.set(ctx, billing);
   return billing;

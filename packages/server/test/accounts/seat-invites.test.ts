@@ -47,7 +47,7 @@ describe("seat invites with their cost", () => {
     expect(invited.json()).toMatchObject({ email: "dana@team.test", status: "invited" });
     const sub = (await api.request("GET", `/v1/subscriptions/${c.subscription}`)).json();
     expect(sub).toMatchObject({ seats: 6, seats_in_use: 6 });
-    expect(api.sandbox.collected().filter((p) => p.amount === 726).length).toBeGreaterThanOrEqual(1);
+    expect((await api.sandbox.collected()).filter((p) => p.amount === 726).length).toBeGreaterThanOrEqual(1);
     const invoices = (await api.request("GET", `/v1/invoices?account=${c.account}`)).json();
     expect(invoices.data).toHaveLength(1);
     expect(invoices.data[0]).toMatchObject({ status: "paid", amount_paid: 726 });

@@ -60,7 +60,7 @@ describe("an invalid Idempotency-Key on a paying route changes nothing", () => {
       ]);
       expect(await snapshotOf(api), form).toEqual(before);
     }
-    expect(chargesFor(api, c.account)).toEqual([]);
+    expect(await chargesFor(api, c.account)).toEqual([]);
     expect(await seatsOf(c.subscription)).toBe(5);
     // the same request with a valid key goes through, once
     const done = await post("/v1/checkout", { quote: q.id, member: c.admin }, key("ok-checkout"));
@@ -76,7 +76,7 @@ describe("an invalid Idempotency-Key on a paying route changes nothing", () => {
       expect([refused.statusCode, refused.json().code], form).toEqual([400, "invalid_idempotency_key"]);
       expect(await snapshotOf(api), form).toEqual(before);
     }
-    expect(chargesFor(api, c.account)).toEqual([]);
+    expect(await chargesFor(api, c.account)).toEqual([]);
     expect(await seatsOf(c.subscription)).toBe(5);
     expect((await membersOf(c.account)).map((m) => m.email)).not.toContain("dana@full.test");
   });
@@ -86,7 +86,7 @@ describe("an invalid Idempotency-Key on a paying route changes nothing", () => {
     const q = await quoteOf(api, c.account, { seats: 6 });
     const pending = (await post("/v1/checkout", { quote: q.id, member: c.admin })).json();
     expect(pending.status).toBe("requires_action");
-    api.sandbox.completeAction(pending.payment);
+    await api.sandbox.completeAction(pending.payment);
     for (const [form, value] of INVALID_KEYS) {
       const before = await snapshotOf(api);
       const refused = await post(`/v1/checkouts/${pending.id}/confirm`, {}, key(value));
@@ -130,8 +130,8 @@ describe("one key sent with two bodies at the same moment", () => {
         code: "idempotency_key_reused",
         param: "Idempotency-Key",
       });
-      expect(chargesFor(api, won.account)).toHaveLength(1);
-      expect(chargesFor(api, lost.account)).toEqual([]);
+      expect(await chargesFor(api, won.account)).toHaveLength(1);
+      expect(await chargesFor(api, lost.account)).toEqual([]);
       expect(await seatsOf(lost.subscription)).toBe(5);
       expect(await seatsOf(won.subscription)).toBe(won === a ? 6 : 7);
       expect(await invoiceCount(lost.account)).toBe(0);
@@ -166,8 +166,8 @@ describe("one key sent with two bodies at the same moment", () => {
         201, 422,
       ]);
       const [won, lost, email] = answers[0]?.statusCode === 201 ? [a, b, "ann"] : [b, a, "bob"];
-      expect(chargesFor(api, won.account)).toHaveLength(1);
-      expect(chargesFor(api, lost.account)).toEqual([]);
+      expect(await chargesFor(api, won.account)).toHaveLength(1);
+      expect(await chargesFor(api, lost.account)).toEqual([]);
       expect(await seatsOf(won.subscription)).toBe(6);
       expect(await seatsOf(lost.subscription)).toBe(5);
       expect((await membersOf(won.account)).map((m) => m.email)).toContain(`${email}@full.test`);
@@ -188,7 +188,7 @@ describe("one key sent with two bodies at the same moment", () => {
       expect([busy.statusCode, busy.json().code]).toEqual([409, "idempotency_key_in_use"]);
       expect(busy.headers["retry-after"]).toBe("1");
     }
-    expect(chargesFor(api, c.account)).toHaveLength(1);
+    expect(await chargesFor(api, c.account)).toHaveLength(1);
     const replay = await post("/v1/checkout", { quote: q.id, member: c.admin }, key("same-5"));
     expect(replay.body).toBe(done[0]?.body);
   });
@@ -232,7 +232,7 @@ describe("a request that ended without an answer, retried with its key", () => {
       return held;
     };
     const stuck = post("/v1/checkout", body, key("stuck-1"));
-    while (chargesFor(api, c.account).length === 0) await new Promise((r) => setTimeout(r, 5));
+    while ((await chargesFor(api, c.account)).length === 0) await new Promise((r) => setTimeout(r, 5));
     const busy = await post("/v1/checkout", body, key("stuck-1"));
     expect([busy.statusCode, busy.json().code]).toEqual([409, "idempotency_key_in_use"]);
     // another body is still refused, without waiting
@@ -254,7 +254,7 @@ describe("a request that ended without an answer, retried with its key", () => {
       release();
       api.clock.set(NOW);
     }
-    expect(chargesFor(api, c.account)).toHaveLength(1);
+    expect(await chargesFor(api, c.account)).toHaveLength(1);
     expect(await seatsOf(c.subscription)).toBe(10);
     expect(await invoiceCount(c.account)).toBe(1);
   });
@@ -272,7 +272,7 @@ describe("a request that ended without an answer, retried with its key", () => {
     expect(retry.statusCode, retry.body).toBe(200);
     expect(retry.json().status).toBe("succeeded");
     expect((await post("/v1/checkout", body, key("crash-1"))).body).toBe(retry.body);
-    expect(chargesFor(api, c.account)).toHaveLength(1);
+    expect(await chargesFor(api, c.account)).toHaveLength(1);
     expect(await seatsOf(c.subscription)).toBe(11);
   });
 
@@ -292,7 +292,7 @@ describe("a request that ended without an answer, retried with its key", () => {
     expect((await post(`/v1/accounts/${c.account}/members`, invite, key("crash-invite"))).body).toBe(
       retry.body,
     );
-    expect(chargesFor(api, c.account)).toHaveLength(1);
+    expect(await chargesFor(api, c.account)).toHaveLength(1);
     expect(await seatsOf(c.subscription)).toBe(6);
   });
 
@@ -310,12 +310,12 @@ describe("a request that ended without an answer, retried with its key", () => {
     expect((await post("/v1/checkout", { ...body, payment_method: "pm_x" }, key("3ds-1"))).statusCode).toBe(
       422,
     );
-    api.sandbox.completeAction(waiting.json().payment);
+    await api.sandbox.completeAction(waiting.json().payment);
     expect((await post(`/v1/checkouts/${waiting.json().id}/confirm`, {})).json().status).toBe("succeeded");
     const settled = await post("/v1/checkout", body, key("3ds-1"));
     expect([settled.statusCode, settled.json().status]).toEqual([200, "succeeded"]);
     expect((await post("/v1/checkout", body, key("3ds-1"))).body).toBe(settled.body);
-    expect(chargesFor(api, c.account)).toHaveLength(1);
+    expect(await chargesFor(api, c.account)).toHaveLength(1);
   });
 
   it("an invite whose seat awaits 3-D Secure keeps its key: the retry after it invites, once", async () => {
@@ -338,12 +338,12 @@ describe("a request that ended without an answer, retried with its key", () => {
       [c.account],
     );
     const [held] = rows as { id: string; gateway_payment_id: string }[];
-    api.sandbox.completeAction(held?.gateway_payment_id as string);
+    await api.sandbox.completeAction(held?.gateway_payment_id as string);
     expect((await post(`/v1/checkouts/${held?.id}/confirm`, {})).json().status).toBe("succeeded");
     const invited = await post(url, invite, key("3ds-invite"));
     expect([invited.statusCode, invited.json().email]).toEqual([201, "sam@full.test"]);
     expect((await post(url, invite, key("3ds-invite"))).body).toBe(invited.body);
-    expect(chargesFor(api, c.account)).toHaveLength(1);
+    expect(await chargesFor(api, c.account)).toHaveLength(1);
   });
 
   it("a declined checkout is its key's answer: a retry replays the decline, a new key pays", async () => {
@@ -364,7 +364,7 @@ describe("a request that ended without an answer, retried with its key", () => {
     expect(api.sandbox.requests.length).toBe(asked);
     const paid = await post("/v1/checkout", body, key("declined-2"));
     expect(paid.json()).toMatchObject({ status: "succeeded" });
-    expect(chargesFor(api, c.account)).toHaveLength(1);
+    expect(await chargesFor(api, c.account)).toHaveLength(1);
   });
 
   it("a refusal of the request's form is not recorded: the key stays free for a corrected one", async () => {

@@ -204,7 +204,7 @@ async function playRun(
   // The card: what the quotes said was due, and each renewal's amount due.
   const dueNow = charged.reduce((s, q) => s + q.amount_due, 0);
   const dueLater = renewals.reduce((s, r) => s + r.amountDue, 0);
-  expect(chargesFor(api, c.account).reduce((s, p) => s + p.amount, 0)).toBe(dueNow + dueLater);
+  expect((await chargesFor(api, c.account)).reduce((s, p) => s + p.amount, 0)).toBe(dueNow + dueLater);
   // The next invoice a quote promised is the renewal that came (when nothing changed in between).
   const last = promised as Quote | null;
   const next = last && renewals.find((r) => (r.periodStart as Date).toISOString() === last.next_invoice.date);

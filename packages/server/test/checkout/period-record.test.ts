@@ -86,7 +86,7 @@ describe("a first period no invoice opened: the cap reads the shape it began wit
       expect(q).toMatchObject({ subtotal: 12_889, credit_applied: 12_889, amount_due: 0 });
     }
     await checkout(again, c.admin);
-    expect(chargesFor(api, c.account)).toEqual([]);
+    expect(await chargesFor(api, c.account)).toEqual([]);
   });
 });
 
@@ -116,7 +116,7 @@ describe("a switch to annual records the year it opens: renewals never bill it a
     expect(renewals.map((r) => [r.periodStart, r.periodEnd, r.amountPaid])).toEqual([
       [new Date("2027-02-01T00:00:00Z"), new Date("2028-02-01T00:00:00Z"), 75_000],
     ]);
-    expect(chargesFor(api, c.account).map((p) => p.amount)).toEqual([71_613, 75_000]);
+    expect((await chargesFor(api, c.account)).map((p) => p.amount)).toEqual([71_613, 75_000]);
   });
 
   it("a free plan: no duplicate $0 renewal for the year the switch opened", async () => {

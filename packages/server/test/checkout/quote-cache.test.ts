@@ -140,10 +140,10 @@ describe("another node's writes", () => {
     ).toBe(200);
     const stale = (await quote(c.account, { seats: 9 }, lagging)).json();
     expect(stale.change.from.seats).toBe(5); // the lagging node has not heard of the change yet
-    const charged = api.sandbox.collected().length;
+    const charged = (await api.sandbox.collected()).length;
     const refused = await api.request("POST", "/v1/checkout", { quote: stale.id, member: c.admin });
     expect(refused.statusCode).toBe(409);
     expect(refused.json()).toMatchObject({ code: "quote_stale" });
-    expect(api.sandbox.collected().length).toBe(charged);
+    expect((await api.sandbox.collected()).length).toBe(charged);
   });
 });

@@ -50,8 +50,8 @@ async function paidRenewal(anchor: string, renewIso: string) {
 const creditNote = (body: Record<string, unknown>, key?: string) =>
   api.request("POST", "/v1/credit_notes", body, key ? { "idempotency-key": key } : undefined);
 
-const refundedOn = (payment: string) =>
-  api.sandbox.collected().find((p) => p.id === payment)?.refunded ?? Number.NaN;
+const refundedOn = async (payment: string) =>
+  (await api.sandbox.collected()).find((p) => p.id === payment)?.refunded ?? Number.NaN;
 
 const ledgerOf = async (account: string) =>
   (await api.request("GET", `/v1/accounts/${account}/ledger`)).json();
@@ -92,7 +92,7 @@ describe("credit notes", () => {
     });
     expect(note.number).toMatch(/^UPT-CN-\d{6}$/);
     expect(note.refund).toMatch(/^sbre_/);
-    expect(refundedOn(c.payment)).toBe(1_500);
+    expect(await refundedOn(c.payment)).toBe(1_500);
     const ledger = await ledgerOf(c.account);
     expect(ledger.balances.usd).toMatchObject({ revenue: -32_800 + 1_500, cash: 32_800 - 1_500 });
     expect(
@@ -121,7 +121,7 @@ describe("credit notes", () => {
         { invoice_line: c.line("add_on:sso"), quantity: null, amount: 490 },
       ],
     });
-    expect(refundedOn(c.payment)).toBe(0);
+    expect(await refundedOn(c.payment)).toBe(0);
     expect((await ledgerOf(c.account)).credit_balance.usd).toBe(3_280);
     await renewAt(api, "2026-04-21T00:00:10Z");
     const [, next] = await invoicesOf(api, c.subscription);
@@ -172,7 +172,7 @@ describe("credit notes", () => {
     });
     const listed = (await api.request("GET", `/v1/credit_notes?invoice=${c.invoice}`)).json();
     expect(listed.data.map((n: { id: string }) => n.id)).toEqual([rest.id, first.id]);
-    expect(refundedOn(c.payment)).toBe(24_900);
+    expect(await refundedOn(c.payment)).toBe(24_900);
   });
 
   it("refunds only what the card paid: the part paid from the credit balance goes back to the balance", async () => {
@@ -187,7 +187,7 @@ describe("credit notes", () => {
     expect(tooMuch.json()).toMatchObject({ code: "credit_note_exceeds_refundable", param: "outcome" });
     expect((await creditNote({ invoice: paid.id, outcome: "refund", amount: 2_800 })).statusCode).toBe(201);
     expect((await creditNote({ invoice: paid.id, outcome: "credit", amount: 30_000 })).statusCode).toBe(201);
-    expect(refundedOn(paid.payment)).toBe(2_800);
+    expect(await refundedOn(paid.payment)).toBe(2_800);
   });
 
   it("a retry with the same Idempotency-Key refunds once; a gateway that failed is finished by the retry", async () => {
@@ -197,7 +197,7 @@ describe("credit notes", () => {
     const again = await creditNote(body, "cn-retry-1");
     expect(first.statusCode, first.body).toBe(201);
     expect(again.json()).toEqual(first.json());
-    expect(refundedOn(c.payment)).toBe(1_000);
+    expect(await refundedOn(c.payment)).toBe(1_000);
 
     // the gateway fails after the credit note is committed: 202, refund pending, no ledger yet
     const refund = api.gateway.refund;
@@ -220,13 +220,13 @@ describe("credit notes", () => {
     const retried = await creditNote({ ...body, amount: 2_000 }, "cn-retry-2");
     expect(retried.statusCode, retried.body).toBe(201);
     expect(retried.json()).toMatchObject({ id: pending.id, status: "issued" });
-    expect(refundedOn(c.payment)).toBe(3_000);
+    expect(await refundedOn(c.payment)).toBe(3_000);
     // the recovery pass finds nothing left to refund, and asks the gateway nothing twice
     expect(await refundPendingCreditNotes(api.billing, { olderThanMs: 0 })).toEqual({
       refunded: 0,
       pending: 0,
     });
-    expect(refundedOn(c.payment)).toBe(3_000);
+    expect(await refundedOn(c.payment)).toBe(3_000);
   });
 
   it("the recovery pass refunds a credit note left pending, exactly once", async () => {
@@ -247,7 +247,7 @@ describe("credit notes", () => {
       "Refunded 1 credit note; 0 still pending.",
     );
     expect(await refundPendingCreditNotes(api.billing)).toEqual({ refunded: 0, pending: 0 });
-    expect(refundedOn(c.payment)).toBe(500);
+    expect(await refundedOn(c.payment)).toBe(500);
     const [row] = await api.database.db
       .select()
       .from(creditNotes)
@@ -362,7 +362,7 @@ describe("credit notes on a checkout's invoice", () => {
       lines: [{ line: line.id, amount: 100 }],
     });
     expect(first.statusCode, first.body).toBe(201);
-    expect(refundedOn(invoice.payment)).toBe(100);
+    expect(await refundedOn(invoice.payment)).toBe(100);
 
     const rest = invoice.amount_paid - 100;
     const raced = await Promise.all([

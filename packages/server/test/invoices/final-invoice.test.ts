@@ -58,8 +58,8 @@ async function cancel(subscription: string, atPeriodEnd: boolean) {
   expect(r.statusCode, r.body).toBe(200);
 }
 const renewAt = (iso: string, billing?: BillingContext) => renewAtOf(api, iso, billing);
-const collectedFor = (invoice: string) =>
-  api.sandbox.collected().filter((p) => p.idempotencyKey.startsWith(`uptier_${invoice}_`));
+const collectedFor = async (invoice: string) =>
+  (await api.sandbox.collected()).filter((p) => p.idempotencyKey.startsWith(`uptier_${invoice}_`));
 
 describe("the final invoice of an ended subscription", () => {
   it("canceled at period end: the last period's overage is invoiced once, finalized and charged", async () => {
@@ -95,7 +95,7 @@ describe("the final invoice of an ended subscription", () => {
       periodEnd: new Date("2026-03-01T00:00:00Z"),
     });
     expect(final?.number).toMatch(/^UPT-\d{6}$/);
-    expect(collectedFor(id).map((p) => p.amount)).toEqual([400]);
+    expect((await collectedFor(id)).map((p) => p.amount)).toEqual([400]);
     expect(await subscriptionRow(c.subscription)).toMatchObject({ finalUsage: "invoiced" });
     const types = (
       await api.database.db
@@ -217,7 +217,7 @@ describe("the final invoice of an ended subscription", () => {
       [1, "failed"],
       [2, "succeeded"],
     ]);
-    expect(collectedFor(id).map((p) => p.amount)).toEqual([200]);
+    expect((await collectedFor(id)).map((p) => p.amount)).toEqual([200]);
   });
 
   it("canceled as delinquent: the last period's usage is waived, no final invoice", async () => {
@@ -262,7 +262,7 @@ describe("the final invoice of an ended subscription", () => {
     for (const c of cs) {
       const finals = await finalsOf(c.subscription);
       expect(finals.map((f) => [f.status, f.subtotal])).toEqual([["paid", 600]]);
-      expect(collectedFor(finals[0]?.id as string)).toHaveLength(1);
+      expect(await collectedFor(finals[0]?.id as string)).toHaveLength(1);
     }
   });
 });

@@ -36,8 +36,8 @@ describe("POST /v1/invoices/{id}/pay", () => {
     ).json().id as string;
     return { ...c, invoice: renewal?.id as string, card };
   }
-  const invoiceCharges = (invoice: string) =>
-    api.sandbox.collected().filter((p) => p.idempotencyKey.startsWith(`uptier_${invoice}_`));
+  const invoiceCharges = async (invoice: string) =>
+    (await api.sandbox.collected()).filter((p) => p.idempotencyKey.startsWith(`uptier_${invoice}_`));
 
   it("an invalid key: 400, no attempt, no charge", async () => {
     const c = await openInvoice("2026-03-01T00:00:00Z", "2026-04-01T00:00:10Z");
@@ -47,7 +47,7 @@ describe("POST /v1/invoices/{id}/pay", () => {
       expect([refused.statusCode, refused.json().code], form).toEqual([400, "invalid_idempotency_key"]);
       expect(await snapshotOf(api), form).toEqual(before);
     }
-    expect(invoiceCharges(c.invoice)).toEqual([]);
+    expect(await invoiceCharges(c.invoice)).toEqual([]);
     expect((await api.request("GET", `/v1/invoices/${c.invoice}`)).json().status).toBe("open");
   });
 
@@ -66,8 +66,8 @@ describe("POST /v1/invoices/{id}/pay", () => {
       200, 422,
     ]);
     const [won, lost, i] = answers[0]?.statusCode === 200 ? [a, b, 1] : [b, a, 0];
-    expect(invoiceCharges(won.invoice).map((p) => p.amount)).toEqual([9900]);
-    expect(invoiceCharges(lost.invoice)).toEqual([]);
+    expect((await invoiceCharges(won.invoice)).map((p) => p.amount)).toEqual([9900]);
+    expect(await invoiceCharges(lost.invoice)).toEqual([]);
     expect((await api.request("GET", `/v1/invoices/${lost.invoice}`)).json().status).toBe("open");
     expect((await api.request("GET", `/v1/invoices/${lost.invoice}/payments`)).json().data).toHaveLength(
       before[i] as number,
@@ -86,7 +86,7 @@ describe("POST /v1/invoices/{id}/pay", () => {
     expect(retry.statusCode, retry.body).toBe(200);
     expect(retry.json()).toMatchObject({ status: "paid", amount_paid: 9900 });
     expect((await pay()).body).toBe(retry.body);
-    expect(invoiceCharges(c.invoice).map((p) => p.amount)).toEqual([9900]);
+    expect((await invoiceCharges(c.invoice)).map((p) => p.amount)).toEqual([9900]);
     const attempts = (await api.request("GET", `/v1/invoices/${c.invoice}/payments`)).json().data;
     expect(attempts.map((p: { status: string }) => p.status)).toEqual(["failed", "succeeded"]);
   });

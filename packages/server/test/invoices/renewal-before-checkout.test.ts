@@ -27,12 +27,11 @@ const invoiceJson = (id: string) => invoiceJsonOf(api, id);
 const linesOf = (view: { lines: Record<string, unknown>[] }) =>
   view.lines.map((l) => [l.item, l.quantity, l.amount, l.period_start, l.period_end]);
 /** What the gateway collected from an account, smallest first. */
-function chargedTo(account: string): number[] {
+async function chargedTo(account: string): Promise<number[]> {
   const keys = new Set(
     api.sandbox.requests.filter((r) => r.metadata.account === account).map((r) => r.idempotencyKey),
   );
-  return api.sandbox
-    .collected()
+  return (await api.sandbox.collected())
     .filter((p) => keys.has(p.idempotencyKey))
     .map((p) => p.amount - p.refunded)
     .sort((a, b) => a - b);
@@ -82,7 +81,7 @@ describe("a checkout before the period's renewal was drafted", () => {
       ]);
       // February costs the old recurring amount plus the prorated seat, the seat charged once
       expect(checkout.amount).toBe(1500);
-      expect(chargedTo(c.account)).toEqual([1500, 24_900]);
+      expect(await chargedTo(c.account)).toEqual([1500, 24_900]);
       // and March renews with the 11 seats
       api.clock.set("2026-03-01T00:00:30Z");
       await renewSubscriptions(api.billing);
@@ -141,14 +140,14 @@ describe("a quote frozen in a period that ended before its checkout", () => {
       expect(refused.json()).toMatchObject({ code: "quote_stale", param: "quote" });
       expect(refused.json().detail).toContain("2026-02-01T00:00:00.000Z");
       expect(await seatsOf(c.subscription)).toBe(10);
-      expect(chargedTo(c.account)).toEqual([24_900]);
+      expect(await chargedTo(c.account)).toEqual([24_900]);
 
       // a new quote prices the 4 seats for February (28 days less a minute: 5,999.85 cents)
       const fresh = await api.request("POST", "/v1/quotes", { account: c.account, seats: 14 });
       expect(fresh.json().amount_due).toBe(6000);
       const { checkout } = await checkOut(c.admin, fresh.json().id);
       expect(checkout.amount).toBe(6000);
-      expect(chargedTo(c.account)).toEqual([6000, 24_900]);
+      expect(await chargedTo(c.account)).toEqual([6000, 24_900]);
       const march = await renewAt("2026-03-01T00:00:10Z");
       expect(march.renewed).toBeGreaterThan(0);
       const [, marchRenewal] = await renewalsOf(c.subscription);
@@ -170,7 +169,7 @@ describe("a quote frozen in a period that ended before its checkout", () => {
       expect(await seatsOf(c.subscription)).toBe(10);
       expect(api.sandbox.requests.filter((r) => r.metadata.account === c.account)).toEqual([]);
       await renewSubscriptions(api.billing);
-      expect(chargedTo(c.account)).toEqual([24_900]);
+      expect(await chargedTo(c.account)).toEqual([24_900]);
     } finally {
       api.clock.set("2026-01-17T00:00:00Z");
     }
@@ -187,14 +186,14 @@ describe("a quote frozen in a period that ended before its checkout", () => {
         (await api.request("POST", "/v1/checkout", { quote: c.quote, member: c.admin })).statusCode,
       ).toBe(500);
       api.gateway.afterCharge = null;
-      expect(chargedTo(c.account)).toEqual([16]);
+      expect(await chargedTo(c.account)).toEqual([16]);
       await renewAt("2026-02-01T00:00:10Z"); // February renews with the 10 seats
       api.clock.set("2026-02-01T00:02:00Z");
       expect(await recoverCheckouts(api.billing)).toMatchObject({ refunded: 1, completed: 0 });
       const [row] = await api.database.db.select().from(checkouts).where(eq(checkouts.quoteId, c.quote));
       expect(row).toMatchObject({ status: "refunded", failureCode: "quote_stale", invoiceId: null });
       expect(await seatsOf(c.subscription)).toBe(10);
-      expect(chargedTo(c.account)).toEqual([0, 24_900]);
+      expect(await chargedTo(c.account)).toEqual([0, 24_900]);
     } finally {
       api.gateway.afterCharge = null;
       api.clock.set("2026-01-17T00:00:00Z");
@@ -209,7 +208,7 @@ describe("a quote frozen in a period that ended before its checkout", () => {
       expect(await recoverCheckouts(api.billing, { olderThanMs: 0 })).toMatchObject({ refunded: 1 });
       expect(await seatsOf(c.subscription)).toBe(10);
       await renewSubscriptions(api.billing);
-      expect(chargedTo(c.account)).toEqual([0, 24_900]);
+      expect(await chargedTo(c.account)).toEqual([0, 24_900]);
     } finally {
       api.gateway.afterCharge = null;
       api.clock.set("2026-01-17T00:00:00Z");
@@ -226,7 +225,7 @@ describe("a quote frozen in a period that ended before its checkout", () => {
       api.clock.set("2026-01-31T23:59:30Z");
       expect(await recoverCheckouts(api.billing, { olderThanMs: 0 })).toMatchObject({ refunded: 1 });
       expect(await seatsOf(c.subscription)).toBe(10);
-      expect(chargedTo(c.account)).toEqual([0, 24_900]);
+      expect(await chargedTo(c.account)).toEqual([0, 24_900]);
     } finally {
       api.gateway.afterCharge = null;
       api.clock.set("2026-01-17T00:00:00Z");

@@ -378,7 +378,9 @@ describe("exactly once under concurrency", () => {
       // asked at most twice with one key (a worker resuming), collected once
       expect(new Set(charges.map((r) => r.idempotencyKey)).size).toBe(1);
       expect(
-        api.sandbox.collected().filter((p) => p.idempotencyKey.startsWith(`uptier_${renewals[0]?.id}`)),
+        (await api.sandbox.collected()).filter((p) =>
+          p.idempotencyKey.startsWith(`uptier_${renewals[0]?.id}`),
+        ),
       ).toHaveLength(1);
     }
     expect(await runJobOnce(renewSubscriptionsJob, api.billing)).toMatch(/^Renewed 0 subscription periods/);
@@ -405,8 +407,8 @@ describe("paying an uncollectible invoice later", () => {
   }
   const ledgerOf = async (account: string) =>
     (await api.request("GET", `/v1/accounts/${account}/ledger`)).json().balances.usd;
-  const collectedFor = (invoice: string) =>
-    api.sandbox.collected().filter((p) => p.idempotencyKey.startsWith(`uptier_${invoice}_`));
+  const collectedFor = async (invoice: string) =>
+    (await api.sandbox.collected()).filter((p) => p.idempotencyKey.startsWith(`uptier_${invoice}_`));
 
   it("is paid once, its write-off reversed, and the delinquent subscription stays canceled", async () => {
     const c = await writtenOff("2027-01-05T00:00:00Z", "2027-02-05T00:00:10Z");
@@ -439,7 +441,7 @@ describe("paying an uncollectible invoice later", () => {
     expect((await api.request("POST", `/v1/invoices/${c.invoice}/pay`, {})).json()).toMatchObject({
       code: "invoice_not_open",
     });
-    expect(collectedFor(c.invoice).map((p) => p.amount)).toEqual([9900]);
+    expect((await collectedFor(c.invoice)).map((p) => p.amount)).toEqual([9900]);
 
     // as if paid on time: the cash in, nothing owed, nothing in bad debt
     expect(await ledgerOf(c.account)).toMatchObject({
@@ -490,7 +492,7 @@ describe("paying an uncollectible invoice later", () => {
     // the other finds the attempt in flight, or the invoice paid already
     expect(codes.filter((code) => code === "paid")).toHaveLength(1);
     expect(codes.find((code) => code !== "paid")).toMatch(/^invoice_(payment_pending|not_open)$/);
-    expect(collectedFor(c.invoice)).toHaveLength(1);
+    expect(await collectedFor(c.invoice)).toHaveLength(1);
     expect(await invoiceJson(c.invoice)).toMatchObject({ status: "paid", amount_paid: 9900 });
   });
 

@@ -30,7 +30,7 @@ describe("only an active admin authorises a charge", () => {
         Object.keys(actor)[0],
       ]);
     }
-    expect(chargesFor(api, c.account)).toEqual([]);
+    expect(await chargesFor(api, c.account)).toEqual([]);
     // not a request for approval: the invited person is an admin, just not one who has joined
     const asked = await api.database.db
       .select()
@@ -61,7 +61,7 @@ describe("only an active admin authorises a charge", () => {
       authorize: { quote: preview.quote.id, member: invited.id },
     });
     expect([refused.statusCode, refused.json().code]).toEqual([403, "admin_not_active"]);
-    expect(chargesFor(api, c.account)).toEqual([]);
+    expect(await chargesFor(api, c.account)).toEqual([]);
   });
 
   it("a non-admin's request for approval goes to the active admins only", async () => {

@@ -32,7 +32,7 @@ describe("uptier billing … in a child process", { timeout: 120_000 }, () => {
     const clock = testClock("2026-01-17T00:00:00Z");
     await applyDemoCatalog(database.db, clock());
     const secret = (await createSecretKey(database.db, "test", clock())).secret;
-    const gateway = new FaultyGateway(new SandboxGateway());
+    const gateway = new FaultyGateway(new SandboxGateway(database.db));
     let app: FastifyInstance | undefined;
     let stuck: { quote: string; subscription: string };
     let downgraded: { subscription: string };

@@ -85,6 +85,8 @@ const VALID_BODIES: Record<string, (f: Fixtures) => unknown> = {
   "POST /v1/webhook_endpoints/{id}/rotate_secret": () => ({}),
   "POST /v1/prompts/{id}/events": (f) => ({ account: f.account, type: "shown" }),
   "POST /v1/webhook_deliveries/{id}/replay": () => ({}),
+  "POST /v1/test_clocks": () => ({ frozen_time: "2026-01-01T00:00:00Z", name: "valid" }),
+  "POST /v1/test_clocks/{id}/advance": () => ({ to: "2026-02-01T00:00:00Z" }),
 };
 
 /** Path parameters that pass their pattern: the cases never reach a handler, so they need not exist. */

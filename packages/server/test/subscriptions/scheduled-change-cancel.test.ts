@@ -181,7 +181,7 @@ describe("POST /v1/subscriptions/{id}/scheduled_change/cancel", () => {
     expect((await cancel(c.subscription)).statusCode).toBe(200);
     const stale = await checkout(up.id, c.admin);
     expect([stale.statusCode, stale.json().code]).toEqual([409, "quote_stale"]);
-    expect(chargesFor(api, c.account)).toEqual([]);
+    expect(await chargesFor(api, c.account)).toEqual([]);
   });
 
   it("cancels the later part of a split change: the part applied now stays", async () => {
@@ -238,7 +238,7 @@ describe("a quote for the subscription as it is, while a change is scheduled", (
     expect(await api.database.db.select().from(invoices).where(eq(invoices.accountId, c.account))).toEqual(
       [],
     );
-    expect(chargesFor(api, c.account)).toEqual([]);
+    expect(await chargesFor(api, c.account)).toEqual([]);
     await at("2026-02-01T00:00:05Z", async () => {
       await applyScheduledChanges(api.billing);
       expect((await sub(c.subscription)).seats).toBe(8);

@@ -91,6 +91,6 @@ describe("a scheduled change whose instant has come, before the job runs", () =>
     });
     // before the fix: 201, the add-on bought back for the 22 days left of February
     expect([back.statusCode, back.json().code]).toEqual([409, "already_on_plan"]);
-    expect(chargesFor(api, c.account)).toEqual([]);
+    expect(await chargesFor(api, c.account)).toEqual([]);
   });
 });

@@ -80,14 +80,10 @@ export async function quoteOf(api: TestApi, account: string, change: Record<stri
 }
 
 /** What the sandbox collected for an account (its charges, found by the request's metadata). */
-export const chargesFor = (api: BillingApi, account: string) =>
-  api.sandbox
-    .collected()
-    .filter((p) =>
-      api.sandbox.requests.some(
-        (r) => r.idempotencyKey === p.idempotencyKey && r.metadata.account === account,
-      ),
-    );
+export const chargesFor = async (api: BillingApi, account: string) =>
+  (await api.sandbox.collected()).filter((p) =>
+    api.sandbox.requests.some((r) => r.idempotencyKey === p.idempotencyKey && r.metadata.account === account),
+  );
 
 /** The types of an account's domain events, in the order they were recorded. */
 export const eventTypesOf = async (api: TestApi, account: string) =>
@@ -137,7 +133,7 @@ export function useBillingApi(
     api.clock = testClock("2026-01-17T00:00:00Z");
     await applyDemoCatalog(database.db, api.clock(), options.catalog);
     api.secret = (await createSecretKey(database.db, "test", api.clock())).secret;
-    api.sandbox = new SandboxGateway();
+    api.sandbox = new SandboxGateway(database.db);
     api.gateway = new FaultyGateway(api.sandbox);
     const gateways: Gateways = gatewaySet(api.gateway);
     api.billing = { db: database.db, clock: api.clock, gateways, vendor: "default", invoicePrefix: "UPT" };
@@ -149,7 +145,7 @@ export function useBillingApi(
     // Every scenario ends with a ledger that reconciles with the invoices and the gateway.
     const check = await checkLedger(api.database.db);
     expect(check.problems).toEqual([]);
-    const collected = api.sandbox.collected().reduce((s, p) => s + p.amount - p.refunded, 0);
+    const collected = (await api.sandbox.collected()).reduce((s, p) => s + p.amount - p.refunded, 0);
     expect(check.totals.cash).toBe(collected);
   });
   afterAll(async () => {

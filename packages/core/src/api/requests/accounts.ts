@@ -36,6 +36,13 @@ export const CreateAccountInput = z
     external_id: z.string().min(1).max(255).describe("The account's id in your product"),
     name: z.string().min(1).max(500),
     properties: Properties.default({}),
+    test_clock: z
+      .string()
+      .regex(/^clock_[0-9A-Za-z]{1,40}$/, "is not a test clock id")
+      .optional()
+      .describe(
+        "A test clock (clock_…) the account lives by, from its creation on: its billing runs when the clock advances",
+      ),
   })
   .strict();
 

@@ -8,4 +8,5 @@ export * from "./metrics.ts";
 export * from "./playbook.ts";
 export * from "./prompts.ts";
 export * from "./subscriptions.ts";
+export * from "./test-clocks.ts";
 export * from "./webhooks.ts";

@@ -106,14 +106,23 @@ export const addOnVersions = pgTable(
   (t) => [uniqueIndex("add_on_versions_key_version").on(t.addOnKey, t.version)],
 );
 
-export const accounts = pgTable("accounts", {
-  id: text("id").primaryKey(),
-  externalId: text("external_id").notNull().unique(),
-  name: text("name").notNull(),
-  properties: jsonb("properties").notNull().default({}),
-  createdAt: created(),
-  updatedAt: instant("updated_at").notNull().defaultNow(),
-});
+export const accounts = pgTable(
+  "accounts",
+  {
+    id: text("id").primaryKey(),
+    externalId: text("external_id").notNull().unique(),
+    name: text("name").notNull(),
+    properties: jsonb("properties").notNull().default({}),
+    /**
+     * The test clock the account lives by (test_clocks.id), set at creation only: its billing and
+     * plays run when the clock advances, never in real time.
+     */
+    testClockId: text("test_clock_id"),
+    createdAt: created(),
+    updatedAt: instant("updated_at").notNull().defaultNow(),
+  },
+  (t) => [index("accounts_on_test_clock").on(t.testClockId, t.id).where(sql`test_clock_id is not null`)],
+);
 
 export const members = pgTable(
   "members",

@@ -8,3 +8,5 @@ export * from "./foundation.ts";
 export * from "./metering.ts";
 export * from "./plays.ts";
 export * from "./prompts.ts";
+export * from "./sandbox.ts";
+export * from "./test-clocks.ts";

@@ -19,7 +19,7 @@ import type { ZodType } from "zod";
 import type { Gateways } from "../../gateways/gateway.ts";
 import { previewInvite } from "../../services/accounts/seat-invites.ts";
 import { confirmCheckout, getCheckout, runCheckout } from "../../services/checkout/index.ts";
-import { attachBilling } from "../../services/context.ts";
+import { attachBilling, type BillingContext } from "../../services/context.ts";
 import { getInvoice, INVOICE_HTML_CSP, invoiceHtml, listInvoices } from "../../services/invoices/issue.ts";
 import { accountLedger } from "../../services/ledger/ledger.ts";
 import type { MeteringState } from "../../services/metering/metering-state.ts";
@@ -29,6 +29,7 @@ import {
   listPaymentMethods,
 } from "../../services/payments/payment-methods.ts";
 import { createQuote, createQuoteJson, getQuote, quoteDesk } from "../../services/quotes/quotes.ts";
+import { accountTimesOf } from "../../services/test-clocks/account-time.ts";
 import { compiledSerializer } from "../plugins/fast-serializer.ts";
 import { skipCatchUp } from "../plugins/read-your-writes.ts";
 import { type RouteContext, respondClaimed, respondIdempotent, typed } from "../route-kit.ts";
@@ -55,6 +56,7 @@ export function billingRoutes(
   gateways?: Gateways,
 ) {
   const billing = attachBilling(ctx, gateways);
+  const times = accountTimesOf(ctx);
   // Quotes are priced from memory; the domain-event watcher keeps that memory fresh.
   const desk = quoteDesk(ctx.db);
   metering.subscribe((change) =>
@@ -78,6 +80,8 @@ export function billingRoutes(
       // A quote writes no domain event: nothing for the read-your-writes poll to catch up on. (A due
       // scheduled change it applies first is picked up by the regular outbox poll within 100 ms.)
       skipCatchUp(request);
+      // an account on a test clock is quoted at the clock's time (remembered: no query for others)
+      const at = await times.of(ctx.db, request.body.account, ctx.clock());
       // Without an Idempotency-Key there is nothing to record with the quote: its reads need no
       // transaction and its one insert is atomic on its own (a due scheduled change is applied in a
       // transaction of its own first).
@@ -87,10 +91,10 @@ export function billingRoutes(
         return reply
           .code(201)
           .type("application/json; charset=utf-8")
-          .send((await createQuoteJson(ctx.db, request.body, ctx.clock(), desk)) as never);
+          .send((await createQuoteJson(ctx.db, request.body, at, desk)) as never);
       return respondIdempotent(ctx, request, reply, async (tx) => ({
         status: 201,
-        body: await createQuote(tx, request.body, ctx.clock()),
+        body: await createQuote(tx, request.body, at),
       }));
     },
   );
@@ -112,7 +116,9 @@ export function billingRoutes(
     (request, reply) =>
       respondClaimed(ctx, request, reply, {
         effect: async (resumed) => {
-          const row = await runCheckout(billing, request.body, resumed);
+          const now = ctx.clock();
+          const at = await times.ofQuote(ctx.db, request.body.quote, now);
+          const row = await runCheckout(at === now ? billing : atTime(billing, at), request.body, resumed);
           // A checkout changes the subscription in this process, so the entitlement cache (and the
           // quote desk that listens to it) drops the account as soon as the checkout is settled,
           // instead of reading the domain-event log before answering; other nodes see it within a poll.
@@ -140,7 +146,11 @@ export function billingRoutes(
       respondClaimed(ctx, request, reply, {
         effect: async () => {
           await getCheckout(ctx.db, request.params.id);
-          return checkoutResponse(await confirmCheckout(billing, request.params.id));
+          const now = ctx.clock();
+          const at = await times.ofCheckout(ctx.db, request.params.id, now);
+          return checkoutResponse(
+            await confirmCheckout(at === now ? billing : atTime(billing, at), request.params.id),
+          );
         },
       }),
   );
@@ -156,11 +166,13 @@ export function billingRoutes(
         response: { 201: PaymentMethodResponse },
       },
     },
-    (request, reply) =>
-      respondIdempotent(ctx, request, reply, async (tx) => ({
+    async (request, reply) => {
+      const at = await times.of(ctx.db, request.params.id, ctx.clock());
+      return respondIdempotent(ctx, request, reply, async (tx) => ({
         status: 201,
-        body: await attachPaymentMethod(tx, billing, request.params.id, request.body, ctx.clock()),
-      })),
+        body: await attachPaymentMethod(tx, billing, request.params.id, request.body, at),
+      }));
+    },
   );
   r.get(
     "/v1/accounts/:id/payment_methods",
@@ -226,3 +238,6 @@ export function billingRoutes(
     accountLedger(ctx.db, request.params.id),
   );
 }
+
+/** The billing context as of an account's test-clock time. */
+const atTime = (billing: BillingContext, at: Date): BillingContext => ({ ...billing, clock: () => at });

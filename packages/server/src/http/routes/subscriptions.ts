@@ -17,6 +17,7 @@ import {
 } from "../../services/subscriptions/scheduled-changes.ts";
 import { cancelSubscription, createSubscription } from "../../services/subscriptions/subscriptions.ts";
 import { updateSubscription } from "../../services/subscriptions/update.ts";
+import { accountTimesOf } from "../../services/test-clocks/account-time.ts";
 import { type RouteContext, respondIdempotent, typed } from "../route-kit.ts";
 
 export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
@@ -31,11 +32,14 @@ export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
         response: { 201: SubscriptionResponse },
       },
     },
-    (request, reply) =>
-      respondIdempotent(ctx, request, reply, async (tx) => ({
+    async (request, reply) => {
+      // an account on a test clock subscribes at the clock's time
+      const at = await accountTimesOf(ctx).of(ctx.db, request.body.account, ctx.clock());
+      return respondIdempotent(ctx, request, reply, async (tx) => ({
         status: 201,
-        body: await createSubscription(tx, request.body, ctx.clock()),
-      })),
+        body: await createSubscription(tx, request.body, at),
+      }));
+    },
   );
   r.get(
     "/v1/subscriptions",
@@ -60,7 +64,12 @@ export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext) {
         response: { 200: SubscriptionResponse },
       },
     },
-    (request) => subscriptionInForce(ctx.db, request.params.id, ctx.clock()),
+    async (request) =>
+      subscriptionInForce(
+        ctx.db,
+        request.params.id,
+        await accountTimesOf(ctx).ofSubscription(ctx.db, request.params.id, ctx.clock()),
+      ),
   );
   r.patch(
     "/v1/subscriptions/:id",

@@ -9,6 +9,7 @@ import { DomainError, notFound } from "../errors.ts";
 import { recordEvent } from "../events/append.ts";
 import { decodeCursor, type Page, toPage } from "../pagination.ts";
 import { liveSubscriptionsOf, type SubscriptionRecord } from "../subscriptions/records.ts";
+import { findTestClock } from "../test-clocks/clocks.ts";
 
 type AccountRow = typeof accounts.$inferSelect;
 
@@ -24,13 +25,17 @@ export function accountView(row: AccountRow, live: SubscriptionRecord | undefine
     subscription: live?.id ?? null,
     annual_contract_value: acv,
     segment: accountSegment(properties, acv),
+    test_clock: row.testClockId,
     created: row.createdAt.toISOString(),
     updated: row.updatedAt.toISOString(),
   };
 }
 export type AccountView = ReturnType<typeof accountView>;
 
-export async function createAccount(tx: Tx, input: z.infer<typeof CreateAccountInput>, at: Date) {
+export async function createAccount(tx: Tx, input: z.infer<typeof CreateAccountInput>, now: Date) {
+  // An account on a test clock is created at the clock's time, as everything it does after.
+  const clock = input.test_clock ? await clockForAccount(tx, input.test_clock) : null;
+  const at = clock?.frozenTime ?? now;
   const [existing] = await tx
     .select({ id: accounts.id })
     .from(accounts)
@@ -50,6 +55,7 @@ export async function createAccount(tx: Tx, input: z.infer<typeof CreateAccountI
       externalId: input.external_id,
       name: input.name,
       properties: dropNulls(input.properties),
+      testClockId: clock?.id ?? null,
       createdAt: at,
       updatedAt: at,
     })
@@ -118,4 +124,14 @@ export async function listAccounts(
     at,
   );
   return toPage(rows, query.limit, (row) => accountView(row, live.get(row.id)));
+}
+
+async function clockForAccount(tx: Tx, id: string) {
+  try {
+    return await findTestClock(tx, id);
+  } catch (error) {
+    if (error instanceof DomainError && error.code === "resource_not_found")
+      throw new DomainError("resource_not_found", `No test clock with id "${id}".`, { param: "test_clock" });
+    throw error;
+  }
 }

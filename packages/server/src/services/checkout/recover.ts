@@ -1,5 +1,6 @@
 import { isQuoteExpired, LIVE_CHECKOUT_STATUSES } from "@uptier/core";
 import { and, eq, inArray, lt } from "drizzle-orm";
+import { accountInScope } from "../../db/queries/test-clock-scope.ts";
 import { checkouts } from "../../db/schema/index.ts";
 import type { BillingContext } from "../context.ts";
 import { recordEvent } from "../events/append.ts";
@@ -31,7 +32,13 @@ export async function recoverCheckouts(
   const stuck = await billing.db
     .select()
     .from(checkouts)
-    .where(and(inArray(checkouts.status, LIVE_CHECKOUT_STATUSES), lt(checkouts.updatedAt, cutoff)));
+    .where(
+      and(
+        inArray(checkouts.status, LIVE_CHECKOUT_STATUSES),
+        lt(checkouts.updatedAt, cutoff),
+        accountInScope(checkouts.accountId, billing.testClock),
+      ),
+    );
   const report = { examined: stuck.length, completed: 0, failed: 0, refunded: 0, canceled: 0, unresolved: 0 };
   for (const checkout of stuck) {
     let row = checkout;

@@ -1,6 +1,7 @@
 import { DEFAULT_RETRY_DAYS, nextRetryAt, paymentPostings, writeOffReversalPostings } from "@uptier/core";
 import { and, asc, eq, inArray, lt, lte, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.ts";
+import { accountInScope } from "../../db/queries/test-clock-scope.ts";
 import { invoicePayments, invoices, paymentMethods } from "../../db/schema/index.ts";
 import { type ChargeOutcome, GatewayUnavailableError } from "../../gateways/gateway.ts";
 import { newId } from "../../ids.ts";
@@ -337,6 +338,7 @@ export async function retryInvoicePayments(billing: BillingContext): Promise<Dun
       and(
         eq(invoicePayments.status, "pending"),
         lt(invoicePayments.createdAt, new Date(at.getTime() - STALE_ATTEMPT_MS)),
+        accountInScope(invoicePayments.accountId, billing.testClock),
       ),
     );
   for (const { attempt, method } of stale) {
@@ -346,7 +348,13 @@ export async function retryInvoicePayments(billing: BillingContext): Promise<Dun
   const due = await billing.db
     .select({ id: invoices.id })
     .from(invoices)
-    .where(and(eq(invoices.status, "open"), lte(invoices.nextPaymentAttempt, at)))
+    .where(
+      and(
+        eq(invoices.status, "open"),
+        lte(invoices.nextPaymentAttempt, at),
+        accountInScope(invoices.accountId, billing.testClock),
+      ),
+    )
     .orderBy(asc(invoices.nextPaymentAttempt));
   for (const { id } of due) {
     const result = await collectInvoice(billing, id, { trigger: "automatic" });

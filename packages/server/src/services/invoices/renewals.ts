@@ -16,6 +16,7 @@ import { and, desc, eq, inArray, isNull, lte, ne, or, sql } from "drizzle-orm";
 import type { Executor, Tx } from "../../db/client.ts";
 import { lastPeriodStartOf } from "../../db/queries/last-period-start.ts";
 import { meterWindowTotal } from "../../db/queries/meter-window-total.ts";
+import { accountInScope } from "../../db/queries/test-clock-scope.ts";
 import {
   catalogVersions,
   invoiceLines,
@@ -354,6 +355,7 @@ async function finalCandidates(billing: BillingContext, at: Date): Promise<strin
       and(
         isNull(subscriptions.finalUsage),
         or(eq(subscriptions.status, "canceled"), lte(subscriptions.cancelAt, at)),
+        accountInScope(subscriptions.accountId, billing.testClock),
       ),
     );
   return rows.map((r) => r.id);
@@ -381,7 +383,9 @@ export async function renewSubscriptions(billing: BillingContext): Promise<Renew
   const live = await billing.db
     .select({ row: subscriptions, last: lastPeriodStart })
     .from(subscriptions)
-    .where(ne(subscriptions.status, "canceled"));
+    .where(
+      and(ne(subscriptions.status, "canceled"), accountInScope(subscriptions.accountId, billing.testClock)),
+    );
   for (const { row, last } of live)
     if (renewalPending(row, last, at)) report.renewed += await draftDueRenewals(billing, row.id, at);
   // After the renewals: an ended subscription's final invoice waits for every renewal of a period
@@ -395,6 +399,7 @@ export async function renewSubscriptions(billing: BillingContext): Promise<Renew
       and(
         eq(invoices.status, "draft"),
         inArray(invoices.billingReason, ["subscription_cycle", "subscription_final"]),
+        accountInScope(invoices.accountId, billing.testClock),
       ),
     )
     .orderBy(invoices.periodStart);

@@ -41,7 +41,7 @@ export async function attachPaymentMethod(
   input: z.infer<typeof AttachPaymentMethodInput>,
   at: Date,
 ) {
-  await findAccount(tx, accountId);
+  const account = await findAccount(tx, accountId);
   if (/^\d{12,19}$/.test(input.token))
     throw new DomainError("card_number_not_accepted", "Send the gateway's token, never a card number.", {
       param: "token",
@@ -51,6 +51,13 @@ export async function attachPaymentMethod(
     throw new DomainError("gateway_not_configured", `The ${gateway} gateway is not configured here.`, {
       param: "gateway",
     });
+  // A test clock's accounts pay in the sandbox only: a live charge never runs on simulated time.
+  if (account.testClockId && gateway !== "sandbox")
+    throw new DomainError(
+      "test_clock_live_gateway",
+      `Account ${accountId} is on test clock ${account.testClockId}: only the sandbox gateway can charge it.`,
+      { param: "gateway" },
+    );
   const card = gateway === "sandbox" ? SANDBOX_CARDS[input.token] : undefined;
   if (gateway === "sandbox" && !card)
     throw new DomainError("invalid_payment_method", `"${input.token}" is not a sandbox test token.`, {

@@ -14,6 +14,7 @@ import {
 import type { PlayStepPayload } from "@uptier/core/api";
 import { and, count, eq, gt, inArray, like, lte, sql } from "drizzle-orm";
 import type { Db, Tx } from "../../db/client.ts";
+import { accountInScope } from "../../db/queries/test-clock-scope.ts";
 import { checkouts, emailMessages, playActions, promptInstances } from "../../db/schema/index.ts";
 import { newId } from "../../ids.ts";
 import type { Clock } from "../context.ts";
@@ -42,6 +43,11 @@ export interface StepRunnerContext {
   readonly appUrl?: string | null;
   /** told after a step queued email, to send it now rather than at the mailer's next poll */
   readonly emailQueued?: () => void;
+  /**
+   * The test clock whose accounts' steps this runner acts on (its advance); absent, the steps of
+   * accounts on no clock, in real time. A step of another scope is left scheduled for its own.
+   */
+  readonly testClock?: string;
 }
 
 /** The prefix of a play email's outbox key: `play-step:<step>:<member>`. */
@@ -51,13 +57,17 @@ const DAY_MS = 86_400_000;
 export type StepOutcome =
   | { readonly status: "done"; readonly channels: readonly Channel[]; readonly emails: number }
   | { readonly status: "skipped" | "canceled"; readonly reason: string }
-  /** already run, canceled, or unknown: nothing to do */
+  /** already run, canceled, or unknown, or its account's clock runs it: nothing to do here */
   | { readonly status: "not_scheduled" };
 
 export async function runPlayStep(ctx: StepRunnerContext, id: string): Promise<StepOutcome> {
   const at = ctx.clock();
   const outcome = await ctx.db.transaction(async (tx): Promise<StepOutcome> => {
-    const [row] = await tx.select().from(playActions).where(eq(playActions.id, id)).for("update");
+    const [row] = await tx
+      .select()
+      .from(playActions)
+      .where(and(eq(playActions.id, id), accountInScope(playActions.accountId, ctx.testClock)))
+      .for("update");
     if (row?.status !== "scheduled") return { status: "not_scheduled" };
     const playbook = await ctx.playbook(tx);
     const play = playbook?.plays.find((p) => p.id === row.play);
@@ -115,12 +125,18 @@ export async function runPlayStep(ctx: StepRunnerContext, id: string): Promise<S
   return outcome;
 }
 
-/** Every scheduled step due by `at`, in order (tests, and later the test clocks' advance). */
+/** Every scheduled step of the runner's scope due by `at`, in order (tests, the test clocks' advance). */
 export async function runDueSteps(ctx: StepRunnerContext, at: Date): Promise<StepOutcome[]> {
   const due = await ctx.db
     .select({ id: playActions.id })
     .from(playActions)
-    .where(and(eq(playActions.status, "scheduled"), lte(playActions.dueAt, at)))
+    .where(
+      and(
+        eq(playActions.status, "scheduled"),
+        lte(playActions.dueAt, at),
+        accountInScope(playActions.accountId, ctx.testClock),
+      ),
+    )
     .orderBy(playActions.dueAt, playActions.id);
   const outcomes: StepOutcome[] = [];
   for (const { id } of due) outcomes.push(await runPlayStep(ctx, id));

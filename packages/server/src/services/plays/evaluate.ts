@@ -9,7 +9,7 @@ import {
   TIME_BASED_KINDS,
 } from "@uptier/core";
 import type { DomainEventType } from "@uptier/core/api";
-import { asc, gt } from "drizzle-orm";
+import { and, asc, eq, gt, isNull } from "drizzle-orm";
 import type { Db, Executor, Tx } from "../../db/client.ts";
 import { accounts, promptInstances } from "../../db/schema/index.ts";
 import { newId } from "../../ids.ts";
@@ -185,6 +185,10 @@ function usageFacts(play: Play, state: AccountState): Record<string, unknown> {
   return { feature: play.trigger.feature, used: reading?.reading.used ?? null };
 }
 
+/** Whether the playbook has a time-based play in force (the scheduler has something to evaluate). */
+export const hasTimeBasedPlays = (playbook: Playbook): boolean =>
+  playbook.plays.some((p) => p.enabled && TIME_KINDS.has(p.trigger.kind));
+
 /**
  * The time-based plays (tenure, subscription month, before renewal, account age) of every account
  * at `at`, one transaction per account; answers the prompts made. The scheduler calls it; a late
@@ -195,15 +199,22 @@ export async function evaluateScheduledPlays(
   playbook: Playbook,
   queue: StepQueue,
   at: Date,
+  /** the test clock whose accounts to evaluate (its advance); absent, the accounts on none */
+  testClock?: string,
 ): Promise<number> {
-  if (!playbook.plays.some((p) => p.enabled && TIME_KINDS.has(p.trigger.kind))) return 0;
+  if (!hasTimeBasedPlays(playbook)) return 0;
   let made = 0;
   let after = "";
   for (;;) {
     const page = await db
       .select({ id: accounts.id })
       .from(accounts)
-      .where(gt(accounts.id, after))
+      .where(
+        and(
+          gt(accounts.id, after),
+          testClock === undefined ? isNull(accounts.testClockId) : eq(accounts.testClockId, testClock),
+        ),
+      )
       .orderBy(asc(accounts.id))
       .limit(500);
     for (const { id } of page)

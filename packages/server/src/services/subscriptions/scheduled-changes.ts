@@ -4,7 +4,8 @@ import { and, eq, lte } from "drizzle-orm";
 import type { z } from "zod";
 import { type Executor, isTransaction, type Tx } from "../../db/client.ts";
 import { seatsInUse } from "../../db/queries/seats-in-use.ts";
-import { scheduledChanges, subscriptionAddOns, subscriptions } from "../../db/schema/index.ts";
+import { accountInScope } from "../../db/queries/test-clock-scope.ts";
+import { accounts, scheduledChanges, subscriptionAddOns, subscriptions } from "../../db/schema/index.ts";
 import type { BillingContext } from "../context.ts";
 import { DomainError } from "../errors.ts";
 import { type EventToAppend, recordEvent } from "../events/append.ts";
@@ -207,8 +208,16 @@ export async function applyDueScheduledChange(tx: Tx, subscriptionId: string, at
 const inForce = (shown: { effective_at: string } | null, at: Date) =>
   shown !== null && Date.parse(shown.effective_at) <= at.getTime();
 
+/** A read applies a due change, except for an account on a test clock: its advance does, at its time. */
 const applyDue = (db: Executor, subscriptionId: string, at: Date) => {
-  const apply = (tx: Tx) => applyDueScheduledChange(tx, subscriptionId, at);
+  const apply = async (tx: Tx) => {
+    const [onClock] = await tx
+      .select({ clock: accounts.testClockId })
+      .from(subscriptions)
+      .innerJoin(accounts, eq(accounts.id, subscriptions.accountId))
+      .where(eq(subscriptions.id, subscriptionId));
+    return onClock?.clock ? false : applyDueScheduledChange(tx, subscriptionId, at);
+  };
   return isTransaction(db) ? apply(db) : db.transaction(apply);
 };
 
@@ -245,7 +254,13 @@ export async function applyScheduledChanges(billing: BillingContext): Promise<nu
   const due = await billing.db
     .select({ subscriptionId: scheduledChanges.subscriptionId })
     .from(scheduledChanges)
-    .where(and(eq(scheduledChanges.status, "scheduled"), lte(scheduledChanges.effectiveAt, at)));
+    .where(
+      and(
+        eq(scheduledChanges.status, "scheduled"),
+        lte(scheduledChanges.effectiveAt, at),
+        accountInScope(scheduledChanges.accountId, billing.testClock),
+      ),
+    );
   let applied = 0;
   for (const { subscriptionId } of due)
     if (await billing.db.transaction((tx) => applyDueScheduledChange(tx, subscriptionId, at))) applied++;
