@@ -19,6 +19,12 @@ describe("buckets", () => {
     expect(monthStartPlus(day("2026-01-01"), -12)).toEqual(day("2025-01-01"));
   });
 
+  it("has no bucket for an empty range, even one inside a bucket", () => {
+    const at = new Date("2024-01-01T00:00:00.008Z");
+    expect(bucketsBetween(at, at, "day")).toEqual([]);
+    expect(bucketCount(at, at, "day")).toBe(0);
+  });
+
   it("property: buckets tile [from, to) with no gap, and bucketCount counts them", () => {
     const instant = fc.date({
       min: new Date("2024-01-01T00:00:00Z"),

@@ -27,6 +27,8 @@ export function nextBucketStart(start: Date, size: BucketSize): Date {
 /** The buckets covering [from, to): the first contains `from`, the last contains the instant before `to`. */
 export function bucketsBetween(from: Date, to: Date, size: BucketSize): Bucket[] {
   const result: Bucket[] = [];
+  // an empty range [from, from) has no bucket, even when `from` is inside one
+  if (to.getTime() <= from.getTime()) return result;
   for (let start = bucketStart(from, size); start.getTime() < to.getTime(); ) {
     const end = nextBucketStart(start, size);
     result.push({ start, end });
