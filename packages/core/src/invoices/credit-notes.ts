@@ -193,7 +193,8 @@ function creditLines(invoice: CreditableInvoice, requested: readonly CreditLineR
         `Line ${r.line} has ${unitsLeft} units left to credit, fewer than ${units}.`,
         `${param}.quantity`,
       );
-    const amount = line.quantity > 0 ? unitsAmount(line, line.creditedQuantity, units) : 0;
+    // a credit line (a proration's negative amount) has nothing to give back, whatever its units
+    const amount = line.amount > 0 && line.quantity > 0 ? unitsAmount(line, line.creditedQuantity, units) : 0;
     if (amount > left)
       return refuse(
         "credit_note_exceeds_line",

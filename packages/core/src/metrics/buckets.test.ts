@@ -36,7 +36,10 @@ describe("buckets", () => {
         const [from, to] = a <= b ? [a, b] : [b, a];
         const buckets = bucketsBetween(from, to, size);
         expect(buckets.length).toBe(bucketCount(from, to, size));
-        if (buckets.length === 0) return expect(from.getTime()).toBe(to.getTime());
+        if (buckets.length === 0) {
+          expect(from.getTime()).toBe(to.getTime());
+          return;
+        }
         expect(buckets[0]?.start.getTime()).toBeLessThanOrEqual(from.getTime());
         expect(buckets.at(-1)?.end.getTime()).toBeGreaterThanOrEqual(to.getTime());
         for (const [i, bucket] of buckets.entries()) {
