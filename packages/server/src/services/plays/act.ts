@@ -101,7 +101,10 @@ export async function runPlayStep(ctx: StepRunnerContext, id: string): Promise<S
     if (!verdict.act) return finish(tx, row.id, at, verdict);
     const channels = stepChannels(play, row.step, at);
     const emailCap = playbook.defaults.caps.per_user_per_day;
-    const step = { ...row, play, reason: verdict.reason, prompts, audience, state, emailCap };
+    // one quote for the step's offer, whichever channels and members its copy goes to
+    const change = offeredChange(offerOf(play, row.variant).change, state.record, state.catalog);
+    const offer = state.record ? await priceOffer(tx, row.accountId, change, at) : null;
+    const step = { ...row, play, reason: verdict.reason, prompts, audience, state, emailCap, offer };
     let emails = 0;
     const sent: Channel[] = [];
     for (const channel of channels) {
@@ -152,6 +155,8 @@ interface DueStep extends Omit<StepRow, "play"> {
   readonly state: AccountState;
   /** the most play emails a member gets in 24 hours (the playbook's per-user daily cap) */
   readonly emailCap: number;
+  /** the quote the step's copy names (null: nothing priced) */
+  readonly offer: Awaited<ReturnType<typeof priceOffer>>;
 }
 
 const skipped = (reason: string): StepVerdict => ({ act: false, status: "skipped", reason });
@@ -199,11 +204,9 @@ function stepChannels(play: Play, step: number, at: Date): readonly Channel[] {
   return followUpOf(play, step)?.channels ?? [];
 }
 
-/** The step's copy for a member, priced by a quote made now for the play's offer. */
-async function copyFor(tx: Tx, step: DueStep, member: DueStep["audience"][number], at: Date) {
-  const { state, play } = step;
-  const change = offeredChange(offerOf(play, step.variant).change, state.record, state.catalog);
-  const quote = state.record ? await priceOffer(tx, step.accountId, change, at) : null;
+/** The step's copy for a member, with the numbers of the step's quote. */
+function copyFor(step: DueStep, member: DueStep["audience"][number], at: Date) {
+  const { state, play, offer: quote } = step;
   const facts: CopyFacts = {
     name: state.name,
     catalog: state.catalog,
@@ -231,7 +234,7 @@ async function sendEmails(tx: Tx, ctx: StepRunnerContext, step: DueStep, at: Dat
   for (const member of step.audience) {
     if (member.action !== "buy") continue;
     if ((await playEmailsTo(tx, member.email, at)) >= step.emailCap) continue;
-    const copy = await copyFor(tx, step, member, at);
+    const copy = copyFor(step, member, at);
     const prompt = step.prompts.find((p) => p.user === member.user)?.id ?? null;
     const email = playEmail(copy, { appUrl: ctx.appUrl ?? null, prompt });
     const queued = await queueEmail(
@@ -265,7 +268,7 @@ async function playEmailsTo(tx: Tx, address: string, at: Date): Promise<number> 
 
 async function recordStepEvent(tx: Tx, channel: "webhook" | "crm_task", step: DueStep, at: Date) {
   const first = step.audience[0];
-  const copy = first ? await copyFor(tx, step, first, at) : null;
+  const copy = first ? copyFor(step, first, at) : null;
   const payload: PlayStepPayload = {
     play: step.play.id,
     cycle: step.cycle,
