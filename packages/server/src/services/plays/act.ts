@@ -304,7 +304,7 @@ async function keepPromptsOnOffer(tx: Tx, step: DueStep, at: Date) {
   if (open.length === 0) return;
   await tx
     .update(promptInstances)
-    .set({ expiresAt: new Date(at.getTime() + step.play.expires_after_days * 86_400_000) })
+    .set({ expiresAt: new Date(at.getTime() + step.play.expires_after_days * DAY_MS) })
     .where(
       inArray(
         promptInstances.id,
